@@ -1,0 +1,165 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils import timezone
+
+from accounts.models import ApiKey, Company, CreditEntry, User, Workspace
+from accounts.services import api_key_create, credits_debit, credits_grant, workspace_create
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
+    search_fields = ["email", "first_name", "last_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Personal info", {"fields": ["first_name", "last_name"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CreditEntryInline(admin.TabularInline):
+    model = CreditEntry
+    fields = ["created_at", "amount", "balance_after", "reason", "reference", "created_by"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-created_at", "-id"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "owner", "plan", "credit_balance", "created_at"]
+    list_filter = ["plan"]
+    search_fields = ["name", "owner__email"]
+    readonly_fields = ["credit_balance", "created_at"]
+    autocomplete_fields = ["owner"]
+    inlines = [ApiKeyInline, CreditEntryInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # New workspaces go through the service so that they get their demo person.
+        created = workspace_create(owner=obj.owner, name=obj.name, plan=obj.plan)
+        obj.pk = created.pk
+        obj.created_at = created.created_at
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "workspace", "website", "created_at"]
+    search_fields = ["name", "workspace__name", "workspace__owner__email"]
+    list_select_related = ["workspace"]
+    autocomplete_fields = ["workspace"]
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["workspace", "user", "name"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "workspace", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "user__email", "workspace__name"]
+    list_select_related = ["workspace", "user"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    autocomplete_fields = ["workspace", "user"]
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["workspace", "user", "name"]
+        return ["prefix", "name", "workspace", "user", "created_at", "last_used_at", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["prefix", "workspace", "user", "created_at", "last_used_at", "revoked_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created, raw = api_key_create(workspace=obj.workspace, user=obj.user, name=obj.name)
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
+            created.pk,
+            created.prefix,
+            created.key_hash,
+            created.created_at,
+        )
+        self.message_user(request, f"New key (shown once, copy it now): {raw}", level=messages.WARNING)
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} key(s).")
+
+
+class CreditEntryForm(forms.ModelForm):
+    class Meta:
+        model = CreditEntry
+        fields = ["workspace", "amount", "reason", "reference"]
+
+    def clean(self):
+        data = super().clean()
+        workspace, amount = data.get("workspace"), data.get("amount")
+        if amount == 0:
+            self.add_error("amount", "An entry must move credits: use a positive or a negative amount.")
+        elif workspace is not None and amount is not None and workspace.credit_balance + amount < 0:
+            self.add_error(
+                "amount", f"The workspace has {workspace.credit_balance} credits; the balance cannot go negative."
+            )
+        return data
+
+
+@admin.register(CreditEntry)
+class CreditEntryAdmin(admin.ModelAdmin):
+    """The ledger is append-only: staff add grants or corrections; nothing is edited or deleted."""
+
+    form = CreditEntryForm
+    list_display = ["created_at", "workspace", "amount", "balance_after", "reason", "reference", "created_by"]
+    list_filter = ["created_at"]
+    search_fields = ["workspace__name", "reason", "reference"]
+    list_select_related = ["workspace", "created_by"]
+    autocomplete_fields = ["workspace"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        service = credits_grant if obj.amount > 0 else credits_debit
+        # The form checked the balance; the service checks it again under the row lock.
+        entry = service(
+            workspace=obj.workspace,
+            amount=abs(obj.amount),
+            reason=obj.reason,
+            reference=obj.reference,
+            created_by=request.user,
+        )
+        obj.pk, obj.balance_after, obj.created_at = entry.pk, entry.balance_after, entry.created_at

@@ -1,0 +1,130 @@
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.keys import key_generate, key_hash, key_visible_prefix
+from accounts.models import ApiKey, CreditEntry, Plan, User, Workspace
+from persona_platform.errors import InvalidInput, NotEnoughCredits
+
+# last_used_at is a hint for people, not an audit log: one write a minute per key is enough.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def user_get_or_create(*, email: str) -> tuple[User, bool]:
+    email = User.objects.normalize_email(email).strip().lower()
+    user = User.objects.filter(email=email).first()
+    if user is not None:
+        return user, False
+    return User.objects.create_user(email=email), True
+
+
+@transaction.atomic
+def workspace_create(*, owner: User, name: str = "", plan: str = Plan.FREE) -> Workspace:
+    """A new tenant, seeded with its read-only demo person."""
+    from characters.services.demo import demo_person_ensure
+
+    if plan not in Plan.values:
+        raise InvalidInput(f"plan: must be one of {', '.join(Plan.values)}.")
+    workspace = Workspace.objects.create(owner=owner, name=name or f"{owner.email}'s workspace", plan=plan)
+    demo_person_ensure(workspace=workspace)
+    return workspace
+
+
+def workspace_for_owner(*, owner: User, plan: str = Plan.FREE) -> tuple[Workspace, bool]:
+    """The user's first workspace, created (with its demo person) when the user has none."""
+    workspace = owner.owned_workspaces.order_by("pk").first()
+    if workspace is not None:
+        return workspace, False
+    return workspace_create(owner=owner, plan=plan), True
+
+
+def api_key_create(*, workspace: Workspace, user: User, name: str = "default") -> tuple[ApiKey, str]:
+    """A new key and its raw value; the raw value exists only in this return value."""
+    raw = key_generate()
+    api_key = ApiKey.objects.create(
+        workspace=workspace, user=user, name=name or "default", prefix=key_visible_prefix(raw), key_hash=key_hash(raw)
+    )
+    return api_key, raw
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record use, at most once a minute per key so that reads stay free of writes."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+def _ledger_append(
+    *, workspace_id: int, amount: int, reason: str, reference: str, created_by: User | None
+) -> CreditEntry:
+    """Lock the workspace row, move its balance and append the entry, all in the caller's transaction."""
+    workspace = Workspace.objects.select_for_update().get(pk=workspace_id)
+    balance = workspace.credit_balance + amount
+    if balance < 0:
+        raise NotEnoughCredits(
+            f"This needs {-amount} credits and the workspace has {workspace.credit_balance}.",
+            details={"required": -amount, "balance": workspace.credit_balance},
+        )
+    Workspace.objects.filter(pk=workspace_id).update(credit_balance=F("credit_balance") + amount)
+    return CreditEntry.objects.create(
+        workspace_id=workspace_id,
+        amount=amount,
+        balance_after=balance,
+        reason=reason,
+        reference=reference,
+        created_by=created_by,
+    )
+
+
+@transaction.atomic
+def credits_grant(
+    *, workspace: Workspace, amount: int, reason: str, reference: str = "", created_by: User | None = None
+) -> CreditEntry:
+    if amount <= 0:
+        raise InvalidInput("amount: a grant must be a positive number of credits.")
+    entry = _ledger_append(
+        workspace_id=workspace.pk, amount=amount, reason=reason, reference=reference, created_by=created_by
+    )
+    workspace.credit_balance = entry.balance_after
+    return entry
+
+
+@transaction.atomic
+def credits_debit(
+    *, workspace: Workspace, amount: int, reason: str, reference: str = "", created_by: User | None = None
+) -> CreditEntry:
+    """Take credits or raise NotEnoughCredits; concurrent debits serialize on the workspace row."""
+    if amount <= 0:
+        raise InvalidInput("amount: a debit must be a positive number of credits.")
+    entry = _ledger_append(
+        workspace_id=workspace.pk, amount=-amount, reason=reason, reference=reference, created_by=created_by
+    )
+    workspace.credit_balance = entry.balance_after
+    return entry
+
+
+@transaction.atomic
+def account_bootstrap(
+    *, email: str, plan: str | None = None, credits: int = 0, key_name: str = "default"
+) -> tuple[ApiKey, str]:
+    """What `createapikey` does: user and workspace when missing, optional plan and credits, a new key."""
+    user, _ = user_get_or_create(email=email)
+    workspace, created = workspace_for_owner(owner=user, plan=plan or Plan.FREE)
+    if plan and not created and workspace.plan != plan:
+        if plan not in Plan.values:
+            raise InvalidInput(f"plan: must be one of {', '.join(Plan.values)}.")
+        workspace.plan = plan
+        workspace.save(update_fields=["plan"])
+    if credits:
+        credits_grant(workspace=workspace, amount=credits, reason="Granted by createapikey")
+    return api_key_create(workspace=workspace, user=user, name=key_name)

@@ -1,0 +1,79 @@
+import secrets
+
+from django import forms
+from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.html import format_html
+
+from characters.models import Person, Voice
+from characters.services.demo import demo_person_ensure
+from characters.services.photos import photo_from_bytes
+from persona_platform.errors import DomainError
+
+
+class PersonAdminForm(forms.ModelForm):
+    """Photos uploaded by staff pass the same checks as the API's: format, size, bombs, metadata."""
+
+    class Meta:
+        model = Person
+        fields = ["workspace", "owner", "name", "description", "photo", "company", "voice", "is_demo"]
+
+    def clean_photo(self):
+        upload = self.cleaned_data.get("photo")
+        if not upload or not hasattr(upload, "content_type"):
+            return upload  # unchanged
+        try:
+            photo = photo_from_bytes(upload.read(), field="photo")
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return SimpleUploadedFile(f"{secrets.token_urlsafe(18)}.{photo.extension}", photo.content)
+
+
+class VoiceInline(admin.TabularInline):
+    model = Voice
+    fk_name = "person"
+    fields = ["name", "provider", "provider_voice_id", "created_at"]
+    readonly_fields = ["created_at"]
+    extra = 0
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    """Staff see every workspace's persons; demo persons are edited here, never through the API."""
+
+    form = PersonAdminForm
+    list_display = ["id", "thumbnail", "name", "workspace", "company", "is_demo", "has_voice", "created_at"]
+    list_display_links = ["id", "name"]
+    list_filter = ["is_demo", "created_at"]
+    search_fields = ["name", "description", "workspace__name", "owner__email"]
+    list_select_related = ["workspace", "company"]
+    autocomplete_fields = ["workspace", "owner", "company", "voice"]
+    readonly_fields = ["thumbnail", "created_at", "updated_at"]
+    inlines = [VoiceInline]
+    actions = ["ensure_demo_persons"]
+
+    @admin.display(description="Photo")
+    def thumbnail(self, person: Person):
+        if not person.photo:
+            return "—"
+        return format_html('<img src="{}" alt="" style="height:48px;border-radius:4px">', person.photo.url)
+
+    @admin.display(boolean=True)
+    def has_voice(self, person: Person) -> bool:
+        return person.voice_id is not None
+
+    @admin.action(description="Recreate missing demo persons for the selected persons' workspaces")
+    def ensure_demo_persons(self, request, queryset):
+        workspaces = {person.workspace for person in queryset.select_related("workspace")}
+        for workspace in workspaces:
+            demo_person_ensure(workspace=workspace)
+        self.message_user(request, f"Checked {len(workspaces)} workspace(s).")
+
+
+@admin.register(Voice)
+class VoiceAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "provider", "provider_voice_id", "person", "workspace", "created_at"]
+    list_filter = ["provider"]
+    search_fields = ["name", "provider_voice_id", "person__name", "workspace__name"]
+    list_select_related = ["person", "workspace"]
+    autocomplete_fields = ["workspace", "person"]

@@ -1,0 +1,64 @@
+"""twin.actor Persons shapes (seed: "The Person Object", "List Persons", "Create Person")."""
+
+from rest_framework import serializers
+
+from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, StrictIntegerField
+
+
+class PersonsPersonSummarySerializer(serializers.Serializer):
+    """One item of `GET /persons`, with exactly the fields of the seed's list example."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    photo_url = AbsoluteFileUrlField(source="photo")
+    has_voice = serializers.SerializerMethodField()
+    voice_provider = serializers.CharField(source="voice.provider", read_only=True, allow_null=True, default=None)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def get_has_voice(self, person) -> bool:
+        return person.voice_id is not None
+
+
+class PersonsPersonSerializer(serializers.Serializer):
+    """The Person object as create, get and PUT return it (seed: the create response)."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    photo_url = AbsoluteFileUrlField(source="photo")
+    has_voice = serializers.SerializerMethodField()
+    voice_provider = serializers.CharField(source="voice.provider", read_only=True, allow_null=True, default=None)
+    voice_id = serializers.CharField(source="voice.provider_voice_id", read_only=True, allow_null=True, default=None)
+    company_id = serializers.IntegerField(read_only=True, allow_null=True)
+    user_id = serializers.IntegerField(source="owner_id", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_has_voice(self, person) -> bool:
+        return person.voice_id is not None
+
+
+class PersonsPersonCreateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200, help_text="Person's name.")
+    description = StrictCharField(
+        required=False, allow_blank=True, allow_null=True, max_length=5000, help_text="Bio or description."
+    )
+    photo_base64 = StrictCharField(
+        help_text="JPEG, PNG or WebP photo as a data URL (`data:image/jpeg;base64,...`) or bare base64; at most 10 MB."
+    )
+    company_id = StrictIntegerField(required=False, allow_null=True, min_value=1, help_text="Associate with a company.")
+
+
+class PersonsPersonUpdateSerializer(serializers.Serializer):
+    """PUT changes only the fields it names, as the seed's example (name and description only) shows."""
+
+    name = StrictCharField(required=False, max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, allow_null=True, max_length=5000)
+    photo_base64 = StrictCharField(required=False, help_text="A new photo, as on create.")
+    company_id = StrictIntegerField(required=False, allow_null=True, min_value=1)
+
+
+class PersonsPersonFilterSerializer(serializers.Serializer):
+    has_voice = serializers.BooleanField(required=False, allow_null=True, default=None)
+    company_id = serializers.IntegerField(required=False, min_value=1)

@@ -1,0 +1,115 @@
+"""twin.actor Persons API: `/api/v1/persons` (seed: twin-actor-persons)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from accounts.selectors import company_for_workspace
+from characters.api.persons.serializers import (
+    PersonsPersonCreateSerializer,
+    PersonsPersonFilterSerializer,
+    PersonsPersonSerializer,
+    PersonsPersonSummarySerializer,
+    PersonsPersonUpdateSerializer,
+)
+from characters.selectors import person_get, person_list
+from characters.services.persons import person_create, person_delete, person_update
+from characters.services.photos import photo_from_base64
+from persona_platform.api.dialects import PERSONS, DialectView
+from persona_platform.api.pagination import PageQuerySerializer, paginate
+from persona_platform.api.schema import error_responses
+
+LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 100, 1000
+
+
+class PersonsView(DialectView):
+    dialect = PERSONS
+
+
+class PersonListView(PersonsView):
+    @extend_schema(
+        summary="List persons",
+        parameters=[PersonsPersonFilterSerializer, PageQuerySerializer],
+        responses={200: PersonsPersonSummarySerializer(many=True), **error_responses(422)},
+    )
+    def get(self, request):
+        """List the persons of your workspace, newest first, the demo person included.
+
+        The body is a bare array, as twin.actor answers. `page` and `limit` (default 100, at most 1000)
+        page through large workspaces; the headers `X-Total-Count`, `X-Page` and `X-Pages` tell where you are.
+        """
+        filters = self.query(PersonsPersonFilterSerializer)
+        page = paginate(
+            person_list(workspace=request.auth.workspace, **filters),
+            request.query_params,
+            default_limit=LIST_DEFAULT_LIMIT,
+            max_limit=LIST_MAX_LIMIT,
+        )
+        response = Response(PersonsPersonSummarySerializer(page.items, many=True, context=self.ctx).data)
+        response["X-Total-Count"], response["X-Page"], response["X-Pages"] = page.total, page.page, page.pages
+        return response
+
+    @extend_schema(
+        summary="Create a person",
+        request=PersonsPersonCreateSerializer,
+        responses={201: PersonsPersonSerializer, **error_responses(400, 403, 413, 422)},
+    )
+    def post(self, request):
+        """Create a person from a name and a photo (JPEG, PNG or WebP, judged by its content; at most 10 MB).
+
+        The photo is turned upright from its EXIF orientation and stored without metadata.
+        """
+        data = self.validated(PersonsPersonCreateSerializer, request.data)
+        workspace = request.auth.workspace
+        person = person_create(
+            workspace=workspace,
+            owner=request.user,
+            name=data["name"],
+            description=data.get("description") or "",
+            photo=photo_from_base64(data["photo_base64"]),
+            company=_company(workspace, data.get("company_id")),
+        )
+        return Response(PersonsPersonSerializer(person, context=self.ctx).data, status=status.HTTP_201_CREATED)
+
+
+class PersonDetailView(PersonsView):
+    @extend_schema(summary="Get a person", responses={200: PersonsPersonSerializer, **error_responses(404)})
+    def get(self, request, person_id: int):
+        """One person of your workspace. Another workspace's id answers 404, like a missing one."""
+        person = person_get(workspace=request.auth.workspace, person_id=person_id)
+        return Response(PersonsPersonSerializer(person, context=self.ctx).data)
+
+    @extend_schema(
+        summary="Update a person",
+        request=PersonsPersonUpdateSerializer,
+        responses={200: PersonsPersonSerializer, **error_responses(400, 403, 404, 413, 422)},
+    )
+    def put(self, request, person_id: int):
+        """Change the fields you send; the others stay. The demo person is read-only (403)."""
+        workspace = request.auth.workspace
+        person = person_get(workspace=workspace, person_id=person_id)
+        data = self.validated(PersonsPersonUpdateSerializer, request.data)
+        changes = {key: data[key] for key in ("name",) if key in data}
+        if "description" in data:
+            changes["description"] = data["description"] or ""
+        if "company_id" in data:
+            changes["company"] = _company(workspace, data["company_id"])
+        person = person_update(
+            person=person,
+            photo=photo_from_base64(data["photo_base64"]) if "photo_base64" in data else None,
+            **changes,
+        )
+        return Response(PersonsPersonSerializer(person, context=self.ctx).data)
+
+    @extend_schema(summary="Delete a person", responses={204: None, **error_responses(403, 404)})
+    def delete(self, request, person_id: int):
+        """Delete a person and its voice clones. Videos and other media made with it are kept.
+
+        The demo person cannot be deleted (403).
+        """
+        person_delete(person=person_get(workspace=request.auth.workspace, person_id=person_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _company(workspace, company_id: int | None):
+    return None if company_id is None else company_for_workspace(workspace=workspace, company_id=company_id)

@@ -1,0 +1,57 @@
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Company, Workspace
+
+
+class Person(models.Model):
+    """The persona: a face, a voice and a profile. Every dialect's persona noun is this row."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="persons")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="persons")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=5000)
+    photo = models.ImageField(upload_to="persons/photos/", max_length=255, blank=True)
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="persons")
+    # The voice the person speaks with: one of its own clones or a voice from the workspace library.
+    voice = models.ForeignKey(
+        "characters.Voice", null=True, blank=True, on_delete=models.SET_NULL, related_name="speaking_persons"
+    )
+    is_demo = models.BooleanField(default=False, help_text="The workspace's read-only demo person.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="person_workspace_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace"], condition=models.Q(is_demo=True), name="one_demo_person_per_workspace"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Voice(models.Model):
+    """A voice: a person's clone (deleted with the person) or, without a person, a library voice."""
+
+    class Provider(models.TextChoices):
+        LOCAL = "local", "Local"
+        ELEVENLABS = "elevenlabs", "ElevenLabs"
+        HUME = "hume", "Hume"
+        CHATTERBOX = "chatterbox", "Chatterbox"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="voices")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="voice_clones")
+    name = models.CharField(max_length=200)
+    provider = models.CharField(max_length=32, choices=Provider.choices, default=Provider.LOCAL)
+    provider_voice_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name

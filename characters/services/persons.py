@@ -1,0 +1,96 @@
+"""Person rules shared by every dialect: plan capacity, photos, companies, the demo person."""
+
+from django.db import transaction
+from django.db.models import Model
+
+from accounts.models import Company, User, Workspace
+from accounts.plans import plan_limits
+from characters.models import Person
+from characters.services.photos import Photo
+from persona_platform.errors import PlanLimitReached, ReadOnlyPerson
+from persona_platform.media import delete_file_on_commit, guarded_files, random_name
+
+PHOTO_DIRECTORY = "persons/photos"
+UNSET = object()
+
+
+def person_require_capacity(*, workspace: Workspace) -> None:
+    limits = plan_limits(workspace.plan)
+    if limits.max_persons is None:
+        return
+    count = Person.objects.filter(workspace=workspace, is_demo=False).count()
+    if count >= limits.max_persons:
+        raise PlanLimitReached(
+            f"The {workspace.plan} plan allows {limits.max_persons} persons and this workspace has {count}. "
+            "Delete one or upgrade the plan."
+        )
+
+
+def person_require_editable(*, person: Person) -> None:
+    if person.is_demo:
+        raise ReadOnlyPerson(
+            "The demo person is read-only: it cannot be changed or deleted. Create your own person instead."
+        )
+
+
+def _full_clean_and_save(instance: Model) -> None:
+    # Foreign keys come from selectors already scoped to the workspace: skip their extra lookups.
+    instance.full_clean(exclude=["photo", "workspace", "owner", "company", "voice"], validate_constraints=False)
+    instance.save()
+
+
+def person_create(
+    *,
+    workspace: Workspace,
+    owner: User,
+    name: str,
+    description: str = "",
+    photo: Photo | None = None,
+    company: Company | None = None,
+    is_demo: bool = False,
+) -> Person:
+    """One person and its photo file, both or neither."""
+    with guarded_files() as files, transaction.atomic():
+        if not is_demo:
+            # Lock the workspace row so two concurrent creates cannot both take the last free place.
+            Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+            person_require_capacity(workspace=workspace)
+        person = Person(
+            workspace=workspace, owner=owner, name=name, description=description, company=company, is_demo=is_demo
+        )
+        if photo is not None:
+            person.photo.name = files.save(random_name(PHOTO_DIRECTORY, photo.extension), photo.content)
+        _full_clean_and_save(person)
+    return person
+
+
+def person_update(
+    *,
+    person: Person,
+    name: str | object = UNSET,
+    description: str | object = UNSET,
+    photo: Photo | None = None,
+    company: Company | None | object = UNSET,
+) -> Person:
+    """Change what is given; a new photo replaces the old file once the change has committed."""
+    person_require_editable(person=person)
+    old_photo = person.photo.name
+    with guarded_files() as files, transaction.atomic():
+        if name is not UNSET:
+            person.name = name
+        if description is not UNSET:
+            person.description = description
+        if company is not UNSET:
+            person.company = company
+        if photo is not None:
+            person.photo.name = files.save(random_name(PHOTO_DIRECTORY, photo.extension), photo.content)
+            delete_file_on_commit(old_photo)
+        _full_clean_and_save(person)
+    return person
+
+
+@transaction.atomic
+def person_delete(*, person: Person) -> None:
+    """Delete the person and its voice clones; generated media (jobs and their files) is kept."""
+    person_require_editable(person=person)
+    person.delete()  # the photo file goes with the row: see characters.signals

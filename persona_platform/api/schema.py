@@ -1,0 +1,82 @@
+"""One OpenAPI document for all four dialects: tags and operation ids carry the dialect,
+the three key headers are declared as alternative security schemes, and every authenticated
+operation documents the 401 and 429 answers in its dialect's error shape."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class VendorErrorSerializer(serializers.Serializer):
+    """The `/v1` and `/api/v1` error envelope."""
+
+    error = serializers.CharField(help_text="Error kind, e.g. NotFound, ValidationError, Unauthorized.")
+    message = serializers.CharField(help_text="What went wrong, naming the field where one is at fault.")
+    status = serializers.IntegerField(help_text="The HTTP status code, repeated.")
+
+
+class BHumanErrorSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["error"])
+    message = serializers.CharField()
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad request (malformed JSON or invalid media)",
+    401: "Missing, malformed or revoked API key",
+    402: "Not enough credits",
+    403: "Forbidden (read-only demo person, plan limit)",
+    404: "Not found in this workspace",
+    405: "Method not allowed",
+    413: "Request body or media too large",
+    422: "Validation error",
+    429: "Rate limit exceeded; see the Retry-After header",
+}
+
+
+def error_responses(*codes: int, serializer=VendorErrorSerializer) -> dict:
+    """`{code: OpenApiResponse}` for the error answers an operation can give."""
+    return {code: OpenApiResponse(serializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
+
+
+class DialectAutoSchema(AutoSchema):
+    def _dialect(self):
+        return getattr(self.view, "dialect", None)
+
+    def get_tags(self) -> list[str]:
+        dialect = self._dialect()
+        return [dialect.tag] if dialect else super().get_tags()
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        dialect = self._dialect()
+        return f"{dialect.name}_{operation_id}" if dialect else operation_id
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if self.get_auth() and self._dialect() is not None:
+            serializer = BHumanErrorSerializer if self._dialect().name == "bhuman" else VendorErrorSerializer
+            for code in (401, 429):
+                if str(code) not in responses:
+                    responses[str(code)] = self._get_response_for_code(
+                        OpenApiResponse(serializer, description=ERROR_DESCRIPTIONS[code]),
+                        str(code),
+                        direction=direction,
+                    )
+        return responses
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "persona_platform.api.authentication.ApiKeyAuthentication"
+    name = ["BearerAuth", "ApiKeyHeader", "BareAuthorization"]
+
+    def get_security_requirement(self, auto_schema):
+        # Alternatives (any one header works), not a conjunction.
+        return [{name: []} for name in self.name]
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <key>`"},
+            {"type": "apiKey", "in": "header", "name": "x-api-key", "description": "`x-api-key: <key>`"},
+            {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: <key>` (bare)"},
+        ]

@@ -1,0 +1,85 @@
+"""Guards for API paths that run before (or around) any view."""
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from persona_platform.api.dialects import ApiError, dialect_for_path
+
+
+def api_error_response(path: str, error: ApiError) -> JsonResponse:
+    dialect = dialect_for_path(path)
+    response = JsonResponse(dialect.error_body(error), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+class ApiRequestSizeMiddleware:
+    """Refuse an API body over `API_MAX_BODY_BYTES` with a 413 before anything reads it.
+
+    DRF streams the body into its parser without Django's DATA_UPLOAD_MAX_MEMORY_SIZE check,
+    so the limit is enforced here, on the declared Content-Length.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if dialect_for_path(request.path) is not None:
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            limit = settings.API_MAX_BODY_BYTES
+            if length > limit:
+                message = f"The request body is {length / 2**20:.1f} MB; the limit is {limit / 2**20:.1f} MB."
+                response = api_error_response(request.path, ApiError("PayloadTooLarge", message, 413))
+                response["Connection"] = "close"  # the unread body must not be parsed as the next request
+                return response
+        return self.get_response(request)
+
+
+class ApiErrorShapeMiddleware:
+    """Any non-JSON error page on an API path (an unmatched route, DEBUG's pages, CSRF) becomes
+    the dialect's envelope, so an API client never receives HTML or a traceback."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400 or dialect_for_path(request.path) is None:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        status = response.status_code
+        error = ApiError(KINDS.get(status, "Error"), MESSAGES.get(status, "The request failed."), status)
+        shaped = api_error_response(request.path, error)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                shaped[header] = response[header]
+        return shaped
+
+
+KINDS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    503: "ServiceUnavailable",
+}
+MESSAGES = {
+    400: "Bad request.",
+    401: "Authentication required.",
+    403: "Forbidden.",
+    404: "No such route.",
+    405: "Method not allowed.",
+    413: "The request body is too large.",
+    429: "Rate limit exceeded.",
+    500: "An unexpected error occurred. It has been logged.",
+    503: "The service is unavailable.",
+}

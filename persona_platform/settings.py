@@ -211,7 +211,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "PREPROCESSING_HOOKS": ["persona_platform.api.schema.drop_trailing_slash_aliases"],
 }
 
 # Security (production values come from the environment; see docs/DEPLOYMENT.md)

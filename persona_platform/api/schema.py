@@ -80,3 +80,13 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             {"type": "apiKey", "in": "header", "name": "x-api-key", "description": "`x-api-key: <key>`"},
             {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Authorization: <key>` (bare)"},
         ]
+
+
+def drop_trailing_slash_aliases(endpoints):
+    """Routes answer with and without a trailing slash; document each once, as the vendor spells it."""
+    paths = {path for path, *_ in endpoints}
+    return [
+        (path, pattern, method, view)
+        for path, pattern, method, view in endpoints
+        if not (path.endswith("/") and path.rstrip("/") in paths)
+    ]

@@ -1,0 +1,71 @@
+"""Test data built through the same services the API uses."""
+
+import base64
+import io
+from itertools import count
+
+from PIL import Image
+
+from accounts.models import ApiKey, Company, Plan, Workspace
+from accounts.services import api_key_create as service_api_key_create
+from accounts.services import user_get_or_create
+from accounts.services import workspace_create as service_workspace_create
+from characters.models import Person, Voice
+from characters.services.persons import person_create as service_person_create
+from characters.services.photos import photo_from_bytes
+
+_sequence = count(1)
+
+
+def workspace_create(*, email: str | None = None, plan: str = Plan.AGENCY) -> Workspace:
+    user, _ = user_get_or_create(email=email or f"user{next(_sequence)}@example.com")
+    return service_workspace_create(owner=user, plan=plan)
+
+
+def api_key_create(*, workspace: Workspace, name: str = "test") -> ApiKey:
+    """An ApiKey with its raw value attached as `.raw`."""
+    api_key, raw = service_api_key_create(workspace=workspace, user=workspace.owner, name=name)
+    api_key.raw = raw
+    return api_key
+
+
+def image_bytes(*, size=(256, 256), image_format="JPEG", color=(200, 120, 80), **save_options) -> bytes:
+    image = Image.new("RGB", size, color)
+    # A second colour in the top-left quarter makes orientation observable.
+    image.paste((20, 40, 220), (0, 0, size[0] // 2, size[1] // 2))
+    out = io.BytesIO()
+    image.save(out, format=image_format, **save_options)
+    return out.getvalue()
+
+
+def image_base64(*, data_url: bool = False, mime: str = "image/jpeg", **kwargs) -> str:
+    encoded = base64.b64encode(image_bytes(**kwargs)).decode()
+    return f"data:{mime};base64,{encoded}" if data_url else encoded
+
+
+def company_create(*, workspace: Workspace, name: str | None = None) -> Company:
+    return Company.objects.create(workspace=workspace, name=name or f"Company {next(_sequence)}")
+
+
+def person_create(*, workspace: Workspace, name: str | None = None, with_photo: bool = True, **kwargs) -> Person:
+    return service_person_create(
+        workspace=workspace,
+        owner=workspace.owner,
+        name=name or f"Person {next(_sequence)}",
+        photo=photo_from_bytes(image_bytes()) if with_photo else None,
+        **kwargs,
+    )
+
+
+def voice_create(*, person: Person, provider: str = Voice.Provider.ELEVENLABS, voice_id: str = "voice_abc123") -> Voice:
+    """A voice clone of the person, made the person's speaking voice."""
+    voice = Voice.objects.create(
+        workspace=person.workspace,
+        person=person,
+        name=f"{person.name}'s voice",
+        provider=provider,
+        provider_voice_id=voice_id,
+    )
+    person.voice = voice
+    person.save(update_fields=["voice"])
+    return voice

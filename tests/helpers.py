@@ -1,0 +1,19 @@
+"""Assertions shared by the dialect tests, one per envelope."""
+
+
+def assert_vendor_error(response, status: int, kind: str, message_contains: str = "") -> dict:
+    """The `/v1` and `/api/v1` envelope: exactly error, message and status."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error", "message", "status"}, body
+    assert body["error"] == kind, body
+    assert body["status"] == status
+    assert isinstance(body["message"], str) and body["message"]
+    assert message_contains in body["message"], body["message"]
+    return body
+
+
+def stored_files(media_root) -> list[str]:
+    """Every file under the media root, as paths relative to it."""
+    return sorted(str(path.relative_to(media_root)) for path in media_root.rglob("*") if path.is_file())

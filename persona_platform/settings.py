@@ -40,7 +40,7 @@ def env_int(name: str, default: int) -> int:
 
 # Core
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-embedded-only-secret-key-set-SECRET_KEY-in-production")
+SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-embedded-only-set-SECRET_KEY-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 PR_SET_PDEATHSIG = 1

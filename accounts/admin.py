@@ -69,6 +69,11 @@ class CompanyAdmin(admin.ModelAdmin):
     list_select_related = ["workspace"]
     autocomplete_fields = ["workspace"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "website":
+            kwargs["assume_scheme"] = "https"  # a bare domain means https, as it will in Django 6
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
 
 class ApiKeyAddForm(forms.ModelForm):
     class Meta:

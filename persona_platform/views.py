@@ -6,9 +6,14 @@ import mimetypes
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404
 from django.views import defaults
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from persona_platform.api.dialects import ApiError, dialect_for_path
 from persona_platform.celery import app as celery_app
@@ -38,18 +43,38 @@ def _check_storage() -> str:
 CHECKS = {"database": _check_database, "broker": _check_broker, "storage": _check_storage}
 
 
-@require_GET
-def healthz(request):
-    """200 when the database, the broker and the media storage all answer; 503 naming the one that does not."""
-    body = {"status": "ok"}
-    for name, check in CHECKS.items():
-        try:
-            body[name] = check()
-        except Exception as exc:  # a health check reports every failure instead of raising it
-            logger.warning("healthz: %s failed: %s", name, exc)
-            body[name] = f"error: {type(exc).__name__}"
-            body["status"] = "error"
-    return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "error"])
+    database = serializers.CharField(help_text="`ok` or `error: <kind>`")
+    broker = serializers.CharField(help_text="`ok` or `error: <kind>`")
+    storage = serializers.CharField(help_text="`ok` or `error: <kind>`")
+
+
+class HealthView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(
+        summary="Health",
+        tags=["Platform"],
+        operation_id="platform_healthz",
+        responses={200: HealthSerializer, 503: HealthSerializer},
+    )
+    def get(self, request):
+        """200 when the database, the broker and the media storage all answer; 503 naming the one that does not.
+
+        Needs no key: load balancers and orchestrators call it.
+        """
+        body = {"status": "ok"}
+        for name, check in CHECKS.items():
+            try:
+                body[name] = check()
+            except Exception as exc:  # a health check reports every failure instead of raising it
+                logger.warning("healthz: %s failed: %s", name, exc)
+                body[name] = f"error: {type(exc).__name__}"
+                body["status"] = "error"
+        return Response(body, status=200 if body["status"] == "ok" else 503)
 
 
 @require_GET

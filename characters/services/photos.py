@@ -62,16 +62,26 @@ def photo_from_bytes(data: bytes, *, field: str = "photo_base64") -> Photo:
 
 
 def _encode(image: Image.Image, image_format: str) -> bytes:
-    """Re-encode from pixels only, so EXIF, XMP, ICC-borne tracking and comments are all dropped."""
+    """Re-encode from pixels only, so EXIF, XMP, ICC profiles and comments are all dropped.
+
+    Pillow writers fall back to `image.info` for what the caller does not pass, so `info` is
+    emptied first (keeping only PNG transparency, which is pixels, not metadata).
+    """
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits, since a plain convert would clip everything above 255 to white.
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if image_format == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    elif image_format == "PNG" and image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA")
+    transparency = image.info.get("transparency") if image_format == "PNG" and image.mode in ("L", "RGB") else None
+    image = image.copy()
+    image.info = {} if transparency is None else {"transparency": transparency}
     out = io.BytesIO()
     if image_format == "JPEG":
-        if image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
         image.save(out, format="JPEG", quality=92, optimize=True)
     elif image_format == "PNG":
-        if image.mode not in ("RGB", "RGBA", "L", "LA"):
-            image = image.convert("RGBA")
-        image.save(out, format="PNG", optimize=False)
+        image.save(out, format="PNG")
     else:
         image.save(out, format="WEBP", quality=92)
     return out.getvalue()

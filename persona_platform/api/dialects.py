@@ -4,6 +4,7 @@ A view names its dialect; paths that never reach a view (unmatched routes, 500s,
 bodies) find theirs by URL prefix.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rest_framework.views import APIView
@@ -33,7 +34,7 @@ def bhuman_error(error: ApiError) -> dict:
 class Dialect:
     name: str
     tag: str
-    error_body: callable
+    error_body: Callable[[ApiError], dict]
     # The status of a request whose body has the wrong shape (twin.actor documents 422).
     validation_status: int = 422
 

@@ -1,0 +1,1 @@
+"""Load benchmarks, run against a production server process (see bench/README.md)."""

@@ -1,10 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.utils import timezone
 
 from accounts.models import ApiKey, Company, CreditEntry, User, Workspace
-from accounts.services import api_key_create, credits_debit, credits_grant, workspace_create
+from accounts.services import api_key_create, api_key_revoke, credits_debit, credits_grant, workspace_create
 
 
 @admin.register(User)
@@ -119,8 +118,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"Revoked {count} key(s).")
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for api_key in keys:  # through the service, so cached snapshots of the keys are dropped too
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {len(keys)} key(s).")
 
 
 class CreditEntryForm(forms.ModelForm):

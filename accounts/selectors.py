@@ -1,22 +1,12 @@
 from django.db.models import QuerySet
 
-from accounts.keys import key_hash, key_is_well_formed
 from accounts.models import ApiKey, Company, Workspace
 from persona_platform.errors import InvalidInput
 
 
-def api_key_for_raw_key(*, raw_key: str) -> ApiKey | None:
-    """The active key matching a raw key, with its workspace; None for a malformed, unknown or revoked key.
-
-    A malformed key (wrong length, prefix or checksum) is refused without touching the database.
-    """
-    if not key_is_well_formed(raw_key):
-        return None
-    return (
-        ApiKey.objects.select_related("workspace", "user")
-        .filter(key_hash=key_hash(raw_key), revoked_at__isnull=True)
-        .first()
-    )
+def api_key_by_hash(*, key_hash: str) -> ApiKey | None:
+    """The active key with this hash, its workspace and user joined; None if unknown or revoked."""
+    return ApiKey.objects.select_related("workspace", "user").filter(key_hash=key_hash, revoked_at__isnull=True).first()
 
 
 def company_for_workspace(*, workspace: Workspace, company_id: int) -> Company:

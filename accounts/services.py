@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -7,9 +5,6 @@ from django.utils import timezone
 from accounts.keys import key_generate, key_hash, key_visible_prefix
 from accounts.models import ApiKey, CreditEntry, Plan, User, Workspace
 from persona_platform.errors import InvalidInput, NotEnoughCredits
-
-# last_used_at is a hint for people, not an audit log: one write a minute per key is enough.
-LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 def user_get_or_create(*, email: str) -> tuple[User, bool]:
@@ -57,11 +52,8 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:
-    """Record use, at most once a minute per key so that reads stay free of writes."""
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+    """Record use. Callers decide how often: authentication does it at most once a minute per key."""
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
 
 
 def _ledger_append(

@@ -119,7 +119,6 @@ def queries_of(call, request: tuple) -> list[str]:
 
 def install_timers(timers: Timers) -> None:
     """Before the first request, so that the URL conf picks up the wrapped floor views."""
-    from django.core.cache.backends.redis import RedisCache
     from django.core.handlers.base import BaseHandler
     from django.db.backends.postgresql.base import DatabaseWrapper
     from django.db.backends.utils import CursorWrapper
@@ -129,13 +128,13 @@ def install_timers(timers: Timers) -> None:
     from rest_framework.serializers import ListSerializer, Serializer
     from rest_framework.views import APIView
 
-    import accounts.selectors as selectors
     import characters.api.persons.views as person_views
     import persona_platform.api.authentication as authentication
     import persona_platform.api.fields as fields
     from bench import floor_views
     from persona_platform.api.authentication import ApiKeyAuthentication
     from persona_platform.api.dialects import DialectView
+    from persona_platform.api.gate import RedisGate
     from persona_platform.api.throttling import ApiKeyRateThrottle
 
     wrap = timers.wrap
@@ -144,13 +143,13 @@ def install_timers(timers: Timers) -> None:
     wrap(APIView, "initialize_request", "    DRF Request wrapping")
     wrap(APIView, "initial", "    DRF initial (auth + permissions + throttle)")
     wrap(ApiKeyAuthentication, "authenticate", "      authentication")
-    wrap(authentication, "api_key_for_raw_key", "        key lookup (HMAC + SELECT key/workspace/user)")
-    wrap(selectors, "key_is_well_formed", "          key checksum")
-    wrap(selectors, "key_hash", "          key HMAC")
+    wrap(authentication, "key_is_well_formed", "        key checksum")
+    wrap(authentication, "key_hash", "        key HMAC")
+    wrap(RedisGate, "check", "        cache round trip (snapshot + rate count + touch)")
+    wrap(authentication, "api_key_from_snapshot", "        key rebuilt from its snapshot")
+    wrap(authentication, "api_key_by_hash", "        key lookup (SELECT key/workspace/user, cache miss)")
     wrap(authentication, "api_key_touch", "        last_used_at touch")
     wrap(ApiKeyRateThrottle, "allow_request", "      throttle")
-    wrap(RedisCache, "add", "        Redis ADD")
-    wrap(RedisCache, "incr", "        Redis INCR")
     wrap(DialectView, "query", "    filter query-param serializer")
     wrap(DialectView, "validated", "    request body serializer")
     wrap(person_views, "paginate", "    paginate (page serializer + COUNT + SELECT)")

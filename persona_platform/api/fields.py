@@ -1,5 +1,9 @@
+from datetime import UTC
+
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 
 @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
@@ -16,8 +20,16 @@ class AbsoluteFileUrlField(serializers.Field):
         url = value.url
         request = self.context.get("request")
         if request is not None and url.startswith("/"):
-            return request.build_absolute_uri(url)
+            return absolute_root(request) + url
         return url
+
+
+def absolute_root(request) -> str:
+    """`scheme://host` of the request, worked out once per request rather than once per URL."""
+    root = getattr(request, "_absolute_root", None)
+    if root is None:
+        root = request._absolute_root = request.build_absolute_uri("/").rstrip("/")
+    return root
 
 
 class StrictCharField(serializers.CharField):
@@ -38,3 +50,37 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in UTC with a `Z`, as DRF writes it, without DRF's per-value time-zone lookups.
+
+    Stored datetimes are aware (USE_TZ), so converting to UTC is all that is needed; on a list of a
+    hundred rows DRF's `enforce_timezone` path costs about a millisecond.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value) -> str | None:
+        if not value:
+            return None
+        text = value.astimezone(UTC).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class Base64Field(StrictCharField):
+    """A base64 string or data URL, checked by the media service that decodes it.
+
+    DRF's CharField scans every character for NUL and surrogates in Python, about half a second of
+    CPU for a 10 MB photo; base64 decoding refuses those characters anyway, in C.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator)
+        ]

@@ -29,23 +29,32 @@ class Page:
 
 
 class PageQuerySerializer(serializers.Serializer):
+    """`?page=&limit=`; a list's own filters subclass it, so one serializer checks the whole query string."""
+
     page = serializers.IntegerField(required=False, min_value=1, default=1, help_text="1-based page number.")
     limit = serializers.IntegerField(required=False, min_value=1, help_text="Items per page.")
 
 
-def paginate(queryset: QuerySet, params, *, default_limit: int | None = None, max_limit: int | None = None) -> Page:
-    """One page of a queryset; a bad `page` or `limit` is a validation error naming the parameter."""
+def paginate(
+    queryset: QuerySet,
+    *,
+    page: int = 1,
+    limit: int | None = None,
+    default_limit: int | None = None,
+    max_limit: int | None = None,
+) -> Page:
+    """One page of a queryset. A limit over the maximum is a validation error naming `limit`."""
     default_limit = default_limit or settings.API_PAGE_SIZE
     max_limit = max_limit or settings.API_MAX_PAGE_SIZE
-    query = PageQuerySerializer(data={k: params[k] for k in ("page", "limit") if k in params})
-    if not query.is_valid():
-        raise serializers.ValidationError(query.errors)
-    page, limit = query.validated_data["page"], query.validated_data.get("limit", default_limit)
+    limit = limit or default_limit
     if limit > max_limit:
         raise InvalidInput(f"limit: must be at most {max_limit}.", details={"limit": [f"At most {max_limit}."]})
-    total = queryset.count()
     offset = (page - 1) * limit
-    items = list(queryset[offset : offset + limit]) if offset < total else []
+    items = list(queryset[offset : offset + limit])
+    if 0 < len(items) < limit or (offset == 0 and not items):
+        total = offset + len(items)  # a short page is the last one: no COUNT needed
+    else:
+        total = queryset.count()
     return Page(items=items, total=total, page=page, limit=limit)
 
 

@@ -1,9 +1,15 @@
-"""Per-key rate limiting in fixed windows, counted in the shared cache (Redis when configured)."""
+"""Per-key rate limiting in fixed windows, counted in the shared cache (Redis when configured).
+
+The count is taken by authentication, in the same cache round trip that fetches the key's
+identity (see persona_platform.api.gate); this throttle only compares it with the limit.
+Counting is atomic (INCR on Redis, a lock in the local cache), so concurrent processes never
+undercount, unlike DRF's read-modify-write history throttles.
+"""
 
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 DURATIONS = {
@@ -26,29 +32,33 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), DURATIONS[period.strip().lower()]
 
 
-class ApiKeyRateThrottle(BaseThrottle):
-    """`API_RATE_LIMIT` requests per key per window.
+@dataclass(frozen=True)
+class RateWindow:
+    limit: int
+    seconds: int
+    cache_key: str
+    ends_at: float
 
-    `cache.add` then `cache.incr` is atomic on Redis (INCR) and on the local-memory cache (a lock),
-    so concurrent processes never undercount, unlike DRF's read-modify-write history throttles.
-    """
+
+def rate_window(key_hash: str) -> RateWindow | None:
+    """The fixed window the current request falls in, or None when rate limiting is off."""
+    if not settings.API_RATE_LIMIT:
+        return None
+    limit, seconds = parse_rate(settings.API_RATE_LIMIT)
+    window = int(time.time() // seconds)
+    return RateWindow(limit, seconds, f"ratelimit:{key_hash[:32]}:{seconds}:{window}", (window + 1) * seconds)
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """`API_RATE_LIMIT` requests per key per window; 429 with Retry-After beyond it."""
 
     def allow_request(self, request, view) -> bool:
-        api_key = getattr(request, "auth", None)
-        if api_key is None or not settings.API_RATE_LIMIT:
-            return True
-        limit, duration = parse_rate(settings.API_RATE_LIMIT)
-        now = time.time()
-        window = int(now // duration)
-        key = f"ratelimit:{api_key.pk}:{duration}:{window}"
-        cache.add(key, 0, timeout=duration + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=duration + 1)
-            count = 1
-        self.wait_seconds = (window + 1) * duration - now
-        return count <= limit
+        counted = getattr(request, "rate_count", None)
+        if counted is None:
+            return True  # not authenticated (a 401 follows), limiting off, or the cache was unreachable
+        count, window = counted
+        self.wait_seconds = window.ends_at - time.time()
+        return count <= window.limit
 
     def wait(self) -> float | None:
         return getattr(self, "wait_seconds", None)

@@ -2,7 +2,14 @@
 
 from rest_framework import serializers
 
-from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, StrictIntegerField
+from persona_platform.api.fields import (
+    AbsoluteFileUrlField,
+    Base64Field,
+    StrictCharField,
+    StrictIntegerField,
+    UtcDateTimeField,
+)
+from persona_platform.api.pagination import PageQuerySerializer
 
 
 class PersonsPersonSummarySerializer(serializers.Serializer):
@@ -14,10 +21,24 @@ class PersonsPersonSummarySerializer(serializers.Serializer):
     photo_url = AbsoluteFileUrlField(source="photo")
     has_voice = serializers.SerializerMethodField()
     voice_provider = serializers.CharField(source="voice.provider", read_only=True, allow_null=True, default=None)
-    created_at = serializers.DateTimeField(read_only=True)
+    created_at = UtcDateTimeField()
 
     def get_has_voice(self, person) -> bool:
         return person.voice_id is not None
+
+    def to_representation(self, person) -> dict:
+        """The declared fields above, written out: this runs for every row of the dialect's busiest route,
+        where DRF's generic field walk costs more than the query. A test pins the two to the same output."""
+        fields = self.fields
+        return {
+            "id": person.id,
+            "name": person.name,
+            "description": person.description,
+            "photo_url": fields["photo_url"].to_representation(person.photo),
+            "has_voice": person.voice_id is not None,
+            "voice_provider": person.voice.provider if person.voice_id is not None else None,
+            "created_at": fields["created_at"].to_representation(person.created_at),
+        }
 
 
 class PersonsPersonSerializer(serializers.Serializer):
@@ -32,8 +53,8 @@ class PersonsPersonSerializer(serializers.Serializer):
     voice_id = serializers.CharField(source="voice.provider_voice_id", read_only=True, allow_null=True, default=None)
     company_id = serializers.IntegerField(read_only=True, allow_null=True)
     user_id = serializers.IntegerField(source="owner_id", read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    created_at = UtcDateTimeField()
+    updated_at = UtcDateTimeField()
 
     def get_has_voice(self, person) -> bool:
         return person.voice_id is not None
@@ -44,7 +65,7 @@ class PersonsPersonCreateSerializer(serializers.Serializer):
     description = StrictCharField(
         required=False, allow_blank=True, allow_null=True, max_length=5000, help_text="Bio or description."
     )
-    photo_base64 = StrictCharField(
+    photo_base64 = Base64Field(
         help_text="JPEG, PNG or WebP photo as a data URL (`data:image/jpeg;base64,...`) or bare base64; at most 10 MB."
     )
     company_id = StrictIntegerField(required=False, allow_null=True, min_value=1, help_text="Associate with a company.")
@@ -55,10 +76,12 @@ class PersonsPersonUpdateSerializer(serializers.Serializer):
 
     name = StrictCharField(required=False, max_length=200)
     description = StrictCharField(required=False, allow_blank=True, allow_null=True, max_length=5000)
-    photo_base64 = StrictCharField(required=False, help_text="A new photo, as on create.")
+    photo_base64 = Base64Field(required=False, help_text="A new photo, as on create.")
     company_id = StrictIntegerField(required=False, allow_null=True, min_value=1)
 
 
-class PersonsPersonFilterSerializer(serializers.Serializer):
+class PersonsPersonListQuerySerializer(PageQuerySerializer):
+    """The list's query string: its filters, and page/limit."""
+
     has_voice = serializers.BooleanField(required=False, allow_null=True, default=None)
     company_id = serializers.IntegerField(required=False, min_value=1)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from accounts.selectors import company_for_workspace
 from characters.api.persons.serializers import (
     PersonsPersonCreateSerializer,
-    PersonsPersonFilterSerializer,
+    PersonsPersonListQuerySerializer,
     PersonsPersonSerializer,
     PersonsPersonSummarySerializer,
     PersonsPersonUpdateSerializer,
@@ -16,7 +16,7 @@ from characters.selectors import person_get, person_list
 from characters.services.persons import person_create, person_delete, person_update
 from characters.services.photos import photo_from_base64
 from persona_platform.api.dialects import PERSONS, DialectView
-from persona_platform.api.pagination import PageQuerySerializer, paginate
+from persona_platform.api.pagination import paginate
 from persona_platform.api.schema import error_responses
 
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 100, 1000
@@ -29,7 +29,7 @@ class PersonsView(DialectView):
 class PersonListView(PersonsView):
     @extend_schema(
         summary="List persons",
-        parameters=[PersonsPersonFilterSerializer, PageQuerySerializer],
+        parameters=[PersonsPersonListQuerySerializer],
         responses={200: PersonsPersonSummarySerializer(many=True), **error_responses(422)},
     )
     def get(self, request):
@@ -38,10 +38,13 @@ class PersonListView(PersonsView):
         The body is a bare array, as twin.actor answers. `page` and `limit` (default 100, at most 1000)
         page through large workspaces; the headers `X-Total-Count`, `X-Page` and `X-Pages` tell where you are.
         """
-        filters = self.query(PersonsPersonFilterSerializer)
+        query = self.query(PersonsPersonListQuerySerializer)
         page = paginate(
-            person_list(workspace=request.auth.workspace, **filters),
-            request.query_params,
+            person_list(
+                workspace=request.auth.workspace, has_voice=query["has_voice"], company_id=query.get("company_id")
+            ),
+            page=query["page"],
+            limit=query.get("limit"),
             default_limit=LIST_DEFAULT_LIMIT,
             max_limit=LIST_MAX_LIMIT,
         )

@@ -1,0 +1,98 @@
+"""One cache round trip per authenticated request.
+
+Every API request needs three small things from the shared cache: the key's cached identity (so
+authentication runs no query), its rate-limit count, and whether `last_used_at` is due a write.
+Redis answers all three in a single pipelined round trip; without Redis the process-local cache
+answers them (embedded mode serves from one process).
+
+The identity is a snapshot of a few columns, dropped whenever the key, its user or its workspace
+changes (see accounts.signals), so revoking a key takes effect on the next request everywhere.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.cache import cache as django_cache
+from django.core.serializers.json import DjangoJSONEncoder
+
+logger = logging.getLogger(__name__)
+
+# Changes drop snapshots at once; the expiry only bounds a read that raced a change (see accounts.signals).
+SNAPSHOT_SECONDS = 60
+TOUCH_SECONDS = 60  # last_used_at is written at most once a minute per key
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    snapshot: dict | None  # the key's cached identity, None on a miss
+    count: int | None  # requests in the current rate window, this one included; None when not counted
+    touch_due: bool  # True for the first request of a key in a TOUCH_SECONDS window
+
+
+def _snapshot_key(key_hash: str) -> str:
+    return f"apikey:snapshot:{key_hash}"
+
+
+def _touch_key(key_hash: str) -> str:
+    return f"apikey:touched:{key_hash}"
+
+
+class RedisGate:
+    def __init__(self, url: str):
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def check(self, *, key_hash: str, rate_key: str | None, rate_seconds: int) -> GateAnswer:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(_snapshot_key(key_hash))
+        pipe.set(_touch_key(key_hash), 1, nx=True, ex=TOUCH_SECONDS)
+        if rate_key:
+            pipe.incr(rate_key)
+            pipe.expire(rate_key, rate_seconds + 1, nx=True)
+        results = pipe.execute()
+        snapshot = json.loads(results[0]) if results[0] else None
+        return GateAnswer(snapshot=snapshot, count=results[2] if rate_key else None, touch_due=bool(results[1]))
+
+    def remember(self, *, key_hash: str, snapshot: dict) -> None:
+        self.client.set(_snapshot_key(key_hash), json.dumps(snapshot, cls=DjangoJSONEncoder), ex=SNAPSHOT_SECONDS)
+
+    def forget(self, key_hashes: list[str]) -> None:
+        if key_hashes:
+            self.client.delete(*(_snapshot_key(key_hash) for key_hash in key_hashes))
+
+
+class CacheGate:
+    """Django's cache: the process-local cache in embedded mode (add and incr are atomic under its lock)."""
+
+    def check(self, *, key_hash: str, rate_key: str | None, rate_seconds: int) -> GateAnswer:
+        snapshot = django_cache.get(_snapshot_key(key_hash))
+        touch_due = django_cache.add(_touch_key(key_hash), 1, timeout=TOUCH_SECONDS)
+        count = None
+        if rate_key:
+            django_cache.add(rate_key, 0, timeout=rate_seconds + 1)
+            try:
+                count = django_cache.incr(rate_key)
+            except ValueError:  # expired between add and incr
+                django_cache.add(rate_key, 1, timeout=rate_seconds + 1)
+                count = 1
+        return GateAnswer(snapshot=json.loads(snapshot) if snapshot else None, count=count, touch_due=touch_due)
+
+    def remember(self, *, key_hash: str, snapshot: dict) -> None:
+        django_cache.set(_snapshot_key(key_hash), json.dumps(snapshot, cls=DjangoJSONEncoder), timeout=SNAPSHOT_SECONDS)
+
+    def forget(self, key_hashes: list[str]) -> None:
+        django_cache.delete_many([_snapshot_key(key_hash) for key_hash in key_hashes])
+
+
+@cache
+def _redis_gate(url: str) -> RedisGate:
+    return RedisGate(url)
+
+
+def get_gate() -> RedisGate | CacheGate:
+    """The gate for the configured cache; Redis clients are made once per process (they pool connections)."""
+    return _redis_gate(settings.REDIS_URL) if settings.REDIS_URL else CacheGate()

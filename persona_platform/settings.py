@@ -4,6 +4,7 @@ Every variable has a default that works embedded (SQLite, a filesystem Celery br
 media); production differs only in environment values. `.env.example` documents each one.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -183,7 +184,9 @@ MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000)
 
 # API
 API_KEY_HASH_SECRET = env.str("API_KEY_HASH_SECRET", default=SECRET_KEY)
-API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute").strip()
+if API_RATE_LIMIT and not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT, re.IGNORECASE):
+    raise ImproperlyConfigured(f"API_RATE_LIMIT={API_RATE_LIMIT!r} must look like 600/minute (or /second, /hour, /day).")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 20)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
 

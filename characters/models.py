@@ -55,3 +55,32 @@ class Voice(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SpeakingProfile(models.Model):
+    """How a persona speaks (TwinTone's "persona"): a voice and the adjustments applied to it.
+
+    `speed` multiplies the voice's pace (1.0 unchanged); `pitch` shifts it in semitones (0 unchanged).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="speaking_profiles")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="speaking_profiles"
+    )
+    voice = models.ForeignKey(Voice, null=True, blank=True, on_delete=models.SET_NULL, related_name="speaking_profiles")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=5000)
+    speed = models.FloatField(default=1.0)
+    pitch = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(speed__gte=0.5, speed__lte=2.0), name="profile_speed_range"),
+            models.CheckConstraint(condition=models.Q(pitch__gte=-12, pitch__lte=12), name="profile_pitch_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

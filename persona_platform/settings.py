@@ -182,6 +182,22 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", (MAX_MEDIA_BYTES * 4) // 3 + 
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000)
 
+# Engines: local ones by default; a provider is used when its key is set (or named explicitly).
+ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
+ELEVENLABS_BASE_URL = env.str("ELEVENLABS_BASE_URL", default="https://api.elevenlabs.io")
+ELEVENLABS_MODEL_ID = env.str("ELEVENLABS_MODEL_ID", default="eleven_multilingual_v2")
+ENGINE_TIMEOUT_SECONDS = env_int("ENGINE_TIMEOUT_SECONDS", 60)
+ENGINES = {
+    "speech": env.str("SPEECH_ENGINE", default="elevenlabs" if ELEVENLABS_API_KEY else "piper"),
+    "noop": "noop",
+}
+
+# Webhooks (Standard Webhooks signatures)
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")  # whsec_<base64>; derived from SECRET_KEY when empty
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+
 # API
 API_KEY_HASH_SECRET = env.str("API_KEY_HASH_SECRET", default=SECRET_KEY)
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute").strip()

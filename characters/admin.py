@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import format_html
 
-from characters.models import Person, Voice
+from characters.models import Person, SpeakingProfile, Voice
 from characters.services.demo import demo_person_ensure
 from characters.services.photos import photo_from_bytes
 from persona_platform.errors import DomainError
@@ -77,3 +77,11 @@ class VoiceAdmin(admin.ModelAdmin):
     search_fields = ["name", "provider_voice_id", "person__name", "workspace__name"]
     list_select_related = ["person", "workspace"]
     autocomplete_fields = ["workspace", "person"]
+
+
+@admin.register(SpeakingProfile)
+class SpeakingProfileAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "workspace", "person", "voice", "speed", "pitch", "created_at"]
+    search_fields = ["name", "workspace__name", "person__name"]
+    list_select_related = ["workspace", "person", "voice"]
+    autocomplete_fields = ["workspace", "person", "voice"]

@@ -48,6 +48,10 @@ class Voice(models.Model):
     name = models.CharField(max_length=200)
     provider = models.CharField(max_length=32, choices=Provider.choices, default=Provider.LOCAL)
     provider_voice_id = models.CharField(max_length=200)
+    # Provider options (ElevenLabs: stability, similarity_boost, style, use_speaker_boost).
+    settings = models.JSONField(default=dict, blank=True)
+    # What a local clone measured from its samples: median pitch, speaking rate, speaker embedding.
+    measurements = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import Workspace
-from characters.models import Person
+from characters.models import Person, SpeakingProfile
 from persona_platform.errors import NotFound
 
 
@@ -22,3 +22,14 @@ def person_get(*, workspace: Workspace, person_id: int) -> Person:
     if person is None:
         raise NotFound(f"Person {person_id} not found.")
     return person
+
+
+def speaking_profile_list(*, workspace: Workspace) -> QuerySet[SpeakingProfile]:
+    return SpeakingProfile.objects.filter(workspace=workspace)
+
+
+def speaking_profile_get(*, workspace: Workspace, profile_id: int) -> SpeakingProfile:
+    profile = SpeakingProfile.objects.filter(workspace=workspace, pk=profile_id).first()
+    if profile is None:
+        raise NotFound(f"Persona {profile_id} not found.")
+    return profile

@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("characters.api.persons.urls", namespace="persons")),
+    path("v1/", include("characters.api.twintone.urls", namespace="twintone-personas")),
+    path("v1/", include("media_jobs.api.twintone.urls", namespace="twintone-speech")),
     re_path(r"^media/(?P<path>.+)$", views.media_file, name="media"),
 ]
 

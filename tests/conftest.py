@@ -26,7 +26,8 @@ def isolated_cache(settings):
 @pytest.fixture(autouse=True, scope="session")
 def celery_eager():
     celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
+    # Not propagating lets an eager task's self.retry() run the retry at once, as a worker would later.
+    celery_app.conf.task_eager_propagates = False
 
 
 @pytest.fixture

@@ -30,6 +30,24 @@ def bhuman_error(error: ApiError) -> dict:
     return {"status": "error", "message": error.message}
 
 
+# MediaJob.Status → each dialect's words. One table per dialect; serializers never spell statuses.
+VENDOR_JOB_STATUS = {
+    "queued": "queued",
+    "processing": "processing",
+    "ready": "ready",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+# TwinTone knows processing|ready|failed only: a queued job is processing, a canceled one failed.
+TWINTONE_JOB_STATUS = {
+    "queued": "processing",
+    "processing": "processing",
+    "ready": "ready",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str
@@ -37,11 +55,21 @@ class Dialect:
     error_body: Callable[[ApiError], dict]
     # The status of a request whose body has the wrong shape (twin.actor documents 422).
     validation_status: int = 422
+    job_status: dict = field(default_factory=lambda: VENDOR_JOB_STATUS)
+
+    def job_status_word(self, status: str) -> str:
+        return self.job_status[status]
+
+    def job_statuses_for(self, word: str) -> list[str]:
+        """The MediaJob statuses a dialect's status word stands for (for `?status=` filters)."""
+        return [status for status, dialect_word in self.job_status.items() if dialect_word == word]
 
 
 PERSONS = Dialect(name="persons", tag="Persons (twin.actor)", error_body=vendor_error)
 VENDOR = Dialect(name="vendor", tag="API", error_body=vendor_error)
-TWINTONE = Dialect(name="twintone", tag="TwinTone", error_body=vendor_error, validation_status=400)
+TWINTONE = Dialect(
+    name="twintone", tag="TwinTone", error_body=vendor_error, validation_status=400, job_status=TWINTONE_JOB_STATUS
+)
 BHUMAN = Dialect(name="bhuman", tag="BHuman Persona", error_body=bhuman_error, validation_status=400)
 
 # Longest prefix first.

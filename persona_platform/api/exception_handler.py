@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from persona_platform.api.dialects import VENDOR, ApiError, Dialect
-from persona_platform.errors import DomainError
+from persona_platform.errors import DomainError, InvalidInput
 
 
 def flatten_validation_errors(detail, prefix: str = "") -> list[str]:
@@ -48,6 +48,8 @@ DRF_KINDS = {
 
 def as_api_error(exc: Exception, dialect: Dialect) -> ApiError | None:
     """Our errors, DRF's and Django's as one ApiError; None for anything unexpected (a 500)."""
+    if isinstance(exc, InvalidInput):  # a bad value in a well-formed body: the dialect's validation status
+        return ApiError(exc.kind, exc.message, dialect.validation_status, details=exc.details)
     if isinstance(exc, DomainError):
         return ApiError(exc.kind, exc.message, exc.status, details=exc.details)
     if isinstance(exc, exceptions.ValidationError):

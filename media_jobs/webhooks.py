@@ -56,13 +56,18 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Secret and signatures
 
 
-def webhook_secret() -> str:
-    """The signing secret as `whsec_<base64>`: WEBHOOK_SECRET, or one derived from SECRET_KEY so that every
-    process of one installation signs alike without another setting to keep in sync."""
+def webhook_secret(*, workspace_id: int) -> str:
+    """A workspace's signing secret, `whsec_<base64>`.
+
+    Each workspace gets its own, derived from the installation's master secret (WEBHOOK_SECRET, else
+    SECRET_KEY), so one customer's secret can never forge another customer's webhooks, and every process
+    signs alike without storing anything. Staff read it on the workspace's admin page.
+    """
     if settings.WEBHOOK_SECRET:
-        _secret_bytes(settings.WEBHOOK_SECRET, setting=True)  # refuse a malformed setting here, not at the receiver
-        return settings.WEBHOOK_SECRET
-    derived = hmac.new(settings.SECRET_KEY.encode(), b"media_jobs.webhooks.signing-secret", hashlib.sha256).digest()
+        master = _secret_bytes(settings.WEBHOOK_SECRET, setting=True)  # refuse a malformed setting here
+    else:
+        master = hmac.new(settings.SECRET_KEY.encode(), b"media_jobs.webhooks.signing-secret", hashlib.sha256).digest()
+    derived = hmac.new(master, f"workspace:{workspace_id}".encode(), hashlib.sha256).digest()
     return _SECRET_PREFIX + base64.b64encode(derived).decode()
 
 
@@ -424,7 +429,10 @@ def _send(*, delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str]:
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": webhook_signature(
-            secret=webhook_secret(), message_id=message_id, timestamp=timestamp, body=body
+            secret=webhook_secret(workspace_id=delivery.job.workspace_id),
+            message_id=message_id,
+            timestamp=timestamp,
+            body=body,
         ),
     }
     try:

@@ -183,19 +183,22 @@ def test_delivery_is_signed_per_standard_webhooks(workspace, receiver):
     assert header(request, "Authorization") is None
 
     body = request["body"]
+    secret = webhooks.webhook_secret(workspace_id=job.workspace_id)
     signed = f"{delivery.message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(base64.b64decode(SECRET.removeprefix("whsec_")), signed, hashlib.sha256).digest()
+    digest = hmac.new(base64.b64decode(secret.removeprefix("whsec_")), signed, hashlib.sha256).digest()
     expected = base64.b64encode(digest).decode()
     assert signature == f"v1,{expected}"
     assert json.loads(body) == webhooks.webhook_payload(job)
 
     headers = dict(request["headers"])
-    assert webhooks.webhook_signature_verify(secret=SECRET, headers=headers, body=body)
+    assert webhooks.webhook_signature_verify(secret=secret, headers=headers, body=body)
     other_secret = "whsec_" + base64.b64encode(b"another-secret-0123456789abcdef0").decode()
     assert not webhooks.webhook_signature_verify(secret=other_secret, headers=headers, body=body)
-    assert not webhooks.webhook_signature_verify(secret=SECRET, headers=headers, body=body.replace(b"ready", b"fail"))
-    assert not webhooks.webhook_signature_verify(secret=SECRET, headers=headers, body=body, now=int(timestamp) + 301)
-    assert not webhooks.webhook_signature_verify(secret=SECRET, headers=headers, body=body, now=int(timestamp) - 301)
+    other_workspace_secret = webhooks.webhook_secret(workspace_id=job.workspace_id + 1)
+    assert not webhooks.webhook_signature_verify(secret=other_workspace_secret, headers=headers, body=body)
+    assert not webhooks.webhook_signature_verify(secret=secret, headers=headers, body=body.replace(b"ready", b"fail"))
+    assert not webhooks.webhook_signature_verify(secret=secret, headers=headers, body=body, now=int(timestamp) + 301)
+    assert not webhooks.webhook_signature_verify(secret=secret, headers=headers, body=body, now=int(timestamp) - 301)
 
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.DELIVERED
@@ -227,15 +230,18 @@ def test_signature_verify_rejects_old_timestamps_and_accepts_several_signatures(
 def test_secret_is_derived_from_secret_key_when_unset(settings):
     settings.WEBHOOK_SECRET = ""
     settings.SECRET_KEY = "one-key"
-    first = webhooks.webhook_secret()
+    first = webhooks.webhook_secret(workspace_id=1)
     assert first.startswith("whsec_") and len(base64.b64decode(first.removeprefix("whsec_"))) == 32
-    assert webhooks.webhook_secret() == first
+    assert webhooks.webhook_secret(workspace_id=1) == first
+    assert webhooks.webhook_secret(workspace_id=2) != first  # one secret per workspace
     settings.SECRET_KEY = "another-key"
-    assert webhooks.webhook_secret() != first
+    assert webhooks.webhook_secret(workspace_id=1) != first
+    settings.WEBHOOK_SECRET = SECRET
+    assert webhooks.webhook_secret(workspace_id=1) not in {first, SECRET}
 
     settings.WEBHOOK_SECRET = "whsec_not base64!"
     with pytest.raises(ImproperlyConfigured, match="WEBHOOK_SECRET"):
-        webhooks.webhook_secret()
+        webhooks.webhook_secret(workspace_id=1)
 
 
 def test_payload_shape(workspace, settings):

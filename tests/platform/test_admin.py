@@ -169,3 +169,11 @@ def test_a_photo_uploaded_in_the_admin_is_cleaned_and_renamed(staff_client, work
     person.refresh_from_db()
     assert person.photo.name.startswith("persons/photos/") and person.photo.name.endswith(".png")
     assert "my-face" not in person.photo.name
+
+
+def test_the_workspace_page_shows_its_webhook_signing_secret(staff_client, workspace):
+    from media_jobs.webhooks import webhook_secret
+
+    response = staff_client.get(reverse("admin:accounts_workspace_change", args=[workspace.pk]))
+
+    assert webhook_secret(workspace_id=workspace.pk).encode() in response.content

@@ -185,3 +185,52 @@ def test_audio_is_a_real_wav_not_canned(client, persona, tmp_path, django_captur
         with wave.open(io.BytesIO(b"".join(client.get(url).streaming_content))) as audio:
             durations.append(audio.getnframes() / audio.getframerate())
     assert durations[1] > durations[0] * 1.8
+
+
+def test_a_callback_url_receives_the_signed_final_state(
+    client, persona, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    import json
+
+    from media_jobs import webhooks
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.PUBLIC_BASE_URL = "https://api.example.com"
+    sent = []
+
+    class Response:
+        status_code, headers, text = 204, {}, ""
+
+        def close(self):
+            pass
+
+    def fake_post(url, *, data, headers, **kwargs):
+        sent.append((url, data, headers))
+        return Response()
+
+    monkeypatch.setattr(webhooks.requests.Session, "post", lambda self, url, **kwargs: fake_post(url, **kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        created = generate(
+            client, django_capture_on_commit_callbacks, text="Done.", persona_id=str(persona.pk),
+            callback_url="http://127.0.0.1:9/hook",
+        )  # fmt: skip
+
+    assert len(sent) == 1
+    _, body, headers = sent[0]
+    assert webhooks.webhook_signature_verify(
+        secret=webhooks.webhook_secret(workspace_id=persona.workspace_id), headers=headers, body=body
+    )
+    payload = json.loads(body)
+    assert payload["type"] == "job.ready" and payload["data"]["id"] == created["id"]
+    assert payload["data"]["url"].startswith("https://api.example.com/media/jobs/speech/")
+
+
+def test_a_private_callback_url_is_refused(client, persona):
+    response = client.post(
+        "/v1/speech",
+        {"text": "Hi", "persona_id": str(persona.pk), "callback_url": "http://169.254.169.254/x"},
+        format="json",
+    )
+
+    assert_vendor_error(response, 400, "ValidationError", "callback_url")
+    assert not MediaJob.objects.exists()

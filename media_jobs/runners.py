@@ -53,9 +53,17 @@ def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutpu
     )
 
 
+def run_voice_clone(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    # Imported here: torch and the speaker encoder load only in processes that clone voices.
+    from media_jobs.voice_clone_runner import run_voice_clone as run
+
+    return run(job=job, work_dir=work_dir, progress=progress)
+
+
 RUNNERS: dict[str, Callable[..., JobOutput]] = {
     MediaJob.Kind.NOOP: run_noop,
     MediaJob.Kind.SPEECH: run_speech,
+    MediaJob.Kind.VOICE_CLONE: run_voice_clone,
 }
 
 

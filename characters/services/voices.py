@@ -11,6 +11,10 @@ UNSET = object()
 SPEED_RANGE, PITCH_RANGE = (0.5, 2.0), (-12.0, 12.0)
 
 
+def _clamp(value: float, bounds: tuple[float, float]) -> float:
+    return min(max(value, bounds[0]), bounds[1])
+
+
 def _check_voice_settings(*, speed: float, pitch: float) -> None:
     errors = {}
     if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
@@ -84,10 +88,11 @@ def voice_profile_for_speech(*, workspace_id: int, profile_id: int | None) -> tu
         voice = profile.voice or (profile.person.voice if profile.person_id else None)
     if voice is None or voice.provider == Voice.Provider.LOCAL:
         measured = voice.measurements if voice is not None else {}
+        # A clone's own adjustment plus the persona's, kept inside what the local voice can do.
         return "piper", VoiceProfile(
             provider="local",
-            speed=speed * float(measured.get("speed_factor", 1.0)),
-            pitch_semitones=pitch + float(measured.get("pitch_semitones", 0.0)),
+            speed=_clamp(speed * float(measured.get("speed_factor", 1.0)), SPEED_RANGE),
+            pitch_semitones=_clamp(pitch + float(measured.get("pitch_semitones", 0.0)), PITCH_RANGE),
         )
     return voice.provider, VoiceProfile(
         provider=voice.provider,

@@ -15,6 +15,7 @@ from media_jobs.engines.base import EngineError
 
 FFMPEG_TIMEOUT_S = 120
 SILENCE_FLOOR_DBFS = -120.0
+OCTAVE_FOLD = 1.6  # a frame this far from the median is taken for an octave error
 
 
 def ffmpeg_exe() -> str:
@@ -110,29 +111,30 @@ def median_pitch_hz(
     YIN (de Cheveigné & Kawahara 2002): the cumulative-mean-normalised difference function picks the
     first period whose dip falls below `threshold`, which avoids octave errors on rich voices.
     Quiet frames (30 dB under the loudest, or below -60 dBFS) and frames with no clear dip are
-    skipped, and the median over the rest shrugs off the odd wrong frame.
+    skipped; frames an octave off the first median are folded back, and the median of the rest
+    shrugs off the odd wrong frame.
     """
     x = np.asarray(samples, dtype=np.float64)
     x = x - x.mean() if len(x) else x
     tau_min = max(2, int(sample_rate / fmax))
     tau_max = int(np.ceil(sample_rate / fmin))
-    window = 2 * tau_max  # two periods of the lowest pitch
+    window = tau_max  # one period of the lowest pitch, as in YIN (25 ms at 40 Hz)
     span = window + tau_max + 1
     hop = max(1, sample_rate // 100)  # 10 ms
     if len(x) < span:
         return None
 
-    frames = np.lib.stride_tricks.sliding_window_view(x, span)[::hop]
-    energy = np.sqrt(np.mean(np.square(frames[:, :window]), axis=1))
-    loud = energy > max(10 ** (-60 / 20), energy.max() * 10 ** (-30 / 20))
-    frames = frames[loud]
-    if not len(frames):
-        return None
+    frames = np.lib.stride_tricks.sliding_window_view(x, span)[::hop]  # a view: no copy of long audio
+    power = np.concatenate([[0.0], np.cumsum(np.square(x))])
+    starts = np.arange(len(frames)) * hop
+    energy = np.sqrt(np.maximum(power[starts + window] - power[starts], 0.0) / window)
+    loud = np.nonzero(energy > max(10 ** (-60 / 20), energy.max() * 10 ** (-30 / 20)))[0]
 
     n_fft = 1 << int(np.ceil(np.log2(span + window)))
     taus = np.arange(tau_max + 1)
     pitches: list[float] = []
-    for block in np.array_split(frames, max(1, len(frames) // 256)):
+    for chunk in np.array_split(loud, max(1, len(loud) // 256)):
+        block = frames[chunk]
         # d(tau) = sum_j (x_j - x_{j+tau})^2 = e(0) + e(tau) - 2 r(tau), with r from one FFT per frame.
         spec_w = np.fft.rfft(block[:, :window], n_fft)
         spec_f = np.fft.rfft(block, n_fft)
@@ -154,4 +156,10 @@ def median_pitch_hz(
             denom = a - 2 * b + c
             shift = 0.5 * (a - c) / denom if denom > 0 else 0.0  # parabolic refinement
             pitches.append(sample_rate / (tau + shift))
-    return float(np.median(pitches)) if pitches else None
+    if not pitches:
+        return None
+    # Move octave errors (a harmonic or sub-harmonic picked instead of the fundamental) back by an octave.
+    f0 = np.array(pitches)
+    first = np.median(f0)
+    f0 = np.where(f0 > OCTAVE_FOLD * first, f0 / 2, np.where(f0 < first / OCTAVE_FOLD, f0 * 2, f0))
+    return float(np.median(f0))

@@ -20,6 +20,8 @@ import mimetypes
 import subprocess
 import uuid
 import wave
+from contextlib import ExitStack
+from functools import cache
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
@@ -27,6 +29,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from media_jobs.engines.audio import ffmpeg_exe
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
 
 SPEED_RANGE = (0.7, 1.2)  # what the provider accepts for voice_settings.speed
@@ -48,6 +51,7 @@ class ElevenLabsSpeech:
 
     def synthesize(self, *, text: str, voice: VoiceProfile, out_dir: Path, audio_format: str = "wav") -> Speech:
         """Speak `text` with the voice and write the audio into `out_dir`."""
+        _api_key()
         if not text or not text.strip():
             raise EngineError("There is no text to speak.")
         if not voice.voice_id:
@@ -108,6 +112,7 @@ class ElevenLabsSpeech:
 
     def clone_voice(self, *, name: str, samples: list[Path], description: str = "") -> str:
         """Create an instant voice clone from recorded samples and answer its voice_id."""
+        _api_key()
         if not name or not name.strip():
             raise EngineError("A cloned voice needs a name.")
         paths = [Path(sample) for sample in samples]
@@ -119,16 +124,19 @@ class ElevenLabsSpeech:
         data = {"name": name, "remove_background_noise": "false"}
         if description:
             data["description"] = description
-        handles = [path.open("rb") for path in paths]
-        try:
+        with ExitStack() as stack:
             files = [
-                ("files", (path.name, handle, mimetypes.guess_type(path.name)[0] or "application/octet-stream"))
-                for path, handle in zip(paths, handles, strict=True)
+                (
+                    "files",
+                    (
+                        path.name,
+                        stack.enter_context(path.open("rb")),
+                        mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                    ),
+                )
+                for path in paths
             ]
             answer = self._call("POST", "/v1/voices/add", what="Voice cloning", data=data, files=files)
-        finally:
-            for handle in handles:
-                handle.close()
         voice_id = _json(answer).get("voice_id")
         if not isinstance(voice_id, str) or not voice_id:
             raise EngineError("ElevenLabs did not answer a voice_id for the new voice.", retryable=True)
@@ -137,6 +145,7 @@ class ElevenLabsSpeech:
 
     def delete_voice(self, *, voice_id: str) -> None:
         """Delete a cloned voice. A voice that is already gone counts as deleted, so cleanups can repeat."""
+        _api_key()
         if not voice_id:
             raise EngineError("Which voice? voice_id is empty.")
         self._call("DELETE", f"/v1/voices/{quote(voice_id, safe='')}", what="Voice deletion", missing_ok=True)
@@ -145,9 +154,7 @@ class ElevenLabsSpeech:
 
     def _call(self, method: str, path: str, *, what: str, missing_ok: bool = False, **kwargs) -> requests.Response:
         """One request with the key, an explicit timeout and provider errors mapped onto EngineError."""
-        api_key = getattr(settings, "ELEVENLABS_API_KEY", "")
-        if not api_key:
-            raise EngineUnavailable("ElevenLabs is not configured: ELEVENLABS_API_KEY is empty.")
+        api_key = _api_key()
         base_url = (getattr(settings, "ELEVENLABS_BASE_URL", "") or "https://api.elevenlabs.io").rstrip("/")
         timeout = float(getattr(settings, "ENGINE_TIMEOUT_SECONDS", 60))
         try:
@@ -182,6 +189,14 @@ class ElevenLabsSpeech:
 # -- request building ---------------------------------------------------------------------------------------
 
 
+def _api_key() -> str:
+    """Checked first in every call: without a key the engine is unavailable, whatever the input."""
+    api_key = getattr(settings, "ELEVENLABS_API_KEY", "")
+    if not api_key:
+        raise EngineUnavailable("ElevenLabs is not configured: ELEVENLABS_API_KEY is empty.")
+    return api_key
+
+
 def _model_id(value) -> str:
     if value is None:
         return getattr(settings, "ELEVENLABS_MODEL_ID", "") or "eleven_multilingual_v2"
@@ -195,6 +210,8 @@ def _sample_rate(value, audio_format: str) -> int:
     allowed = PCM_RATES if audio_format == "wav" else tuple(MP3_FORMATS)
     if value is None:
         return DEFAULT_WAV_RATE if audio_format == "wav" else DEFAULT_MP3_RATE
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON settings may carry 22050.0
     if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
         choices = ", ".join(str(rate) for rate in allowed)
         raise EngineError(f"ElevenLabs {audio_format} audio comes at {choices} Hz, not {value!r}.")
@@ -343,12 +360,8 @@ def mp3_samples(data: bytes) -> tuple[int, int]:
 def _ffmpeg() -> str | None:
     """The ffmpeg that imageio-ffmpeg ships, looked up at call time (it may be installed later)."""
     try:
-        import imageio_ffmpeg
-    except ImportError:
-        return None
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError:
+        return ffmpeg_exe()
+    except (ImportError, RuntimeError):
         return None
 
 
@@ -362,22 +375,49 @@ def _check_pitch(semitones: float, ffmpeg: str | None) -> None:
         raise EngineError(f"The pitch shift must be within ±{MAX_PITCH_SEMITONES:g} semitones, not {semitones!r}.")
 
 
-def _shift_pitch(ffmpeg: str, audio: bytes, audio_format: str, sample_rate: int, semitones: float) -> bytes:
-    """Shift the pitch but keep the tempo: resample up or down, then stretch back to the original length."""
+@cache
+def _has_rubberband(ffmpeg: str) -> bool:
+    """Whether this ffmpeg build has rubberband, which shifts pitch better (formants kept) than resampling."""
+    try:
+        result = subprocess.run([ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return " rubberband " in result.stdout
+
+
+def _pitch_filter(ffmpeg: str, semitones: float, sample_rate: int, num_samples: int) -> str:
     factor = 2.0 ** (semitones / 12.0)
-    chain = f"asetrate={sample_rate * factor:.3f},aresample={sample_rate},atempo={1.0 / factor:.6f}"
-    if audio_format == "wav":
-        source = ["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"]
-        target = ["-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"]
+    if _has_rubberband(ffmpeg):
+        shift = [f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"]
     else:
+        # Resample to move the pitch, then undo the tempo change (atempo takes 0.5-2.0 per stage; ±12 fits one).
+        shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", f"atempo={1.0 / factor:.6f}"]
+    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={num_samples}"])
+
+
+def _shift_pitch(ffmpeg: str, audio: bytes, audio_format: str, sample_rate: int, semitones: float) -> bytes:
+    """Shift the pitch but keep the tempo and the exact length, so the provider's timings stay valid.
+
+    The audio is padded with silence first (rubberband and atempo may drop the tail) and trimmed back to
+    the original number of samples after.
+    """
+    if audio_format == "wav":
+        rate, samples = sample_rate, len(audio) // 2
+        source = ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0"]
+        target = ["-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"]
+    else:
+        rate, samples = mp3_samples(audio)
         source = ["-f", "mp3", "-i", "pipe:0"]
-        target = ["-f", "mp3", "-c:a", "libmp3lame", "-b:a", "128k", "-ar", str(sample_rate), "pipe:1"]
+        target = ["-f", "mp3", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "128k", "-ar", str(rate), "pipe:1"]
+    chain = _pitch_filter(ffmpeg, semitones, rate, samples)
     command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", *source, "-af", chain, *target]
     timeout = float(getattr(settings, "ENGINE_TIMEOUT_SECONDS", 60))
     try:
         result = subprocess.run(command, input=audio, capture_output=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EngineError(f"The local pitch shift failed ({type(exc).__name__}).", retryable=True) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise EngineError(f"The local pitch shift timed out after {timeout:g} s.", retryable=True) from exc
+    except OSError as exc:
+        raise EngineError(f"The local pitch shift could not start ffmpeg ({type(exc).__name__}).") from exc
     if result.returncode != 0 or not result.stdout:
         error = result.stderr.decode("utf-8", "replace").strip()[-300:]
         raise EngineError(f"The local pitch shift failed: {error or 'ffmpeg wrote no audio'}.")

@@ -63,23 +63,27 @@ def load_voice() -> PiperVoice:
 @cache
 def _has_rubberband() -> bool:
     """Whether this ffmpeg build has the rubberband filter (better pitch shifting than resampling)."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
+    try:
+        out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
     return " rubberband " in out.stdout
 
 
-def pitch_filter(semitones: float, sample_rate: int) -> str:
-    """An ffmpeg filter that shifts the pitch by `semitones` and keeps the tempo (and the length)."""
+def pitch_filter(semitones: float, sample_rate: int, num_samples: int) -> str:
+    """An ffmpeg filter that shifts the pitch by `semitones` and keeps the tempo and the exact length.
+
+    rubberband can drop the last ~80 ms of its input, so the audio is padded with silence first and
+    trimmed back to num_samples after: the phoneme timings stay valid on the shifted audio.
+    """
     factor = 2.0 ** (semitones / 12.0)
     if _has_rubberband():
-        return f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"
-    # Resample to move the pitch, then undo the tempo change; atempo takes 0.5-2.0 per stage.
-    stages, tempo = [], 1.0 / factor
-    while tempo < 0.5 or tempo > 2.0:
-        step = 0.5 if tempo < 0.5 else 2.0
-        stages.append(f"atempo={step}")
-        tempo /= step
-    stages.append(f"atempo={tempo:.6f}")
-    return ",".join([f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", *stages])
+        shift = [f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"]
+    else:
+        # Resample to move the pitch, then undo the tempo change. One atempo stage takes 0.5-2.0,
+        # which is exactly what +-12 semitones needs.
+        shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", f"atempo={1 / factor:.6f}"]
+    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={num_samples}"])
 
 
 def _timings(chunks: list[AudioChunk], sample_rate: int) -> list[PhonemeTiming]:
@@ -104,8 +108,7 @@ def _timings(chunks: list[AudioChunk], sample_rate: int) -> list[PhonemeTiming]:
                 continue
             if pending is not None:
                 start, pending = pending, None
-            label = _SILENCE.get(phoneme, phoneme)
-            timings.append(PhonemeTiming(label, start / sample_rate, pos / sample_rate))
+            timings.append(PhonemeTiming(_SILENCE.get(phoneme, phoneme), start / sample_rate, pos / sample_rate))
         offset += n
     return timings
 
@@ -150,18 +153,19 @@ class PiperSpeech:
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = f"speech-{uuid.uuid4().hex[:12]}"
         raw = out_dir / f"{stem}.wav"
+        audio = np.concatenate([c.audio_int16_array for c in chunks])
         with wave.open(str(raw), "wb") as wav:
             wav.setnchannels(1)
             wav.setsampwidth(2)
             wav.setframerate(rate)
-            wav.writeframes(np.concatenate([c.audio_int16_array for c in chunks]).tobytes())
+            wav.writeframes(audio.tobytes())
 
         path = raw
         if voice.pitch_semitones or audio_format == "mp3":
             path = out_dir / f"{stem}.{audio_format}"
             source = raw.with_name(f"{stem}.raw.wav")
             raw.rename(source)
-            filters = ["-af", pitch_filter(voice.pitch_semitones, rate)] if voice.pitch_semitones else []
+            filters = ["-af", pitch_filter(voice.pitch_semitones, rate, len(audio))] if voice.pitch_semitones else []
             codec = ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE] if audio_format == "mp3" else ["-c:a", "pcm_s16le"]
             try:
                 run_ffmpeg(["-i", str(source), *filters, "-ac", "1", "-ar", str(rate), *codec, str(path)])
@@ -171,6 +175,7 @@ class PiperSpeech:
         samples, file_rate = decode_to_mono(path)
         duration = len(samples) / file_rate
         phonemes = tuple(
-            PhonemeTiming(p.phoneme, min(p.start, duration), min(p.end, duration)) for p in _timings(chunks, rate)
+            PhonemeTiming(p.phoneme, float(min(p.start, duration)), float(min(p.end, duration)))
+            for p in _timings(chunks, rate)
         )
         return Speech(path=path, audio_format=audio_format, sample_rate=file_rate, duration=duration, phonemes=phonemes)

@@ -1,0 +1,111 @@
+"""Local voice clones: take a speaker's recordings, queue the job that measures them.
+
+The samples are checked here (count, size, and with ffmpeg: audio, 1 s to 5 min each, not silent,
+10 min together) so bad input is refused at once, before anything is stored. Then, in one
+transaction, the samples are stored, the Voice row is created (provider local, no measurements yet)
+and the voice_clone job is queued; if any step fails, nothing remains. The job
+(media_jobs.voice_clone_runner) measures the samples, fills in the voice, makes it its person's voice
+and deletes the samples.
+"""
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import Workspace
+from characters.models import Person, Voice
+from media_jobs.engines.base import EngineError
+from media_jobs.engines.voice_clone import MAX_SAMPLES, MIN_SAMPLES, load_samples
+from media_jobs.models import MediaJob
+from media_jobs.services import job_create
+from persona_platform.errors import InvalidInput, InvalidMedia, MediaTooLarge
+from persona_platform.media import delete_file_on_commit, guarded_files, random_name
+
+SAMPLES_DIR = "voice-samples"
+
+# Leading bytes of common audio containers, only to give the stored file a fitting extension
+# (ffmpeg decodes by content, not by name).
+_MAGIC = ((b"RIFF", "wav"), (b"ID3", "mp3"), (b"\xff\xfb", "mp3"), (b"\xff\xf3", "mp3"), (b"\xff\xf2", "mp3"),
+          (b"OggS", "ogg"), (b"fLaC", "flac"), (b"\x1a\x45\xdf\xa3", "webm"))  # fmt: skip
+
+
+def _extension(data: bytes) -> str:
+    for magic, extension in _MAGIC:
+        if data.startswith(magic):
+            return extension
+    return "m4a" if data[4:8] == b"ftyp" else "bin"
+
+
+def _check_samples(samples: list[bytes]) -> None:
+    if not isinstance(samples, list | tuple) or not MIN_SAMPLES <= len(samples) <= MAX_SAMPLES:
+        count = len(samples) if isinstance(samples, list | tuple) else 0
+        raise InvalidInput(
+            f"samples: give {MIN_SAMPLES} to {MAX_SAMPLES} recordings (got {count}).",
+            details={"samples": [f"Give {MIN_SAMPLES} to {MAX_SAMPLES} recordings."]},
+        )
+    for index, data in enumerate(samples):
+        if not isinstance(data, bytes | bytearray) or not data:
+            raise InvalidMedia(f"samples[{index}]: is empty.")
+        if len(data) > settings.MAX_MEDIA_BYTES:
+            raise MediaTooLarge(
+                f"samples[{index}]: the file is {len(data) / 2**20:.1f} MB; "
+                f"the limit is {settings.MAX_MEDIA_BYTES / 2**20:g} MB."
+            )
+    with tempfile.TemporaryDirectory(prefix="voice-samples-") as tmp:
+        paths = []
+        for index, data in enumerate(samples):
+            path = Path(tmp) / f"sample-{index + 1}.{_extension(data)}"
+            path.write_bytes(data)
+            paths.append(path)
+        try:
+            load_samples(paths)
+        except EngineError as exc:  # "sample N: ..." counts from 1, as a person would
+            raise InvalidMedia(f"samples: {exc}") from None
+
+
+def voice_clone_start(
+    *,
+    workspace: Workspace,
+    name: str,
+    samples: list[bytes],
+    person: Person | None = None,
+    callback_url: str = "",
+) -> tuple[Voice, MediaJob]:
+    """A new local voice and the queued job that measures it from `samples` (decoded audio files).
+
+    Without a person the clone is a library voice of the workspace. The person starts speaking with
+    the voice only once the job has succeeded.
+    """
+    if person is not None and person.workspace_id != workspace.pk:
+        raise InvalidInput("person: not found in this workspace.", details={"person": ["Not found."]})
+    _check_samples(samples)
+    with guarded_files() as files, transaction.atomic():
+        voice = Voice(workspace=workspace, person=person, name=name, provider=Voice.Provider.LOCAL)
+        voice.full_clean(exclude=["workspace", "person", "provider_voice_id"])
+        stored = [files.save(random_name(SAMPLES_DIR, _extension(data)), bytes(data)) for data in samples]
+        voice.save()  # provider_voice_id stays "" until the job has measured the samples
+        job = job_create(
+            workspace=workspace,
+            kind=MediaJob.Kind.VOICE_CLONE,
+            params={"voice_id": voice.pk, "sample_files": stored},
+            person=person,
+            name=f"Voice clone: {name}"[:200],
+            callback_url=callback_url,
+        )
+    return voice, job
+
+
+def voice_samples_delete(*, voice: Voice) -> None:
+    """Delete, once the surrounding transaction commits, the sample files still stored for `voice`.
+
+    Samples only exist while a clone job has not finished (the job deletes them); call this when a
+    voice is deleted, e.g. from a post_delete signal on Voice, so a queued job leaves nothing behind.
+    """
+    jobs = MediaJob.objects.filter(
+        workspace_id=voice.workspace_id, kind=MediaJob.Kind.VOICE_CLONE, params__voice_id=voice.pk
+    )
+    for params in jobs.values_list("params", flat=True):
+        for name in params.get("sample_files") or []:
+            delete_file_on_commit(str(name))

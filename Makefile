@@ -2,15 +2,17 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# PyTorch, if a later requirement pulls it, must be the CPU build on disk, never a CUDA download.
+# PyTorch must be the CPU build (pip finds it in the machine's wheel folder), never a CUDA download.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint install migrate format bench
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt
+	# Packages whose declared requirements are stale (see the file); what they need is in requirements.txt.
+	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 install: $(VENV)/.installed

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from characters.models import Person, SpeakingProfile, Voice
 from characters.services.demo import demo_person_ensure
 from characters.services.photos import photo_from_bytes
+from characters.services.voice_clones import voice_clone_start, voice_samples_check
 from persona_platform.errors import DomainError
 
 
@@ -70,6 +71,38 @@ class PersonAdmin(admin.ModelAdmin):
         self.message_user(request, f"Checked {len(workspaces)} workspace(s).")
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files if item]
+
+
+class VoiceCloneForm(forms.ModelForm):
+    """Adding a voice in the admin clones it from recordings, through the same service as the API."""
+
+    samples = MultipleFileField(help_text="1 to 10 recordings of the speaker, 1 s to 5 min each (WAV, MP3, ...).")
+
+    class Meta:
+        model = Voice
+        fields = ["workspace", "person", "name"]
+
+    def clean_samples(self):
+        samples = [upload.read() for upload in self.cleaned_data["samples"]]
+        try:
+            voice_samples_check(samples)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return samples
+
+
 @admin.register(Voice)
 class VoiceAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "provider", "provider_voice_id", "person", "workspace", "created_at"]
@@ -77,6 +110,27 @@ class VoiceAdmin(admin.ModelAdmin):
     search_fields = ["name", "provider_voice_id", "person__name", "workspace__name"]
     list_select_related = ["person", "workspace"]
     autocomplete_fields = ["workspace", "person"]
+    readonly_fields = ["measurements"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = VoiceCloneForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["workspace", "person", "name", "samples"]
+        return ["workspace", "person", "name", "provider", "provider_voice_id", "settings", "measurements"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        voice, job = voice_clone_start(
+            workspace=obj.workspace, name=obj.name, samples=form.cleaned_data["samples"], person=obj.person
+        )
+        obj.pk = voice.pk
+        self.message_user(request, f"Cloning started (job #{job.pk}); the voice is ready when the job is.")
 
 
 @admin.register(SpeakingProfile)

@@ -101,6 +101,8 @@ def run_voice_clone(*, job: MediaJob, work_dir: Path, progress: Progress) -> Job
     if voice is None:
         _delete_samples(names)
         raise EngineError("The voice this clone was for has been deleted.", retryable=False)
+    if job.params.get("provider") == Voice.Provider.ELEVENLABS:
+        return _clone_with_elevenlabs(job=job, voice=voice, names=names, work_dir=work_dir, progress=progress)
     try:
         samples = _fetch_samples(names, work_dir)
         progress(10)
@@ -134,3 +136,31 @@ def run_voice_clone(*, job: MediaJob, work_dir: Path, progress: Progress) -> Job
         raise
     _delete_samples(names)
     return JobOutput(path=None, result={"voice_id": voice.pk, "provider_voice_id": f"local_{voice.pk}", **summary})
+
+
+def _clone_with_elevenlabs(*, job: MediaJob, voice: Voice, names: list[str], work_dir: Path, progress: Progress):
+    """ElevenLabs instant voice clone: the samples go to the provider, which answers with its voice id."""
+    from characters.models import Person, Voice
+    from media_jobs.engines import get_engine
+    from media_jobs.runners import JobOutput
+
+    try:
+        samples = _fetch_samples(names, work_dir)
+        progress(20)
+        provider_voice_id = get_engine("speech", "elevenlabs").clone_voice(name=voice.name, samples=samples)
+        with transaction.atomic():
+            running = MediaJob.objects.select_for_update().filter(pk=job.pk, status=MediaJob.Status.PROCESSING)
+            if not running.exists() or not Voice.objects.filter(pk=voice.pk).update(
+                provider=Voice.Provider.ELEVENLABS, provider_voice_id=provider_voice_id
+            ):
+                raise EngineError("The clone was canceled or its voice deleted before it finished.")
+            if voice.person_id:
+                Person.objects.filter(pk=voice.person_id).update(voice=voice, updated_at=timezone.now())
+    except EngineError as exc:
+        if not exc.retryable:
+            _discard(voice.pk, names)
+        raise
+    _delete_samples(names)
+    return JobOutput(
+        path=None, result={"voice_id": voice.pk, "provider": "elevenlabs", "provider_voice_id": provider_voice_id}
+    )

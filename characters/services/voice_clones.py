@@ -38,7 +38,8 @@ def _extension(data: bytes) -> str:
     return "m4a" if data[4:8] == b"ftyp" else "bin"
 
 
-def _check_samples(samples: list[bytes]) -> None:
+def voice_samples_check(samples: list[bytes]) -> None:
+    """Count, size and real audio (1 s to 5 min, not silent), before anything is stored."""
     if not isinstance(samples, list | tuple) or not MIN_SAMPLES <= len(samples) <= MAX_SAMPLES:
         count = len(samples) if isinstance(samples, list | tuple) else 0
         raise InvalidInput(
@@ -72,24 +73,28 @@ def voice_clone_start(
     samples: list[bytes],
     person: Person | None = None,
     callback_url: str = "",
+    provider: str | None = None,
 ) -> tuple[Voice, MediaJob]:
     """A new local voice and the queued job that measures it from `samples` (decoded audio files).
 
     Without a person the clone is a library voice of the workspace. The person starts speaking with
     the voice only once the job has succeeded.
     """
+    provider = provider or (Voice.Provider.ELEVENLABS if settings.ELEVENLABS_API_KEY else Voice.Provider.LOCAL)
+    if provider not in (Voice.Provider.LOCAL, Voice.Provider.ELEVENLABS):
+        raise InvalidInput(f"provider: cannot clone with {provider!r}.", details={"provider": ["Unsupported."]})
     if person is not None and person.workspace_id != workspace.pk:
         raise InvalidInput("person: not found in this workspace.", details={"person": ["Not found."]})
-    _check_samples(samples)
+    voice_samples_check(samples)
     with guarded_files() as files, transaction.atomic():
-        voice = Voice(workspace=workspace, person=person, name=name, provider=Voice.Provider.LOCAL)
+        voice = Voice(workspace=workspace, person=person, name=name, provider=provider)
         voice.full_clean(exclude=["workspace", "person", "provider_voice_id"])
         stored = [files.save(random_name(SAMPLES_DIR, _extension(data)), bytes(data)) for data in samples]
         voice.save()  # provider_voice_id stays "" until the job has measured the samples
         job = job_create(
             workspace=workspace,
             kind=MediaJob.Kind.VOICE_CLONE,
-            params={"voice_id": voice.pk, "sample_files": stored},
+            params={"voice_id": voice.pk, "sample_files": stored, "provider": provider},
             person=person,
             name=f"Voice clone: {name}"[:200],
             callback_url=callback_url,

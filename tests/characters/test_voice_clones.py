@@ -215,3 +215,53 @@ def test_deleting_a_voice_before_its_job_ran_deletes_its_samples(
     job.refresh_from_db()
     assert job.status == MediaJob.Status.FAILED
     assert "deleted" in job.error
+
+
+def test_with_an_elevenlabs_key_the_clone_is_made_by_the_provider_and_speaks_through_it(
+    workspace, person, speaker, api_client, settings, media_root, tmp_path, django_capture_on_commit_callbacks
+):
+    from tests.engines.elevenlabs_server import ElevenLabsServer
+
+    with ElevenLabsServer(api_key="key-123") as server:
+        settings.ELEVENLABS_BASE_URL, settings.ELEVENLABS_API_KEY = server.url, "key-123"
+        with django_capture_on_commit_callbacks(execute=True):
+            voice, job = voice_clone_start(workspace=workspace, name="Cloud", samples=[speaker[1]], person=person)
+        job.refresh_from_db()
+        voice.refresh_from_db()
+        assert job.status == "ready", job.error
+        assert voice.provider == "elevenlabs" and voice.provider_voice_id == job.result["provider_voice_id"]
+        uploads = [request for request in server.requests if request.path == "/v1/voices/add"]
+        assert len(uploads) == 1 and uploads[0].fields["name"] == "Cloud" and len(uploads[0].files) == 1
+        assert stored_samples(media_root) == []  # the recordings are not kept
+
+        body = api_client.get(f"/api/v1/persons/{person.pk}").json()
+        assert (body["has_voice"], body["voice_provider"], body["voice_id"]) == (
+            True,
+            "elevenlabs",
+            voice.provider_voice_id,
+        )
+
+        profile = speaking_profile_create(workspace=workspace, name="Cloud persona", person=person)
+        engine_name, voice_profile = voice_profile_for_speech(workspace_id=workspace.pk, profile_id=profile.pk)
+        assert (engine_name, voice_profile.voice_id) == ("elevenlabs", voice.provider_voice_id)
+
+
+def test_staff_clone_a_voice_in_the_admin(client, workspace, person, speaker, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from accounts.models import User
+
+    client.force_login(User.objects.create_superuser(email="staff@example.com", password="x"))
+    url = reverse("admin:characters_voice_add")
+    refused = client.post(url, {"workspace": workspace.pk, "person": person.pk, "name": "Bad", "samples": [
+        SimpleUploadedFile("bad.wav", b"not audio at all")]})  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        added = client.post(url, {"workspace": workspace.pk, "person": person.pk, "name": "Admin clone", "samples": [
+            SimpleUploadedFile("sample.mp3", speaker[1])]})  # fmt: skip
+
+    assert refused.status_code == 200 and b"cannot be decoded as audio" in refused.content
+    assert added.status_code == 302
+    voice = Voice.objects.get(name="Admin clone")
+    person.refresh_from_db()
+    assert voice.provider_voice_id == f"local_{voice.pk}" and person.voice == voice

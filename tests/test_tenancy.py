@@ -5,7 +5,8 @@ Routes are listed once here; each new dialect adds its detail routes to DETAIL_R
 
 import pytest
 
-from characters.models import Person
+from characters.models import Person, SpeakingProfile
+from media_jobs.models import MediaJob
 from tests import factories
 from tests.helpers import assert_vendor_error
 
@@ -16,12 +17,21 @@ DETAIL_ROUTES = [
     ("get", "/api/v1/persons/{person}", None),
     ("put", "/api/v1/persons/{person}", {"name": "Stolen"}),
     ("delete", "/api/v1/persons/{person}", None),
+    ("get", "/v1/personas/{persona}", None),
+    ("patch", "/v1/personas/{persona}", {"name": "Stolen"}),
+    ("delete", "/v1/personas/{persona}", None),
+    ("get", "/v1/speech/{speech}", None),
+    ("patch", "/v1/speech/{speech}", {"name": "Stolen"}),
+    ("delete", "/v1/speech/{speech}", None),
 ]
 
 
 @pytest.fixture
 def alices_objects(workspace):
-    return {"person": factories.person_create(workspace=workspace, name="Alice's person").pk}
+    person = factories.person_create(workspace=workspace, name="Alice's person")
+    persona = SpeakingProfile.objects.create(workspace=workspace, name="Alice's persona", person=person)
+    speech = MediaJob.objects.create(workspace=workspace, kind="speech", params={"text": "Hi"}, status="ready")
+    return {"person": person.pk, "persona": persona.pk, "speech": speech.pk}
 
 
 @pytest.mark.parametrize(("method", "template", "body"), DETAIL_ROUTES)
@@ -32,19 +42,29 @@ def test_another_workspaces_object_is_404(other_client, alices_objects, method, 
 
     assert_vendor_error(response, 404, "NotFound")
     assert Person.objects.get(pk=alices_objects["person"]).name == "Alice's person"
+    assert SpeakingProfile.objects.get(pk=alices_objects["persona"]).name == "Alice's persona"
+    assert MediaJob.objects.get(pk=alices_objects["speech"]).name == ""
 
 
 @pytest.mark.parametrize(("method", "template", "body"), DETAIL_ROUTES)
 def test_the_owner_reaches_the_same_routes(api_client, alices_objects, method, template, body):
     response = getattr(api_client, method)(template.format(**alices_objects), body, format="json")
 
-    assert response.status_code in {200, 204}
+    assert response.status_code in {200, 204}, response.content
 
 
 def test_another_workspaces_demo_person_is_404_too(other_client, workspace):
     demo = Person.objects.get(workspace=workspace, is_demo=True)
 
     assert_vendor_error(other_client.get(f"/api/v1/persons/{demo.pk}"), 404, "NotFound")
+
+
+def test_a_speech_request_cannot_use_another_workspaces_persona(other_client, alices_objects):
+    response = other_client.post(
+        "/v1/speech", {"text": "Hi", "persona_id": str(alices_objects["persona"])}, format="json"
+    )
+
+    assert_vendor_error(response, 400, "ValidationError", "persona_id")
 
 
 def test_lists_never_include_another_workspaces_persons(api_client, other_client, workspace, other_workspace):
@@ -61,3 +81,18 @@ def test_a_company_filter_cannot_reach_across_workspaces(api_client, other_works
     factories.person_create(workspace=other_workspace, company=company)
 
     assert api_client.get("/api/v1/persons", {"company_id": company.pk}).json() == []
+
+
+def test_twintone_lists_never_include_another_workspaces_objects(other_client, alices_objects):
+    assert other_client.get("/v1/personas").json()["personas"] == []
+    assert other_client.get("/v1/speech").json()["speech"] == []
+
+
+def test_a_voice_cannot_be_cloned_for_another_workspaces_person(other_workspace, alices_objects):
+    from characters.services.voice_clones import voice_clone_start
+    from persona_platform.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        voice_clone_start(
+            workspace=other_workspace, name="x", samples=[b"x"], person=Person.objects.get(pk=alices_objects["person"])
+        )

@@ -44,6 +44,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import common  # noqa: E402  bench/common.py: a script's own folder is first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 PG_SERVER_URL = os.environ.get("BENCH_PG_SERVER_URL", "postgres://postgres@127.0.0.1:5432")
@@ -92,15 +94,7 @@ def child_env(work_dir: Path) -> dict:
 
 
 def admin_execute(*statements: str) -> list:
-    """Run statements on the server's `postgres` database, outside any transaction (CREATE/DROP DATABASE)."""
-    import psycopg
-
-    rows = []
-    with psycopg.connect(f"{PG_SERVER_URL}/postgres", autocommit=True) as conn:
-        for statement in statements:
-            cursor = conn.execute(statement)
-            rows = cursor.fetchall() if cursor.description else []
-    return rows
+    return common.admin_execute(PG_SERVER_URL, *statements)
 
 
 def redis_flush() -> None:
@@ -271,14 +265,7 @@ def run_layout(layout: str, workspace, args, env: dict, log_dir: Path) -> dict:
 
 
 def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
+    cpu = common.cpu_model()
     import celery
     import django
     import redis

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import common  # noqa: E402  bench/common.py: a script's own folder is first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 
@@ -63,15 +65,7 @@ def server_env(media_dir: Path) -> dict:
 
 
 def admin_execute(*statements: str) -> list:
-    """Run statements on the server's `postgres` database, outside any transaction (CREATE/DROP DATABASE)."""
-    import psycopg
-
-    rows = []
-    with psycopg.connect(f"{PG_SERVER_URL}/postgres", autocommit=True) as conn:
-        for statement in statements:
-            cursor = conn.execute(statement)
-            rows = cursor.fetchall() if cursor.description else []
-    return rows
+    return common.admin_execute(PG_SERVER_URL, *statements)
 
 
 def database_recreate() -> None:
@@ -354,14 +348,7 @@ def ratios(floor: dict, real: dict) -> dict:
 
 
 def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
+    cpu = common.cpu_model()
     import django
     import gunicorn
 

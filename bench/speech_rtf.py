@@ -56,6 +56,8 @@ import wave  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import common  # noqa: E402  bench/common.py: a script's own folder is first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 TARGET_RATIO = 1.15
@@ -176,14 +178,7 @@ def summarize(samples: list[tuple[float, float, float]]) -> dict:
 
 
 def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
+    cpu = common.cpu_model()
     from importlib.metadata import version
 
     import django

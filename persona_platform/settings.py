@@ -237,7 +237,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Persona Platform API",
     "DESCRIPTION": (
         "One persona model served in four vendor dialects. Authenticate with `Authorization: Bearer <key>`, "
-        "`x-api-key: <key>` or a bare `Authorization: <key>`; create a key with `manage.py createapikey`."
+        "`x-api-key: <key>` or a bare `Authorization: <key>`; create a key with `manage.py createapikey`.\n\n"
+        "Voices: speech comes from a local neural voice (Piper) or, when the installation has an ElevenLabs key, "
+        "from ElevenLabs. A *local* voice clone does not copy anyone's voice: it measures the recordings' pitch "
+        "and tempo and sets the one local voice to match them (its timbre and accent stay Piper's). "
+        "ElevenLabs clones are true timbre clones made by the provider."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

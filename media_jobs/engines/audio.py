@@ -7,6 +7,7 @@ so nothing depends on a system ffmpeg.
 import subprocess
 import tempfile
 import wave
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +164,29 @@ def median_pitch_hz(
     first = np.median(f0)
     f0 = np.where(f0 > OCTAVE_FOLD * first, f0 / 2, np.where(f0 < first / OCTAVE_FOLD, f0 * 2, f0))
     return float(np.median(f0))
+
+
+@cache
+def has_rubberband() -> bool:
+    """Whether this ffmpeg build has the rubberband filter (better pitch shifting than resampling)."""
+    try:
+        out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
+    except (OSError, RuntimeError, subprocess.SubprocessError):
+        return False
+    return " rubberband " in out.stdout
+
+
+def pitch_filter(semitones: float, sample_rate: int, num_samples: int) -> str:
+    """An ffmpeg filter that shifts the pitch by `semitones` and keeps the tempo and the exact length.
+
+    rubberband can drop the last ~80 ms of its input, so the audio is padded with silence first and
+    trimmed back to num_samples after: phoneme timings stay valid on the shifted audio.
+    """
+    factor = 2.0 ** (semitones / 12.0)
+    if has_rubberband():
+        shift = [f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"]
+    else:
+        # Resample to move the pitch, then undo the tempo change. One atempo stage takes 0.5-2.0,
+        # which is exactly what +-12 semitones needs.
+        shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", f"atempo={1 / factor:.6f}"]
+    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={num_samples}"])

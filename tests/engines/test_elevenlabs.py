@@ -448,7 +448,7 @@ def test_the_registry_names_this_engine(settings):
 
 def test_pitch_shift_without_rubberband_resamples(server, engine, tmp_path, monkeypatch):
     pytest.importorskip("imageio_ffmpeg")
-    monkeypatch.setattr(elevenlabs, "_has_rubberband", lambda ffmpeg: False)
+    monkeypatch.setattr(audio, "has_rubberband", lambda: False)
     plain = engine.synthesize(text=TEXT, voice=voice(), out_dir=tmp_path)
     shifted = engine.synthesize(text=TEXT, voice=voice(pitch_semitones=-3.0), out_dir=tmp_path)
 

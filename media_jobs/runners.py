@@ -67,6 +67,19 @@ RUNNERS: dict[str, Callable[..., JobOutput]] = {
 }
 
 
+def abandon_voice_clone(job: MediaJob) -> None:
+    from media_jobs.voice_clone_runner import abandon
+
+    abandon(job=job)
+
+
+# What a kind leaves behind when its job ends failed or canceled, however that happened (an engine
+# error, retries exhausted, the sweep, a cancel): removed, so nothing half-made stays.
+ABANDON: dict[str, Callable[[MediaJob], None]] = {
+    MediaJob.Kind.VOICE_CLONE: abandon_voice_clone,
+}
+
+
 def runner_for(kind: str) -> Callable[..., JobOutput]:
     if kind not in RUNNERS:
         raise EngineError(f"This platform cannot run {kind} jobs yet.")

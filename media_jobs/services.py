@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from characters.models import Person
 from media_jobs.models import MediaJob
-from media_jobs.runners import runner_for
+from media_jobs.runners import ABANDON, runner_for
 from persona_platform.errors import DomainError
 from persona_platform.media import delete_file_on_commit, random_name
 
@@ -44,8 +44,11 @@ def _enqueue(job_id: int) -> None:
 
 
 def _notify(job_id: int) -> None:
-    """Final states send the signed webhook once, when the job asked for one."""
+    """Final states send the signed webhook once, when the job asked for one; failed and canceled
+    jobs also clear away what their kind had started (see runners.ABANDON)."""
     job = MediaJob.objects.get(pk=job_id)
+    if job.status in (Status.FAILED, Status.CANCELED) and job.kind in ABANDON:
+        transaction.on_commit(lambda: ABANDON[job.kind](job))
     if job.callback_url and job.is_final:
         from media_jobs.webhooks import webhook_enqueue
 

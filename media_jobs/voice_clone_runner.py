@@ -75,6 +75,11 @@ def _discard(voice_id: int | None, names: list[str]) -> None:
     _delete_samples(names)
 
 
+def abandon(*, job: MediaJob) -> None:
+    """The job ended failed or canceled: its samples go, and its voice too if it was never measured."""
+    _discard(job.params.get("voice_id"), [str(name) for name in job.params.get("sample_files") or []])
+
+
 def _save(*, job: MediaJob, voice: Voice, measurements: dict) -> bool:
     """Write the clone onto the voice and make it its person's voice, unless the job was canceled meanwhile."""
     from characters.models import Person, Voice

@@ -265,3 +265,44 @@ def test_staff_clone_a_voice_in_the_admin(client, workspace, person, speaker, dj
     voice = Voice.objects.get(name="Admin clone")
     person.refresh_from_db()
     assert voice.provider_voice_id == f"local_{voice.pk}" and person.voice == voice
+
+
+@pytest.mark.parametrize("ending", ["retries run out", "canceled while queued", "the sweep gives up"])
+def test_a_clone_that_ends_without_running_to_its_end_leaves_nothing(
+    workspace, person, speaker, media_root, monkeypatch, settings, django_capture_on_commit_callbacks, ending
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from media_jobs import services
+    from media_jobs.engines.base import EngineError
+
+    if ending == "retries run out":
+
+        def always_busy(**kwargs):
+            raise EngineError("storage busy", retryable=True)
+
+        monkeypatch.setitem(runners.RUNNERS, MediaJob.Kind.VOICE_CLONE, always_busy)
+        with django_capture_on_commit_callbacks(execute=True):
+            voice, job = voice_clone_start(workspace=workspace, name="Busy", samples=[speaker[1]], person=person)
+    else:
+        with django_capture_on_commit_callbacks(execute=False):
+            voice, job = voice_clone_start(workspace=workspace, name="Stopped", samples=[speaker[1]], person=person)
+        assert len(stored_samples(media_root)) == 1
+        with django_capture_on_commit_callbacks(execute=True):
+            if ending == "canceled while queued":
+                services.job_cancel(job=job)
+            else:
+                MediaJob.objects.filter(pk=job.pk).update(
+                    status="processing", attempts=services.MAX_ATTEMPTS,
+                    started_at=timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 120),
+                )  # fmt: skip
+                assert services.jobs_reap_stale()["failed"] == 1
+
+    job.refresh_from_db()
+    assert job.status in {"failed", "canceled"}
+    assert not Voice.objects.filter(pk=voice.pk).exists()
+    assert stored_samples(media_root) == []
+    person.refresh_from_db()
+    assert person.voice_id is None

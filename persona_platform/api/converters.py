@@ -1,6 +1,11 @@
 """Path converters shared by the dialects' URL modules."""
 
+import re
+from collections.abc import Callable
+
 from django.urls import register_converter
+
+from persona_platform.errors import InvalidInput, NotFound
 
 
 class DatabaseIdConverter:
@@ -16,3 +21,15 @@ class DatabaseIdConverter:
 
 
 register_converter(DatabaseIdConverter, "dbid")
+
+
+def body_reference(raw_id: str, *, field: str, noun: str, lookup: Callable[[int], object]):
+    """The object a string id in a request body names (TwinTone's `persona_id`, ...), found with a
+    workspace-scoped selector. Unknown, foreign or malformed ids are bad input naming the field, not
+    a missing route: same bounds as `<dbid:…>`."""
+    if re.fullmatch(DatabaseIdConverter.regex, raw_id):
+        try:
+            return lookup(int(raw_id))
+        except NotFound:
+            pass
+    raise InvalidInput(f"{field}: no {noun} with id {raw_id!r}.")

@@ -13,10 +13,10 @@ from characters.api.twintone.serializers import (
 )
 from characters.selectors import person_get, speaking_profile_get, speaking_profile_list
 from characters.services.voices import speaking_profile_create, speaking_profile_delete, speaking_profile_update
+from persona_platform.api.converters import body_reference
 from persona_platform.api.dialects import TWINTONE, DialectView
 from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
 from persona_platform.api.schema import error_responses
-from persona_platform.errors import InvalidInput, NotFound
 
 TwinTonePersonaPageSerializer = paginated_serializer(
     "TwinTonePersonaPageSerializer", "personas", TwinTonePersonaSummarySerializer
@@ -25,18 +25,6 @@ TwinTonePersonaPageSerializer = paginated_serializer(
 
 class TwinToneView(DialectView):
     dialect = TWINTONE
-
-
-def replica_for(workspace, replica_id: str | None):
-    """A replica id from a request body: the workspace's person, or a validation error naming the field."""
-    if replica_id is None:
-        return None
-    if not replica_id.isdigit() or len(replica_id) > 18:
-        raise InvalidInput(f"replica_id: no replica with id {replica_id!r}.")
-    try:
-        return person_get(workspace=workspace, person_id=int(replica_id))
-    except NotFound:
-        raise InvalidInput(f"replica_id: no replica with id {replica_id!r}.") from None
 
 
 class PersonaListView(TwinToneView):
@@ -68,7 +56,14 @@ class PersonaListView(TwinToneView):
             description=data["description"],
             speed=voice_settings.get("speed", 1.0),
             pitch=voice_settings.get("pitch", 0.0),
-            person=replica_for(workspace, data.get("replica_id")),
+            person=None
+            if data.get("replica_id") is None
+            else body_reference(
+                data["replica_id"],
+                field="replica_id",
+                noun="replica",
+                lookup=lambda pk: person_get(workspace=workspace, person_id=pk),
+            ),
         )
         return Response(TwinTonePersonaSummarySerializer(profile).data, status=status.HTTP_201_CREATED)
 

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, UtcDateTimeField
+from persona_platform.api.pagination import PageQuerySerializer
 
 STATUS_WORDS = ["processing", "ready", "failed"]
 
@@ -68,7 +69,5 @@ class TwinToneSpeechRenameSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
 
 
-class TwinToneSpeechListQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
-    limit = serializers.IntegerField(required=False, min_value=1)
+class TwinToneSpeechListQuerySerializer(PageQuerySerializer):
     status = serializers.ChoiceField(choices=STATUS_WORDS, required=False)

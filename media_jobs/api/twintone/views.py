@@ -17,21 +17,12 @@ from media_jobs.api.twintone.serializers import (
 from media_jobs.models import MediaJob
 from media_jobs.selectors import job_get, job_list
 from media_jobs.services import job_create, job_delete, job_rename
+from persona_platform.api.converters import body_reference
 from persona_platform.api.pagination import paginate, paginated_serializer
 from persona_platform.api.schema import error_responses
-from persona_platform.errors import InvalidInput, NotFound
 
 SPEECH = MediaJob.Kind.SPEECH
 TwinToneSpeechPageSerializer = paginated_serializer("TwinToneSpeechPageSerializer", "speech", TwinToneSpeechSerializer)
-
-
-def persona_for(workspace, persona_id: str):
-    if not persona_id.isdigit() or len(persona_id) > 18:
-        raise InvalidInput(f"persona_id: no persona with id {persona_id!r}.")
-    try:
-        return speaking_profile_get(workspace=workspace, profile_id=int(persona_id))
-    except NotFound:
-        raise InvalidInput(f"persona_id: no persona with id {persona_id!r}.") from None
 
 
 class SpeechListView(TwinToneView):
@@ -61,7 +52,12 @@ class SpeechListView(TwinToneView):
         `GET /v1/speech/{id}` (or pass `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
         data = self.validated(TwinToneSpeechCreateSerializer, request.data)
         workspace = request.auth.workspace
-        profile = persona_for(workspace, data["persona_id"])
+        profile = body_reference(
+            data["persona_id"],
+            field="persona_id",
+            noun="persona",
+            lookup=lambda pk: speaking_profile_get(workspace=workspace, profile_id=pk),
+        )
         job = job_create(
             workspace=workspace,
             kind=SPEECH,

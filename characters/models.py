@@ -1,12 +1,22 @@
 from django.conf import settings
 from django.db import models
+from ulid import ULID
 
 from accounts.models import Company, Workspace
 
 
-class Person(models.Model):
-    """The persona: a face, a voice and a profile. Every dialect's persona noun is this row."""
+def new_ulid() -> str:
+    return str(ULID())
 
+
+class Person(models.Model):
+    """The persona: a face, a voice and a profile. Every dialect's persona noun is this row.
+
+    Dialects show it under their own ids: the integer key (persons, replicas, instances) or
+    `char_` + `ulid` (characters).
+    """
+
+    ulid = models.CharField(max_length=26, unique=True, default=new_ulid, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="persons")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="persons")
     name = models.CharField(max_length=200)
@@ -17,7 +27,12 @@ class Person(models.Model):
     voice = models.ForeignKey(
         "characters.Voice", null=True, blank=True, on_delete=models.SET_NULL, related_name="speaking_persons"
     )
+    # What face analysis found in the photo: box, 68 landmarks, identity embedding (see engines.face.Face).
+    face = models.JSONField(default=dict, blank=True, editable=False)
     is_demo = models.BooleanField(default=False, help_text="The workspace's read-only demo person.")
+    is_default = models.BooleanField(
+        default=False, help_text="The persona that calls naming none act on (one per workspace)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -27,11 +42,18 @@ class Person(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace"], condition=models.Q(is_demo=True), name="one_demo_person_per_workspace"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["workspace"], condition=models.Q(is_default=True), name="one_default_person_per_workspace"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def character_id(self) -> str:
+        return f"char_{self.ulid}"
 
 
 class Voice(models.Model):
@@ -88,3 +110,26 @@ class SpeakingProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProfileVideo(models.Model):
+    """A video added to a persona's profile (BHuman `admin/video`), with what probing found in it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="profile_videos")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="profile_videos")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=5000)
+    file = models.FileField(upload_to="persons/videos/", max_length=255)
+    container = models.CharField(max_length=32)
+    video_codec = models.CharField(max_length=32)
+    audio_codec = models.CharField(max_length=32, blank=True)
+    duration = models.FloatField(help_text="Seconds, measured.")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -34,6 +34,8 @@ class MediaJob(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0, help_text="0 to 100.")
     params = models.JSONField(default=dict, blank=True, help_text="What the job was asked to do.")
+    # What the job works from when it is a file (a driving video): deleted with the job.
+    input_file = models.FileField(upload_to="jobs/inputs/", max_length=255, blank=True)
     result_file = models.FileField(upload_to="jobs/", max_length=255, blank=True)
     result = models.JSONField(default=dict, blank=True, help_text="What the engine reported: duration, timings, ids.")
     error = models.TextField(blank=True)

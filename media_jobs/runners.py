@@ -53,6 +53,79 @@ def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutpu
     )
 
 
+def _person_for(job: MediaJob):
+    from characters.models import Person
+
+    person = Person.objects.select_related("voice").filter(pk=job.person_id).first()
+    if person is None:
+        raise EngineError("The persona was deleted before its video was made.")
+    return person
+
+
+def _video_output(video, *, result: dict) -> JobOutput:
+    return JobOutput(
+        path=video.path,
+        extension="mp4",
+        content_type="video/mp4",
+        result={
+            **result,
+            "duration": round(video.duration, 3),
+            "frames": video.frames,
+            "fps": video.fps,
+            "width": video.width,
+            "height": video.height,
+        },
+    )
+
+
+def run_talking_head(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    """Script → speech in the persona's voice → the persona's photo speaking it (TwinTone videos and
+    influgen talking heads alike)."""
+    from characters.services.faces import person_portrait
+    from characters.services.voices import voice_profile_for_person
+
+    person = _person_for(job)
+    photo, face = person_portrait(person)
+    engine_name, voice = voice_profile_for_person(person=person)
+    speech = get_engine("speech", engine_name).synthesize(text=job.params["script"], voice=voice, out_dir=work_dir)
+    progress(25)
+    video = get_engine("talking_head").render_speech(
+        photo=photo,
+        audio=speech.path,
+        phonemes=speech.phonemes,
+        out_path=work_dir / "talking-head.mp4",
+        face=face,
+        preview=bool(job.params.get("preview")),
+        seed=job.pk,
+        progress=lambda done: progress(25 + int(done * 70)),
+    )
+    return _video_output(video, result={"speech_engine": engine_name})
+
+
+def run_motion_transfer(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    """The driving video's face motion (mouth, eyes, head) and audio, on the persona's photo."""
+    from characters.services.faces import person_portrait
+
+    person = _person_for(job)
+    photo, face = person_portrait(person)
+    if not job.input_file:
+        raise EngineError("The driving video is no longer stored.")
+    driving = work_dir / "driving-video"
+    with job.input_file.open("rb") as source, driving.open("wb") as target:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            target.write(chunk)
+    progress(5)
+    video = get_engine("talking_head").transfer_motion(
+        photo=photo,
+        driving_video=driving,
+        out_path=work_dir / "motion-transfer.mp4",
+        face=face,
+        preview=bool(job.params.get("preview")),
+        progress=lambda done: progress(5 + int(done * 90)),
+    )
+    return _video_output(video, result={})
+
+
 def run_voice_clone(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
     # Imported here: torch and the speaker encoder load only in processes that clone voices.
     from media_jobs.voice_clone_runner import run_voice_clone as run
@@ -64,6 +137,9 @@ RUNNERS: dict[str, Callable[..., JobOutput]] = {
     MediaJob.Kind.NOOP: run_noop,
     MediaJob.Kind.SPEECH: run_speech,
     MediaJob.Kind.VOICE_CLONE: run_voice_clone,
+    MediaJob.Kind.VIDEO: run_talking_head,
+    MediaJob.Kind.TALKING_HEAD: run_talking_head,
+    MediaJob.Kind.MOTION_TRANSFER: run_motion_transfer,
 }
 
 

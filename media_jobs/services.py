@@ -20,8 +20,8 @@ from accounts.models import Workspace
 from characters.models import Person
 from media_jobs.models import MediaJob
 from media_jobs.runners import ABANDON, runner_for
-from persona_platform.errors import DomainError
-from persona_platform.media import delete_file_on_commit, random_name
+from persona_platform.errors import DomainError, InvalidInput
+from persona_platform.media import delete_file_on_commit, guarded_files, random_name
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ def _notify(job_id: int) -> None:
         webhook_enqueue(job=job)
 
 
-@transaction.atomic
 def job_create(
     *,
     workspace: Workspace,
@@ -64,16 +63,26 @@ def job_create(
     person: Person | None = None,
     name: str = "",
     callback_url: str = "",
+    input_data: bytes | None = None,
+    input_extension: str = "bin",
 ) -> MediaJob:
-    """A queued job whose task is sent once the row is committed (never a task for a missing row)."""
+    """A queued job whose task is sent once the row is committed (never a task for a missing row).
+
+    `input_data` is a file the job works from (a driving video): stored with the row, or not at all.
+    """
     if callback_url:
         from media_jobs.webhooks import callback_url_validate
 
         callback_url = callback_url_validate(callback_url)
-    job = MediaJob(workspace=workspace, person=person, kind=kind, params=params, name=name, callback_url=callback_url)
-    job.full_clean(exclude=["workspace", "person", "callback_url"])
-    job.save()
-    _enqueue(job.pk)
+    with guarded_files() as files, transaction.atomic():
+        job = MediaJob(
+            workspace=workspace, person=person, kind=kind, params=params, name=name, callback_url=callback_url
+        )
+        if input_data is not None:
+            job.input_file.name = files.save(random_name(f"jobs/inputs/{kind}", input_extension), input_data)
+        job.full_clean(exclude=["workspace", "person", "callback_url", "input_file"])
+        job.save()
+        _enqueue(job.pk)
     return job
 
 
@@ -175,6 +184,7 @@ def job_delete(*, job: MediaJob) -> None:
     """Delete the row and, once that has committed, its file. A running job is canceled first."""
     MediaJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(status=Status.CANCELED)
     delete_file_on_commit(job.result_file.name)
+    delete_file_on_commit(job.input_file.name)
     job.delete()
 
 
@@ -198,3 +208,70 @@ def jobs_reap_stale(*, now=None) -> dict:
     if requeued or failed:
         logger.warning("reaped stale jobs: %s requeued, %s failed", requeued, failed)
     return {"requeued": requeued, "failed": failed}
+
+
+PREVIEW_SCRIPT_CHARS = 300
+
+
+def _require_portrait(person: Person) -> None:
+    if not person.photo:
+        raise InvalidInput(f"{person.name} has no photo to animate; add a portrait first.")
+
+
+def talking_head_start(
+    *,
+    person: Person,
+    script: str,
+    kind: str = MediaJob.Kind.TALKING_HEAD,
+    name: str = "",
+    callback_url: str = "",
+    preview: bool = False,
+) -> MediaJob:
+    """A job that makes the person say the script: speech in its voice, then its photo speaking.
+    A preview renders small and fast, for a short script."""
+    script = script.strip()
+    if not script:
+        raise InvalidInput("script: may not be blank.")
+    if preview and len(script) > PREVIEW_SCRIPT_CHARS:
+        raise InvalidInput(
+            f"script: a preview speaks at most {PREVIEW_SCRIPT_CHARS} characters; this is {len(script)}."
+        )
+    _require_portrait(person)
+    return job_create(
+        workspace=person.workspace,
+        kind=kind,
+        person=person,
+        name=name,
+        params={"script": script, "preview": preview},
+        callback_url=callback_url,
+    )
+
+
+def motion_transfer_start(
+    *, person: Person, video: bytes, field: str = "video", name: str = "", callback_url: str = "", preview: bool = False
+) -> MediaJob:
+    """A job that moves the person's face as the face in the driving video moves, with its sound.
+    The video is probed first, so what is queued is a real video within the limits."""
+    from characters.services.videos import probed_video
+
+    _require_portrait(person)
+    with probed_video(video, field=field) as (_, info):
+        pass
+    return job_create(
+        workspace=person.workspace,
+        kind=MediaJob.Kind.MOTION_TRANSFER,
+        person=person,
+        name=name,
+        params={
+            "preview": preview,
+            "driving_video": {
+                "duration": round(info.duration, 3),
+                "width": info.width,
+                "height": info.height,
+                "has_audio": info.audio_codec is not None,
+            },
+        },
+        callback_url=callback_url,
+        input_data=video,
+        input_extension=info.container,
+    )

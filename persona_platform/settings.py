@@ -196,6 +196,10 @@ MAX_MEDIA_BYTES = env_int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", (MAX_MEDIA_BYTES * 4) // 3 + 512 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000)
+# Longest video accepted (profile videos, driving videos for motion transfer).
+MAX_VIDEO_SECONDS = env_int("MAX_VIDEO_SECONDS", 300)
+# Longest script a talking-head video speaks, and a preview's.
+MAX_SCRIPT_CHARS = env_int("MAX_SCRIPT_CHARS", 5000)
 
 # Engines: local ones by default; a provider is used when its key is set (or named explicitly).
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
@@ -204,6 +208,7 @@ ELEVENLABS_MODEL_ID = env.str("ELEVENLABS_MODEL_ID", default="eleven_multilingua
 ENGINE_TIMEOUT_SECONDS = env_int("ENGINE_TIMEOUT_SECONDS", 60)
 ENGINES = {
     "speech": env.str("SPEECH_ENGINE", default="elevenlabs" if ELEVENLABS_API_KEY else "piper"),
+    "talking_head": env.str("TALKING_HEAD_ENGINE", default="local"),
     "noop": "noop",
 }
 

@@ -2,9 +2,10 @@
 
 import base64
 import io
+from functools import cache
 from itertools import count
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from accounts.models import ApiKey, Company, Plan, Workspace
 from accounts.services import api_key_create as service_api_key_create
@@ -29,17 +30,31 @@ def api_key_create(*, workspace: Workspace, name: str = "test") -> ApiKey:
     return api_key
 
 
-def image_bytes(*, size=(256, 256), image_format="JPEG", color=(200, 120, 80), **save_options) -> bytes:
-    image = Image.new("RGB", size, color)
-    # A second colour in the top-left quarter makes orientation observable.
-    image.paste((20, 40, 220), (0, 0, size[0] // 2, size[1] // 2))
+@cache
+def _portrait() -> Image.Image:
+    """A square around the face of scikit-image's astronaut (a public-domain NASA portrait)."""
+    from skimage import data
+
+    return Image.fromarray(data.astronaut()[0:256, 92:348])
+
+
+def image_bytes(
+    *, size=(256, 256), image_format="JPEG", color=(200, 120, 80), portrait: bool = False, **save_options
+) -> bytes:
+    """A test image; `portrait=True` shows one face (what a person's photo must), else two flat colours."""
+    if portrait:
+        image = ImageOps.fit(_portrait(), size)
+    else:
+        image = Image.new("RGB", size, color)
+        # A second colour in the top-left quarter makes orientation observable.
+        image.paste((20, 40, 220), (0, 0, size[0] // 2, size[1] // 2))
     out = io.BytesIO()
     image.save(out, format=image_format, **save_options)
     return out.getvalue()
 
 
-def image_base64(*, data_url: bool = False, mime: str = "image/jpeg", **kwargs) -> str:
-    encoded = base64.b64encode(image_bytes(**kwargs)).decode()
+def image_base64(*, data_url: bool = False, mime: str = "image/jpeg", portrait: bool = True, **kwargs) -> str:
+    encoded = base64.b64encode(image_bytes(portrait=portrait, **kwargs)).decode()
     return f"data:{mime};base64,{encoded}" if data_url else encoded
 
 
@@ -52,7 +67,7 @@ def person_create(*, workspace: Workspace, name: str | None = None, with_photo: 
         workspace=workspace,
         owner=workspace.owner,
         name=name or f"Person {next(_sequence)}",
-        photo=photo_from_bytes(image_bytes()) if with_photo else None,
+        photo=photo_from_bytes(image_bytes(portrait=True)) if with_photo else None,
         **kwargs,
     )
 

@@ -6,6 +6,7 @@ from django.db.models import Model
 from accounts.models import Company, User, Workspace
 from accounts.plans import plan_limits
 from characters.models import Person
+from characters.services.faces import portrait_face
 from characters.services.photos import Photo
 from persona_platform.errors import PlanLimitReached, ReadOnlyPerson
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
@@ -49,14 +50,21 @@ def person_create(
     company: Company | None = None,
     is_demo: bool = False,
 ) -> Person:
-    """One person and its photo file, both or neither."""
+    """One person and its photo file, both or neither. The photo must show one face."""
+    face = portrait_face(photo) if photo is not None else {}
     with guarded_files() as files, transaction.atomic():
         if not is_demo:
             # Lock the workspace row so two concurrent creates cannot both take the last free place.
             Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
             person_require_capacity(workspace=workspace)
         person = Person(
-            workspace=workspace, owner=owner, name=name, description=description, company=company, is_demo=is_demo
+            workspace=workspace,
+            owner=owner,
+            name=name,
+            description=description,
+            company=company,
+            is_demo=is_demo,
+            face=face,
         )
         if photo is not None:
             person.photo.name = files.save(random_name(PHOTO_DIRECTORY, photo.extension), photo.content)
@@ -74,6 +82,7 @@ def person_update(
 ) -> Person:
     """Change what is given; a new photo replaces the old file once the change has committed."""
     person_require_editable(person=person)
+    face = portrait_face(photo) if photo is not None else None
     old_photo = person.photo.name
     with guarded_files() as files, transaction.atomic():
         if name is not UNSET:
@@ -84,6 +93,7 @@ def person_update(
             person.company = company
         if photo is not None:
             person.photo.name = files.save(random_name(PHOTO_DIRECTORY, photo.extension), photo.content)
+            person.face = face
             delete_file_on_commit(old_photo)
         _full_clean_and_save(person)
     return person

@@ -22,6 +22,7 @@ class Photo:
     extension: str
     width: int
     height: int
+    field: str = "photo"  # the request field it came from, for error messages about its content
 
 
 def photo_from_base64(value: str, *, field: str = "photo_base64") -> Photo:
@@ -58,6 +59,7 @@ def photo_from_bytes(data: bytes, *, field: str = "photo_base64") -> Photo:
         extension=ACCEPTED_FORMATS[image_format],
         width=upright.width,
         height=upright.height,
+        field=field,
     )
 
 

@@ -86,6 +86,15 @@ def voice_profile_for_speech(*, workspace_id: int, profile_id: int | None) -> tu
     voice = None
     if profile is not None:
         voice = profile.voice or (profile.person.voice if profile.person_id else None)
+    return _voice_profile(voice, speed=speed, pitch=pitch)
+
+
+def voice_profile_for_person(*, person: Person) -> tuple[str | None, VoiceProfile]:
+    """(engine name, VoiceProfile) for what a persona says in its videos: its voice, else the local one."""
+    return _voice_profile(person.voice, speed=1.0, pitch=0.0)
+
+
+def _voice_profile(voice: Voice | None, *, speed: float, pitch: float) -> tuple[str | None, VoiceProfile]:
     if voice is None or voice.provider == Voice.Provider.LOCAL:
         measured = voice.measurements if voice is not None else {}
         # A clone's own adjustment plus the persona's, kept inside what the local voice can do.

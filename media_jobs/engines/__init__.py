@@ -12,6 +12,7 @@ ENGINES: dict[str, dict[str, str]] = {
         "piper": "media_jobs.engines.speech.piper.PiperSpeech",
         "elevenlabs": "media_jobs.engines.speech.elevenlabs.ElevenLabsSpeech",
     },
+    "talking_head": {"local": "media_jobs.engines.talking_head.LocalTalkingHead"},
     "noop": {"noop": "media_jobs.engines.noop.NoopEngine"},
 }
 

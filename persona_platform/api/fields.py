@@ -1,9 +1,14 @@
 from datetime import UTC
 
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
+
+from persona_platform.errors import MediaTooLarge
+from persona_platform.media import base64_decode
 
 
 @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
@@ -84,3 +89,36 @@ class Base64Field(StrictCharField):
             for validator in self.validators
             if not isinstance(validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator)
         ]
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "A multipart file upload, or the file as base64 or a data URL in a JSON body.",
+    }
+)
+class MediaUploadField(serializers.Field):
+    """A file sent either way clients send files: multipart upload or base64 in JSON. Gives its
+    bytes, refused with 413 beyond the media limit before anything is decoded or read."""
+
+    default_error_messages = {
+        "invalid": "Must be a file upload or a base64 string.",
+        "blank": "This field may not be blank.",
+    }
+
+    def to_internal_value(self, data) -> bytes:
+        max_bytes = settings.MAX_MEDIA_BYTES
+        if isinstance(data, UploadedFile):
+            if data.size > max_bytes:
+                raise MediaTooLarge(
+                    f"{self.field_name}: the file is {data.size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB."
+                )
+            return data.read()
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if not data.strip():
+            self.fail("blank")
+        return base64_decode(data, field=self.field_name, max_bytes=max_bytes)
+
+    def to_representation(self, value):
+        raise NotImplementedError("An upload is input only.")

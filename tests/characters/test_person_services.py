@@ -26,7 +26,7 @@ def test_a_failed_save_leaves_no_photo_file(workspace, media_root, monkeypatch):
 
     with pytest.raises(IntegrityError):
         person_services.person_create(
-            workspace=workspace, owner=workspace.owner, name="X", photo=photo_from_bytes(factories.image_bytes())
+            workspace=workspace, owner=workspace.owner, name="X", photo=photo_from_bytes(factories.image_bytes(portrait=True))
         )
 
     assert stored_files(media_root) == before
@@ -39,7 +39,7 @@ def test_a_failed_update_keeps_the_old_photo_and_deletes_the_new_one(workspace, 
     monkeypatch.setattr(person_services, "_full_clean_and_save", lambda instance: (_ for _ in ()).throw(OSError()))
 
     with pytest.raises(OSError):
-        person_services.person_update(person=person, photo=photo_from_bytes(factories.image_bytes()))
+        person_services.person_update(person=person, photo=photo_from_bytes(factories.image_bytes(portrait=True)))
 
     assert stored_files(media_root) == before
     person.refresh_from_db()

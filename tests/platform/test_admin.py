@@ -159,7 +159,7 @@ def test_a_photo_uploaded_in_the_admin_is_cleaned_and_renamed(staff_client, work
             "name": person.name,
             "description": "",
             "photo": SimpleUploadedFile(
-                "my-face.png", factories.image_bytes(image_format="PNG"), content_type="image/png"
+                "my-face.png", factories.image_bytes(image_format="PNG", portrait=True), content_type="image/png"
             ),
             "voice_clones-TOTAL_FORMS": 0,
             "voice_clones-INITIAL_FORMS": 0,

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from persona_platform.api.fields import StrictCharField, UtcDateTimeField
+from persona_platform.api.fields import AbsoluteFileUrlField, MediaUploadField, StrictCharField, UtcDateTimeField
 
 
 class TwinToneVoiceSettingsSerializer(serializers.Serializer):
@@ -61,3 +61,44 @@ class TwinTonePersonaUpdateSerializer(serializers.Serializer):
     name = StrictCharField(required=False, max_length=200)
     description = StrictCharField(required=False, allow_blank=True, max_length=5000)
     voice_settings = TwinToneVoiceSettingsSerializer(required=False)
+
+
+class TwinToneReplicaSerializer(serializers.Serializer):
+    """A replica (list items, create and GET): the persona whose face videos animate."""
+
+    id = serializers.CharField(source="pk", read_only=True)
+    name = serializers.CharField(read_only=True)
+    status = serializers.SerializerMethodField(
+        help_text="`ready` when the replica has a portrait videos can animate, `needs_photo` when not."
+    )
+    photo_url = AbsoluteFileUrlField(source="photo")
+    created_at = UtcDateTimeField()
+
+    def get_status(self, person) -> str:
+        return "ready" if person.photo else "needs_photo"
+
+
+class TwinToneReplicaUpdatedSerializer(TwinToneReplicaSerializer):
+    """PATCH /replicas/:id answers with updated_at instead of created_at, as PATCH /videos does."""
+
+    created_at = None
+    updated_at = UtcDateTimeField()
+
+
+class TwinToneReplicaCreateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    photo = MediaUploadField(required=False, help_text="A portrait showing one face: JPEG, PNG or WebP, up to 10 MB.")
+    training_video = MediaUploadField(
+        required=False,
+        help_text="Instead of a photo: a short video of the person facing the camera (up to 2 minutes); "
+        "its clearest frame with one face becomes the portrait.",
+    )
+
+    def validate(self, data):
+        if ("photo" in data) == ("training_video" in data):
+            raise serializers.ValidationError("Send either photo or training_video.")
+        return data
+
+
+class TwinToneReplicaRenameSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)

@@ -10,4 +10,8 @@ urlpatterns = [
     path("personas/", views.PersonaListView.as_view()),
     path("personas/<dbid:persona_id>", views.PersonaDetailView.as_view(), name="persona-detail"),
     path("personas/<dbid:persona_id>/", views.PersonaDetailView.as_view()),
+    path("replicas", views.ReplicaListView.as_view(), name="replica-list"),
+    path("replicas/", views.ReplicaListView.as_view()),
+    path("replicas/<dbid:replica_id>", views.ReplicaDetailView.as_view(), name="replica-detail"),
+    path("replicas/<dbid:replica_id>/", views.ReplicaDetailView.as_view()),
 ]

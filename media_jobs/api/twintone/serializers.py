@@ -1,5 +1,6 @@
-"""TwinTone speech shapes (seed: "Speech"). Status words come from the dialect's table."""
+"""TwinTone speech and video shapes (seed: "Speech", "Videos"). Status words come from the dialect's table."""
 
+from django.conf import settings
 from rest_framework import serializers
 
 from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, UtcDateTimeField
@@ -40,13 +41,17 @@ class TwinToneSpeechSerializer(TwinToneJobSerializer):
         return job.error or "Canceled."
 
 
-class TwinToneSpeechCreatedSerializer(TwinToneJobSerializer):
+class TwinToneJobCreatedSerializer(TwinToneJobSerializer):
+    """What POST /speech and POST /videos answer."""
+
     id = serializers.CharField(source="pk", read_only=True)
     status = serializers.SerializerMethodField()
     created_at = UtcDateTimeField()
 
 
-class TwinToneSpeechRenamedSerializer(TwinToneJobSerializer):
+class TwinToneJobRenamedSerializer(TwinToneJobSerializer):
+    """What PATCH /speech/:id and PATCH /videos/:id answer."""
+
     id = serializers.CharField(source="pk", read_only=True)
     name = serializers.CharField(read_only=True)
     status = serializers.SerializerMethodField()
@@ -65,9 +70,32 @@ class TwinToneSpeechCreateSerializer(serializers.Serializer):
     )
 
 
-class TwinToneSpeechRenameSerializer(serializers.Serializer):
+class TwinToneJobRenameSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
 
 
-class TwinToneSpeechListQuerySerializer(PageQuerySerializer):
+class TwinToneJobListQuerySerializer(PageQuerySerializer):
     status = serializers.ChoiceField(choices=STATUS_WORDS, required=False)
+
+
+class TwinToneVideoSerializer(TwinToneJobSerializer):
+    """GET /videos/:id and the items of GET /videos."""
+
+    id = serializers.CharField(source="pk", read_only=True)
+    name = serializers.CharField(read_only=True)
+    status = serializers.SerializerMethodField()
+    url = AbsoluteFileUrlField(source="result_file", required=False, help_text="Present only when status is ready.")
+    created_at = UtcDateTimeField()
+    error = serializers.SerializerMethodField(help_text="Present only when status is failed.")
+
+    def get_error(self, job) -> str:
+        return job.error or "Canceled."
+
+
+class TwinToneVideoCreateSerializer(serializers.Serializer):
+    replica_id = StrictCharField(help_text="The replica whose face speaks, in its voice.")
+    script = StrictCharField(max_length=settings.MAX_SCRIPT_CHARS, help_text="What the replica says.")
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    callback_url = serializers.URLField(
+        required=False, max_length=2000, help_text="Receives a signed POST (Standard Webhooks) when the job ends."
+    )

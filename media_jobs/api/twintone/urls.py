@@ -10,4 +10,8 @@ urlpatterns = [
     path("speech/", views.SpeechListView.as_view()),
     path("speech/<dbid:speech_id>", views.SpeechDetailView.as_view(), name="speech-detail"),
     path("speech/<dbid:speech_id>/", views.SpeechDetailView.as_view()),
+    path("videos", views.VideoListView.as_view(), name="video-list"),
+    path("videos/", views.VideoListView.as_view()),
+    path("videos/<dbid:video_id>", views.VideoDetailView.as_view(), name="video-detail"),
+    path("videos/<dbid:video_id>/", views.VideoDetailView.as_view()),
 ]

@@ -39,9 +39,15 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 @cache
-def _noisy_png(width: int, height: int) -> bytes:
-    """Random pixels barely compress, so the PNG is about width * height * 3 bytes."""
-    pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+def _noisy_png(width: int, height: int, *, portrait: bool = False) -> bytes:
+    """Random pixels barely compress, so the PNG is about width * height * 3 bytes. A portrait
+    (itself noisy, to keep the size) makes it a photo a person may have."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    if portrait:
+        face = np.asarray(Image.open(io.BytesIO(factories.image_bytes(size=(512, 512), portrait=True))), dtype=np.int16)
+        face = np.clip(face + rng.integers(-40, 41, face.shape), 0, 255).astype(np.uint8)
+        pixels[100:612, 100:612] = face
     out = io.BytesIO()
     Image.fromarray(pixels, "RGB").save(out, format="PNG", compress_level=1)
     return out.getvalue()
@@ -58,7 +64,7 @@ def _truncated(image_format: str) -> bytes:
 
 @cache
 def _photo_9_9_mb() -> bytes:
-    data = _noisy_png(1860, 1860)
+    data = _noisy_png(1860, 1860, portrait=True)
     assert 9.8 * 2**20 < len(data) < 10 * 2**20
     return data
 

@@ -5,8 +5,9 @@ from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import format_html
 
-from characters.models import Person, SpeakingProfile, Voice
+from characters.models import Person, ProfileVideo, SpeakingProfile, Voice
 from characters.services.demo import demo_person_ensure
+from characters.services.faces import portrait_face
 from characters.services.photos import photo_from_bytes
 from characters.services.voice_clones import voice_clone_start, voice_samples_check
 from persona_platform.errors import DomainError
@@ -17,14 +18,16 @@ class PersonAdminForm(forms.ModelForm):
 
     class Meta:
         model = Person
-        fields = ["workspace", "owner", "name", "description", "photo", "company", "voice", "is_demo"]
+        fields = ["workspace", "owner", "name", "description", "photo", "company", "voice", "is_demo", "is_default"]
 
     def clean_photo(self):
+        """The photo must show one face, whose analysis is kept with it."""
         upload = self.cleaned_data.get("photo")
         if not upload or not hasattr(upload, "content_type"):
             return upload  # unchanged
         try:
             photo = photo_from_bytes(upload.read(), field="photo")
+            self.instance.face = portrait_face(photo)
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from exc
         return SimpleUploadedFile(f"{secrets.token_urlsafe(18)}.{photo.extension}", photo.content)
@@ -38,19 +41,42 @@ class VoiceInline(admin.TabularInline):
     extra = 0
 
 
+class ProfileVideoInline(admin.TabularInline):
+    """Videos added to the profile (BHuman `admin/video`), with what probing measured."""
+
+    model = ProfileVideo
+    fields = ["title", "file", "container", "video_codec", "audio_codec", "duration", "width", "height", "created_at"]
+    readonly_fields = fields
+    extra = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # added through the API, which probes them
+
+
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
     """Staff see every workspace's persons; demo persons are edited here, never through the API."""
 
     form = PersonAdminForm
-    list_display = ["id", "thumbnail", "name", "workspace", "company", "is_demo", "has_voice", "created_at"]
+    list_display = [
+        "id",
+        "thumbnail",
+        "name",
+        "workspace",
+        "company",
+        "is_demo",
+        "is_default",
+        "has_face",
+        "has_voice",
+        "created_at",
+    ]
     list_display_links = ["id", "name"]
-    list_filter = ["is_demo", "created_at"]
+    list_filter = ["is_demo", "is_default", "created_at"]
     search_fields = ["name", "description", "workspace__name", "owner__email"]
     list_select_related = ["workspace", "company"]
     autocomplete_fields = ["workspace", "owner", "company", "voice"]
-    readonly_fields = ["thumbnail", "created_at", "updated_at"]
-    inlines = [VoiceInline]
+    readonly_fields = ["thumbnail", "character_id", "face_summary", "created_at", "updated_at"]
+    inlines = [VoiceInline, ProfileVideoInline]
     actions = ["ensure_demo_persons"]
 
     @admin.display(description="Photo")
@@ -58,6 +84,17 @@ class PersonAdmin(admin.ModelAdmin):
         if not person.photo:
             return "—"
         return format_html('<img src="{}" alt="" style="height:48px;border-radius:4px">', person.photo.url)
+
+    @admin.display(boolean=True, description="Face")
+    def has_face(self, person: Person) -> bool:
+        return bool(person.face)
+
+    @admin.display(description="Face analysis")
+    def face_summary(self, person: Person) -> str:
+        if not person.face:
+            return "— (analysed when the photo is next used)"
+        left, top, right, bottom = person.face["box"]
+        return f"{right - left}x{bottom - top} px face at ({left}, {top}); score {person.face['score']}"
 
     @admin.display(boolean=True)
     def has_voice(self, person: Person) -> bool:

@@ -24,6 +24,28 @@ def person_get(*, workspace: Workspace, person_id: int) -> Person:
     return person
 
 
+def person_get_by_ulid(*, workspace: Workspace, ulid: str) -> Person:
+    """A character (`char_<ulid>`); another workspace's is reported exactly like a missing one."""
+    person = Person.objects.select_related("voice").filter(workspace=workspace, ulid=ulid).first()
+    if person is None:
+        raise NotFound(f"Character char_{ulid} not found.")
+    return person
+
+
+def person_default(*, workspace: Workspace) -> Person:
+    """The persona calls that name none act on: the one marked default, else the workspace's first
+    own persona (the demo person is never the default)."""
+    person = (
+        Person.objects.select_related("voice")
+        .filter(workspace=workspace, is_demo=False)
+        .order_by("-is_default", "created_at", "id")
+        .first()
+    )
+    if person is None:
+        raise NotFound("This workspace has no persona yet: create one first, or name one with instance_id.")
+    return person
+
+
 def speaking_profile_list(*, workspace: Workspace) -> QuerySet[SpeakingProfile]:
     return SpeakingProfile.objects.filter(workspace=workspace)
 

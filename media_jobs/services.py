@@ -252,11 +252,12 @@ def motion_transfer_start(
 ) -> MediaJob:
     """A job that moves the person's face as the face in the driving video moves, with its sound.
     The video is probed first, so what is queued is a real video within the limits."""
-    from characters.services.videos import probed_video
+    from characters.services.videos import probed_video, video_shows_face
 
     _require_portrait(person)
-    with probed_video(video, field=field) as (_, info):
-        pass
+    with probed_video(video, field=field) as (path, info):
+        if not video_shows_face(path):
+            raise InvalidInput(f"{field}: no face was found in the first seconds of the driving video.")
     return job_create(
         workspace=person.workspace,
         kind=MediaJob.Kind.MOTION_TRANSFER,

@@ -250,7 +250,10 @@ SPECTACULAR_SETTINGS = {
         "Voices: speech comes from a local neural voice (Piper) or, when the installation has an ElevenLabs key, "
         "from ElevenLabs. A *local* voice clone does not copy anyone's voice: it measures the recordings' pitch "
         "and tempo and sets the one local voice to match them (its timbre and accent stay Piper's). "
-        "ElevenLabs clones are true timbre clones made by the provider."
+        "ElevenLabs clones are true timbre clones made by the provider.\n\n"
+        "Video: talking heads and motion transfers are rendered on the CPU from the persona's photo, which must "
+        "show one face; the mouth follows the speech's phonemes and loudness, the eyes blink and the head moves "
+        "slightly. Results are H.264/AAC MP4 files at 25 fps."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -259,6 +262,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["persona_platform.api.schema.drop_trailing_slash_aliases"],
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "persona_platform.api.dialects.VENDOR_JOB_STATUS_WORDS"},
 }
 
 # Security (production values come from the environment; see docs/DEPLOYMENT.md)

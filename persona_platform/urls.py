@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from media_jobs.api.influgen.views import TalkingHeadGenerationDetailView
 from persona_platform import views
+from persona_platform.api import converters  # noqa: F401  (registers <dbid:…>)
 
 urlpatterns = [
     path("healthz", views.HealthView.as_view(), name="healthz"),
@@ -10,8 +12,16 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("characters.api.persons.urls", namespace="persons")),
+    path("api/v1/characters/", include("characters.api.influgen.urls", namespace="influgen-characters")),
+    path("api/v1/influencers/", include("characters.api.influgen.urls", namespace="influgen-influencers")),
+    path(
+        "api/v1/talking-head/<dbid:generation_id>",
+        TalkingHeadGenerationDetailView.as_view(),
+        name="influgen-talking-head-detail",
+    ),
     path("v1/", include("characters.api.twintone.urls", namespace="twintone-personas")),
     path("v1/", include("media_jobs.api.twintone.urls", namespace="twintone-speech")),
+    path("persona/api/", include("characters.api.bhuman.urls", namespace="bhuman-persona")),
     re_path(r"^media/(?P<path>.+)$", views.media_file, name="media"),
 ]
 

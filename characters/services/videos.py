@@ -108,6 +108,12 @@ def photo_from_video(data: bytes, *, field: str) -> Photo:
     return photo_from_bytes(out.getvalue(), field=field)
 
 
+def video_shows_face(path: Path, *, within_seconds: float = 10.0) -> bool:
+    """Whether a face appears early in the video: cheap enough to check before queueing a job."""
+    frames = read_frames(path, fps=TRAINING_SAMPLE_FPS, max_side=640, max_duration=within_seconds)
+    return any(detect_faces(frame) for _, frame in frames)
+
+
 def _sharpness(region: np.ndarray) -> float:
     """Variance of the Laplacian: motion-blurred frames score low."""
     import cv2

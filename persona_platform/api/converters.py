@@ -23,6 +23,21 @@ class DatabaseIdConverter:
 register_converter(DatabaseIdConverter, "dbid")
 
 
+class CharacterIdConverter:
+    """`char_` + a ULID (Crockford base32, any case): the influgen spelling of a person's id."""
+
+    regex = "char_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}"
+
+    def to_python(self, value: str) -> str:
+        return value.removeprefix("char_").upper()
+
+    def to_url(self, value: str) -> str:
+        return value if value.startswith("char_") else f"char_{value}"
+
+
+register_converter(CharacterIdConverter, "charid")
+
+
 def body_reference(raw_id: str, *, field: str, noun: str, lookup: Callable[[int], object]):
     """The object a string id in a request body names (TwinTone's `persona_id`, ...), found with a
     workspace-scoped selector. Unknown, foreign or malformed ids are bad input naming the field, not

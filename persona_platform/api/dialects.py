@@ -38,6 +38,7 @@ VENDOR_JOB_STATUS = {
     "failed": "failed",
     "canceled": "canceled",
 }
+VENDOR_JOB_STATUS_WORDS = list(VENDOR_JOB_STATUS)
 # TwinTone knows processing|ready|failed only: a queued job is processing, a canceled one failed.
 TWINTONE_JOB_STATUS = {
     "queued": "processing",

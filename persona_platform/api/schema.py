@@ -87,11 +87,16 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         ]
 
 
+# Older spellings that answer exactly like the current ones; the schema documents the current one.
+ALIAS_PREFIXES = ("/api/v1/influencers",)
+
+
 def drop_trailing_slash_aliases(endpoints):
-    """Routes answer with and without a trailing slash; document each once, as the vendor spells it."""
+    """Routes answer with and without a trailing slash, and under their aliases; document each once,
+    as the vendor spells it now."""
     paths = {path for path, *_ in endpoints}
     return [
         (path, pattern, method, view)
         for path, pattern, method, view in endpoints
-        if not (path.endswith("/") and path.rstrip("/") in paths)
+        if not (path.endswith("/") and path.rstrip("/") in paths) and not path.startswith(ALIAS_PREFIXES)
     ]

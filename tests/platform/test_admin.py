@@ -163,12 +163,40 @@ def test_a_photo_uploaded_in_the_admin_is_cleaned_and_renamed(staff_client, work
             ),
             "voice_clones-TOTAL_FORMS": 0,
             "voice_clones-INITIAL_FORMS": 0,
+            "profile_videos-TOTAL_FORMS": 0,
+            "profile_videos-INITIAL_FORMS": 0,
         },  # fmt: skip
     )
 
     person.refresh_from_db()
     assert person.photo.name.startswith("persons/photos/") and person.photo.name.endswith(".png")
     assert "my-face" not in person.photo.name
+    assert len(person.face["landmarks"]) == 68 and len(person.face["embedding"]) == 128
+
+
+def test_a_photo_without_a_face_is_refused_in_the_admin(staff_client, workspace):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    person = factories.person_create(workspace=workspace)
+    old_photo = person.photo.name
+    response = staff_client.post(
+        reverse("admin:characters_person_change", args=[person.pk]),
+        {
+            "workspace": workspace.pk,
+            "owner": workspace.owner.pk,
+            "name": person.name,
+            "description": "",
+            "photo": SimpleUploadedFile("wall.png", factories.image_bytes(image_format="PNG"), content_type="image/png"),
+            "voice_clones-TOTAL_FORMS": 0,
+            "voice_clones-INITIAL_FORMS": 0,
+            "profile_videos-TOTAL_FORMS": 0,
+            "profile_videos-INITIAL_FORMS": 0,
+        },
+    )
+
+    assert response.status_code == 200 and b"no face was found" in response.content
+    person.refresh_from_db()
+    assert person.photo.name == old_photo
 
 
 def test_the_workspace_page_shows_its_webhook_signing_secret(staff_client, workspace):

@@ -9,6 +9,7 @@ import base64
 import io
 import json
 
+import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -18,6 +19,7 @@ from PIL import Image, ImageOps
 
 from accounts.models import Workspace
 from characters.models import Person
+from media_jobs.engines.face import analyze_face
 from persona_platform.media import random_name
 
 LIST_LIMIT = 100
@@ -57,17 +59,23 @@ def person_list(request, workspace_id: int):
 
 @csrf_exempt
 def person_create(request, workspace_id: int, owner_id: int):
-    """`POST /api/v1/persons`'s work: decode the photo, re-encode it, lock the workspace, store file and row."""
+    """`POST /api/v1/persons`'s work: decode the photo, re-encode it, analyse its face, lock the
+    workspace, store file and row."""
     data = json.loads(request.body)
     with Image.open(io.BytesIO(base64.b64decode(data["photo_base64"]))) as image:
         image.load()
         upright = ImageOps.exif_transpose(image)
+    face = analyze_face(np.asarray(upright.convert("RGB"))).to_json()
     out = io.BytesIO()
     upright.convert("RGB").save(out, format="JPEG", quality=92, optimize=True)
     with transaction.atomic():
         Workspace.objects.select_for_update().filter(pk=workspace_id).first()
         person = Person(
-            workspace_id=workspace_id, owner_id=owner_id, name=data["name"], description=data.get("description") or ""
+            workspace_id=workspace_id,
+            owner_id=owner_id,
+            name=data["name"],
+            description=data.get("description") or "",
+            face=face,
         )
         person.photo.name = default_storage.save(random_name("persons/photos", "jpg"), ContentFile(out.getvalue()))
         person.save()

@@ -1,0 +1,70 @@
+"""Motion transfer: a photo made to do what the face in a driving video does, with that video's sound.
+
+The driving video is probed before anything else reads it (it is an upload), followed into a
+FaceMotion, and rendered on the photo by the same renderer that speech uses, so a transferred video
+looks like every other talking head.
+"""
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from media_jobs.engines.face import Face, analyze_face
+from media_jobs.engines.talking_head.video_driver import MAX_DURATION_S, motion_from_video
+from media_jobs.engines.video import extract_audio, probe_video
+
+if TYPE_CHECKING:
+    from media_jobs.engines.talking_head import RenderedVideo
+
+# Following the face costs about a third of rendering it: that share of the progress goes to it.
+TRACKING_SHARE = 0.25
+
+
+def transfer_motion(
+    *,
+    photo: np.ndarray,
+    driving_video: Path,
+    out_path: Path,
+    face: Face | None = None,
+    preview: bool = False,
+    progress: Callable[[float], None] | None = None,
+    max_duration: float = MAX_DURATION_S,
+) -> "RenderedVideo":
+    """Render `photo` moving as the face in `driving_video` moves, as an MP4 at out_path.
+
+    Raises InvalidVideo for a driving video that is not a usable video (or is longer than
+    max_duration), NoFaceInVideo when it shows no face, FaceNotFound/SeveralFaces for the photo.
+    """
+    from media_jobs.engines.talking_head.render import render_video
+
+    driving_video = Path(driving_video)
+    info = probe_video(driving_video, max_duration=max_duration)
+    if face is None:
+        face = analyze_face(photo, embed=False)
+    motion = motion_from_video(
+        driving_video,
+        max_duration=max_duration,
+        duration=info.duration,
+        progress=_part(progress, 0.0, TRACKING_SHARE),
+    )
+    with tempfile.TemporaryDirectory(prefix="transfer-") as scratch:
+        audio = extract_audio(driving_video, Path(scratch) / "driving.wav", max_duration=max_duration)
+        return render_video(
+            photo=photo,
+            face=face,
+            motion=motion,
+            audio=audio,
+            out_path=Path(out_path),
+            preview=preview,
+            progress=_part(progress, TRACKING_SHARE, 1.0),
+        )
+
+
+def _part(progress: Callable[[float], None] | None, start: float, end: float) -> Callable[[float], None] | None:
+    """A progress callback for one stage, reporting into its share [start, end] of the whole."""
+    if progress is None:
+        return None
+    return lambda fraction: progress(start + (end - start) * min(max(fraction, 0.0), 1.0))

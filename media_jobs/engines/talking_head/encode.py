@@ -1,0 +1,159 @@
+"""H.264/AAC MP4 from raw RGB frames: the one encoder setting that renders and benchmarks share.
+
+Frames go to the ffmpeg binary that imageio-ffmpeg ships through a pipe, so no frame touches the
+disk; the audio file is ffmpeg's second input. ffmpeg writes a hidden part file next to the target,
+which replaces the target only once ffmpeg has succeeded: a failed render never leaves a
+half-written video where the caller expects one.
+"""
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from media_jobs.engines.audio import ffmpeg_exe
+from media_jobs.engines.base import EngineError
+
+PRESET = "veryfast"
+PREVIEW_PRESET = "superfast"  # ultrafast drops CABAC: files twice as large, for 30% less time
+CRF = 20
+PREVIEW_CRF = 28
+AUDIO_BITRATE = "96k"
+# One thread per encoder: workers run jobs side by side, one per core, so threads would only compete.
+THREADS = 1
+STDERR_TAIL = 800
+
+
+def encoder_command(
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    out_path: Path,
+    audio: Path | None,
+    preview: bool = False,
+    threads: int = THREADS,
+) -> list[str]:
+    """ffmpeg reading rgb24 frames of width x height on stdin and writing an MP4 to out_path."""
+    if width % 2 or height % 2:
+        raise ValueError(f"yuv420p needs even dimensions, not {width}x{height}")
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-threads", str(threads)]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0"]
+    if audio is not None:
+        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
+    cmd += [
+        "-filter_threads",
+        str(threads),
+        "-c:v",
+        "libx264",
+        "-preset",
+        PREVIEW_PRESET if preview else PRESET,
+        "-crf",
+        str(PREVIEW_CRF if preview else CRF),
+        "-pix_fmt",
+        "yuv420p",
+        "-r",
+        str(fps),
+        "-threads",
+        str(threads),
+    ]
+    if audio is not None:
+        cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
+    cmd += ["-movflags", "+faststart", "-f", "mp4", str(out_path)]
+    return cmd
+
+
+class VideoWriter:
+    """Feeds frames to ffmpeg; `close()` publishes the MP4, `abort()` (or an exception) removes it.
+
+    Use as a context manager: leaving the block normally closes, leaving it by an exception aborts.
+    """
+
+    def __init__(
+        self,
+        out_path: Path,
+        *,
+        width: int,
+        height: int,
+        fps: int,
+        audio: Path | None,
+        preview: bool = False,
+        threads: int = THREADS,
+    ):
+        self.out_path = Path(out_path)
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        self.part_path = self.out_path.with_name(f".{self.out_path.name}.part")
+        self.frame_bytes = width * height * 3
+        self.frames = 0
+        self._stderr = tempfile.TemporaryFile()
+        cmd = encoder_command(
+            width=width,
+            height=height,
+            fps=fps,
+            out_path=self.part_path,
+            audio=audio,
+            preview=preview,
+            threads=threads,
+        )
+        try:
+            self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        except OSError as exc:
+            self._stderr.close()
+            raise EngineError(f"ffmpeg could not start: {exc}") from exc
+
+    @property
+    def pid(self) -> int:
+        """ffmpeg's process id (benchmarks read its memory from /proc)."""
+        return self._process.pid
+
+    def write(self, frame: np.ndarray) -> None:
+        """One rgb24 frame of the size given (C-contiguous uint8)."""
+        if frame.nbytes != self.frame_bytes:
+            raise ValueError(f"frame has {frame.nbytes} bytes, expected {self.frame_bytes}")
+        try:
+            self._process.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+        except (BrokenPipeError, ValueError):
+            self._fail("ffmpeg stopped reading frames")
+        self.frames += 1
+
+    def close(self) -> Path:
+        try:
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass
+        if self._process.wait() != 0:
+            self._fail(f"ffmpeg failed (exit {self._process.returncode})")
+        self._stderr.close()
+        os.replace(self.part_path, self.out_path)
+        return self.out_path
+
+    def abort(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        try:
+            self._process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        self._process.wait()
+        self._stderr.close()
+        self.part_path.unlink(missing_ok=True)
+
+    def _fail(self, what: str) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._stderr.seek(0)
+        detail = self._stderr.read().decode(errors="replace").strip()[-STDERR_TAIL:]
+        self.abort()
+        raise EngineError(f"{what}: {detail}" if detail else f"{what}.")
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

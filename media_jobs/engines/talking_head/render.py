@@ -1,0 +1,511 @@
+"""FaceMotion + photo → H.264/AAC MP4 of the whole photo with its face animated, on the CPU.
+
+Everything is a backward warp built from the photo's 68 landmarks and applied with cv2.remap to
+the face's region of interest only; the rest of every frame is the photo itself, byte for byte.
+
+- Mouth: per unit of jaw_open and mouth_width, a displacement field over the lower face is
+  precomputed. The jaw field has a step along the line between the lips: everything under it (lower
+  lip, chin, lower teeth when the photo shows them) drops, the upper lip lifts a little, the cheeks
+  and the neck stretch smoothly. The gap that opens is painted as a mouth: a cavity shaded from the
+  lip colour, a tongue, and teeth coloured from the photo's own teeth or the whites of its eyes.
+- Eyes: per eye and column, the skin between brow and upper lid is stretched down over the eye
+  (the lid comes down, its lash line last), and the lower lid rises a little to meet it.
+- Head: small rotations and shifts of the head region, with a weight that falls smoothly to zero
+  before the region's border, so nothing tears and the background outside never moves. Yaw and
+  pitch move each point by its depth on an ellipsoid (the nose most), a 2-D stand-in for turning.
+
+Conventions (image coordinates, y down): head_yaw > 0 turns the face towards the image's right,
+head_pitch > 0 tips the nose down, head_roll > 0 rotates the head clockwise on screen, head_dx/dy > 0
+move it right/down. left_eye_closed is the subject's left eye (landmarks 42–47, on the image's right).
+
+The mouth and eye warps are applied in the face's own frame first and the head motion after, so
+the painted mouth moves with the head. A frame whose motion is all zero is the photo, unchanged.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from media_jobs.engines.base import EngineError
+from media_jobs.engines.face import Face
+from media_jobs.engines.talking_head import RenderedVideo
+from media_jobs.engines.talking_head.encode import VideoWriter
+from media_jobs.engines.talking_head.motion import FaceMotion
+
+MAX_SIDE = 1024
+PREVIEW_MAX_SIDE = 256
+STILL = 1e-3  # motion values below this are no motion
+JAW_GAP = 0.40  # jaw_open 1 opens the lips by this share of the mouth's width (see FaceMotion)
+LIP_LIFT = 0.12  # the upper lip rises by this share of the lower lip's drop
+CHIN_SHARE = 0.8  # the chin drops by this share of the lower lip's drop
+WIDTH_SHIFT = 0.15  # mouth_width 1 moves each corner out by this share of the mouth's width
+EYE_MEET = 0.8  # a shut eye's lids meet this far down the open eye (the lower lid rises the rest)
+PROGRESS_EVERY = 10  # frames
+
+
+def fit_photo(photo: np.ndarray, landmarks: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The photo at most max_side on its longer side with even dimensions (yuv420p), landmarks to match.
+
+    A photo small enough keeps its pixels (an odd last row or column is dropped); a larger one is
+    scaled down with area averaging.
+    """
+    if photo.ndim == 2:
+        photo = np.stack([photo] * 3, axis=-1)
+    if photo.ndim != 3 or photo.shape[2] < 3 or photo.dtype != np.uint8:
+        raise EngineError("The photo must be an RGB image (height x width x 3, uint8).")
+    photo = photo[..., :3]
+    height, width = photo.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        out_w = max(2, int(width * scale) // 2 * 2)
+        out_h = max(2, int(height * scale) // 2 * 2)
+        frame = cv2.resize(photo, (out_w, out_h), interpolation=cv2.INTER_AREA)
+        factors = np.array([out_w / width, out_h / height], dtype=np.float32)
+        return np.ascontiguousarray(frame), (landmarks * factors).astype(np.float32)
+    out_h, out_w = height // 2 * 2, width // 2 * 2
+    if out_h < 2 or out_w < 2:
+        raise EngineError("The photo is too small.")
+    return np.ascontiguousarray(photo[:out_h, :out_w]), landmarks.astype(np.float32)
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _median_colour(image: np.ndarray, polygons: list[np.ndarray], minus: list[np.ndarray] = (), top: float = 1.0):
+    """Median RGB inside the polygons (less the `minus` ones); `top` keeps only the brightest share."""
+    mask = np.zeros(image.shape[:2], dtype=np.uint8)
+    for polygon in polygons:
+        cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    for polygon in minus:
+        cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 0)
+    pixels = image[mask.astype(bool)].astype(np.float32)
+    if len(pixels) == 0:
+        return None
+    if top < 1.0:
+        brightness = pixels.sum(axis=1)
+        pixels = pixels[brightness >= np.quantile(brightness, 1.0 - top)]
+    return np.median(pixels, axis=0)
+
+
+@dataclass
+class _Eye:
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in ROI pixels
+    upper: np.ndarray  # per column of the box: upper lid y (ROI pixels)
+    lower: np.ndarray  # lower lid y
+    top: np.ndarray  # where the stretched lid skin starts (between brow and lid)
+    bottom: np.ndarray  # where the lower lid's stretch ends
+    rows: np.ndarray  # (h, 1) ROI y of the box's rows
+    map_x: np.ndarray  # (h, w) identity columns
+
+
+class FaceRig:
+    """Everything about one photo's face that does not change from frame to frame."""
+
+    def __init__(self, frame: np.ndarray, landmarks: np.ndarray):
+        lm = landmarks.astype(np.float64)
+        height, width = frame.shape[:2]
+        left, top = lm.min(axis=0)
+        right, bottom = lm.max(axis=0)
+        self.face_width = fw = max(8.0, right - left)
+        self.face_height = fh = max(8.0, bottom - top)
+        x0 = max(0, int(np.floor(left - 0.55 * fw)))
+        x1 = min(width, int(np.ceil(right + 0.55 * fw)))
+        y0 = max(0, int(np.floor(top - 0.8 * fh)))
+        y1 = min(height, int(np.ceil(bottom + 0.5 * fh)))
+        self.roi = (x0, y0, x1, y1)
+        self.photo_roi = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        self.lm = lm - (x0, y0)  # landmarks in ROI pixels
+        rows, cols = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
+        self.grid_x, self.grid_y = cols, rows
+        edge_taper = self._edge_taper(cols, rows, (x0, y0, x1, y1), (width, height), 0.12 * fw)
+        self._head_fields(cols, rows, edge_taper)
+        self._mouth_fields()
+        self.eyes = {"right": self._eye(range(36, 42), range(17, 22)), "left": self._eye(range(42, 48), range(22, 27))}
+        self._colours()
+
+    # --- geometry -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _edge_taper(cols, rows, roi, size, ramp):
+        """1 inside, falling to 0 at the ROI's borders; borders on the image's edge need no taper."""
+        x0, y0, x1, y1 = roi
+        width, height = size
+        taper = np.ones_like(cols)
+        for distance, at_image_edge in (
+            (cols, x0 == 0),
+            (rows, y0 == 0),
+            (cols.max() - cols, x1 == width),
+            (rows.max() - rows, y1 == height),
+        ):
+            if not at_image_edge:
+                taper *= _smoothstep((distance - 1.0) / ramp)
+        return taper
+
+    def _head_fields(self, cols, rows, edge_taper):
+        """Backward displacement per degree (yaw, pitch, roll) and per face width (dx, dy)."""
+        lm, fw, fh = self.lm, self.face_width, self.face_height
+        centre = lm.mean(axis=0)
+        # The head: the jaw line below, an arc over the hair above; the weight falls off within a
+        # third of a face width outside it, so the neck bends and the collar and background stay.
+        ear_y = float(lm[[0, 16], 1].mean())
+        arc_x = 0.62 * (lm[16][0] - lm[0][0])
+        arc_y = ear_y - (lm[17:27, 1].min() - 0.55 * fh)
+        angles = np.linspace(0.0, np.pi, 25)
+        arc = np.stack([centre[0] + arc_x * np.cos(angles), ear_y - arc_y * np.sin(angles)], axis=1)
+        outline = np.concatenate([lm[0:17], arc])
+        inside = np.zeros(cols.shape, dtype=np.uint8)
+        cv2.fillPoly(inside, [np.round(outline).astype(np.int32)], 1)
+        distance = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+        weight = (1.0 - _smoothstep(distance / (0.33 * fw))) * edge_taper
+        # Depth over the face for yaw and pitch: an ellipsoid, and the nose standing out of it.
+        fx, fy = lm[27:31, 0].mean(), lm[27:31, 1].mean()
+        r2 = ((cols - fx) / (0.55 * fw)) ** 2 + ((rows - fy) / (0.7 * fh)) ** 2
+        depth = 0.35 * fw * np.clip(1.0 - r2, 0.0, None) ** 1.5
+        nose = lm[30]
+        depth += 0.15 * fw * np.exp(-(((cols - nose[0]) ** 2 + (rows - nose[1]) ** 2) / (2 * (0.09 * fw) ** 2)))
+        depth *= edge_taper
+        rad = np.pi / 180.0
+        pivot = lm[8] + (0.0, 0.35 * fh)  # the neck: a head tilts about it
+        self.head_x = {
+            "yaw": (-rad * depth).astype(np.float32),
+            "roll": (rad * (rows - pivot[1]) * weight).astype(np.float32),
+            "dx": (-fw * weight).astype(np.float32),
+        }
+        self.head_y = {
+            "pitch": (-rad * depth).astype(np.float32),
+            "roll": (-rad * (cols - pivot[0]) * weight).astype(np.float32),
+            "dy": (-fw * weight).astype(np.float32),
+        }
+
+    def _mouth_fields(self):
+        lm, fh = self.lm, self.face_height
+        roi_h, roi_w = self.photo_roi.shape[:2]
+        corners = lm[48], lm[54]
+        self.mouth_width = mw = max(4.0, float(np.hypot(*(corners[1] - corners[0]))))
+        half = mw / 2
+        xc = float(corners[0][0] + corners[1][0]) / 2
+        # The line the jaw opens along: between the lips, or under the upper teeth when the photo
+        # shows them (they belong to the skull and stay; lower teeth, if shown, go with the jaw).
+        inner = lm[60:68]
+        self.gap_in_photo = float(np.mean(np.linalg.norm(inner[[1, 2, 3]] - inner[[7, 6, 5]], axis=1)))
+        self.shows_teeth = self.gap_in_photo > 0.06 * mw
+        self.split = self._upper_teeth_end(inner) if self.shows_teeth else 0.5
+        upper_lip, lower_lip = inner[[1, 2, 3]], inner[[7, 6, 5]]
+        split_pts = upper_lip + self.split * (lower_lip - upper_lip)
+        mid_pts = np.array([inner[0], *split_pts, inner[4]])
+        mid_pts = mid_pts[np.argsort(mid_pts[:, 0])]
+        self.mid_x, self.mid_y = mid_pts[:, 0], mid_pts[:, 1]
+        jaw_pts = lm[2:15]
+        nose_y = float(lm[33][1])
+
+        x0 = int(max(0, np.floor(min(lm[3][0], xc - 2.7 * half))))
+        x1 = int(min(roi_w, np.ceil(max(lm[13][0], xc + 2.7 * half)) + 1))
+        y0 = int(max(0, np.floor(nose_y - 0.02 * fh)))
+        y1 = int(min(roi_h, np.ceil(jaw_pts[:, 1].max() + 0.45 * fh) + 1))
+        self.mouth_box = (x0, y0, x1, y1)
+        cols, rows = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+        mid = np.interp(cols, self.mid_x, self.mid_y)
+        chin = np.interp(cols, jaw_pts[:, 0], jaw_pts[:, 1])
+        below = rows >= mid
+        dx = cols - xc
+
+        # Jaw: the lower lip drops by `drop`, the chin by CHIN_SHARE of it; the dropping part narrows
+        # to the mouth's corners at the lips and widens to the jaw towards the chin.
+        drop = JAW_GAP * mw
+        t = np.clip((rows - mid) / np.maximum(chin - mid, 1.0), 0.0, 1.0)
+        jaw_half = max(half * 1.05, 0.5 * abs(lm[11][0] - lm[5][0]))
+        spread = half + (jaw_half - half) * _smoothstep(t)
+        lateral = np.clip(1.0 - (dx / spread) ** 2, 0.0, None)
+        neck = 1.0 - _smoothstep((rows - chin) / (0.4 * fh))
+        lower = drop * lateral * (1.0 - (1.0 - CHIN_SHARE) * t) * neck
+        # Upper lip: lifts a little, fading out towards the nose.
+        lift = LIP_LIFT * drop * np.clip(1.0 - (dx / half) ** 2, 0.0, None)
+        lift = lift * np.clip((rows - nose_y) / np.maximum(mid - nose_y, 1.0), 0.0, 1.0) ** 2
+        taper = self._box_taper(cols.shape, 3.0)
+        self.jaw_y = (np.where(below, -lower, lift) * taper).astype(np.float32)  # backward: src = out + field
+
+        # Width: the corners move out (spread) or in (rounded); cheeks follow, the nose and chin do not.
+        mouth_y = float(lm[[51, 57], 1].mean())
+        upper_reach = max(1.0, 0.9 * (mouth_y - nose_y))
+        lower_reach = max(1.0, 0.55 * (float(lm[8][1]) - mouth_y))
+        reach = np.where(rows < mouth_y, upper_reach, lower_reach)
+        band = np.exp(-0.5 * ((rows - mouth_y) / reach) ** 4)
+        d = np.abs(dx) / half
+        profile = d * np.exp(-0.5 * (d / 1.6) ** 4)
+        self.width_x = (-WIDTH_SHIFT * mw * np.sign(dx) * profile * band * taper).astype(np.float32)
+
+        # Per column of the box, what the gap painter needs: the lip line and how far each lip moves.
+        self.mouth_cols = np.arange(x0, x1, dtype=np.float64)
+        column_mid = np.interp(self.mouth_cols, self.mid_x, self.mid_y)
+        mid_rows = np.clip(np.round(column_mid).astype(int) - y0, 0, y1 - y0 - 1)
+        self.width_at_mid = self.width_x[mid_rows, np.arange(x1 - x0)].astype(np.float64)
+        self.lift_at_mid = LIP_LIFT * drop * np.clip(1.0 - ((self.mouth_cols - xc) / half) ** 2, 0.0, None)
+        self.mouth_grid = (cols.astype(np.float32), rows.astype(np.float32))
+        self.lower_lip = (lower * taper).astype(np.float32)  # the drop per unit jaw, also above the line
+
+    def _upper_teeth_end(self, inner: np.ndarray) -> float:
+        """Where the upper teeth end, as a share of the way from the upper to the lower inner lip.
+
+        Per column across the middle of the mouth: the first run of light, unsaturated (tooth)
+        pixels from the upper lip down; the median of where it ends. 1 when the teeth reach the
+        lower lip (no lower teeth shown), less when a dark gap or lower teeth follow.
+        """
+        image = self.photo_roi.astype(np.float32)
+        ends = []
+        for share in np.linspace(0.25, 0.75, 9):
+            top = inner[1] + (inner[3] - inner[1]) * share
+            bottom = inner[7] + (inner[5] - inner[7]) * share
+            length = float(bottom[1] - top[1])
+            if length < 2:
+                continue
+            ts = np.linspace(0.0, 1.0, max(3, int(length * 2) + 1))
+            xs = np.clip(np.round(top[0] + (bottom[0] - top[0]) * ts).astype(int), 0, image.shape[1] - 1)
+            ys = np.clip(np.round(top[1] + (bottom[1] - top[1]) * ts).astype(int), 0, image.shape[0] - 1)
+            pixels = image[ys, xs]
+            light = pixels.mean(axis=1)
+            saturation = (pixels.max(axis=1) - pixels.min(axis=1)) / np.maximum(pixels.max(axis=1), 1.0)
+            tooth = (light > 0.8 * np.percentile(light, 90)) & (saturation < 0.35)
+            if not tooth.any():
+                continue
+            first = int(np.argmax(tooth))
+            run_end = first + int(np.argmin(np.append(tooth[first:], False)))
+            ends.append(ts[min(run_end, len(ts) - 1)])
+        return float(np.clip(np.median(ends), 0.45, 1.0)) if ends else 0.5
+
+    def _box_taper(self, shape, ramp):
+        h, w = shape
+        ys = np.minimum(np.arange(h), h - 1 - np.arange(h))[:, None].astype(np.float64)
+        xs = np.minimum(np.arange(w), w - 1 - np.arange(w))[None, :].astype(np.float64)
+        return _smoothstep(ys / ramp) * _smoothstep(xs / ramp)
+
+    def _eye(self, points: range, brow_points: range) -> _Eye:
+        lm = self.lm
+        eye, brow = lm[list(points)], lm[list(brow_points)]
+        eye_w = float(np.hypot(*(eye[3] - eye[0])))
+        roi_h, roi_w = self.photo_roi.shape[:2]
+        x0 = int(max(0, np.floor(eye[0][0] - 0.3 * eye_w)))
+        x1 = int(min(roi_w, np.ceil(eye[3][0] + 0.3 * eye_w) + 1))
+        cols = np.arange(x0, x1, dtype=np.float64)
+        upper_pts = eye[[0, 1, 2, 3]]
+        lower_pts = eye[[0, 5, 4, 3]]
+        upper = np.interp(cols, upper_pts[:, 0], upper_pts[:, 1])
+        lower = np.maximum(np.interp(cols, lower_pts[:, 0], lower_pts[:, 1]), upper)
+        brow_y = np.minimum(np.interp(cols, brow[:, 0], brow[:, 1]), upper - 2.0)
+        # The lid skin that comes down: the lower 60% of the band between brow and lid.
+        top = upper - 0.6 * (upper - brow_y)
+        y0 = int(max(0, np.floor(top.min()) - 1))
+        y1 = int(min(roi_h, np.ceil(lower.max() + 0.45 * eye_w) + 1))
+        top = np.maximum(top, y0 + 0.5)
+        bottom = np.minimum(lower + 0.3 * eye_w, y1 - 1.5)
+        map_x = np.repeat(cols[None, :].astype(np.float32), y1 - y0, axis=0)
+        rows = np.arange(y0, y1, dtype=np.float64)[:, None]
+        return _Eye((x0, y0, x1, y1), upper, lower, top, bottom, rows, map_x)
+
+    # --- colours --------------------------------------------------------------------------------
+
+    def _colours(self):
+        """Mouth colours from the photo: lips, skin, and teeth (its own, or the whites of its eyes)."""
+        image, lm = self.photo_roi, self.lm
+        lips = _median_colour(image, [lm[48:60]], [lm[60:68]])
+        skin = _median_colour(
+            image, [np.array([lm[1], lm[31], lm[48], lm[4]]), np.array([lm[15], lm[35], lm[54], lm[12]])]
+        )
+        skin = skin if skin is not None else np.array([190.0, 150.0, 130.0])
+        lips = lips if lips is not None else skin * np.array([0.85, 0.6, 0.6])
+        teeth = None
+        if self.shows_teeth:
+            teeth = _median_colour(image, [lm[60:68]], top=0.3)
+        if teeth is None:
+            sclera = _median_colour(image, [lm[36:42], lm[42:48]], top=0.25)
+            teeth = sclera if sclera is not None and sclera.sum() > skin.sum() else skin * 0.55 + 255 * 0.4
+            teeth = 0.85 * teeth + 0.15 * np.array([235.0, 225.0, 200.0])  # a touch warmer than sclera
+        self.lip_colour = lips.astype(np.float32)
+        self.teeth_colour = np.clip(teeth * 0.92, 0, 255).astype(np.float32)
+        # The cavity: the lip colour in deep shadow; the tongue: the lips' hue, a little darker.
+        self.tongue_colour = (lips * np.array([0.85, 0.62, 0.62])).astype(np.float32)
+        # The photo's own teeth come along with the warp; what it does not show is painted.
+        self.paint_upper_teeth = not self.shows_teeth
+        self.paint_lower_teeth = not self.shows_teeth or self.split > 0.85
+
+    # --- per frame ------------------------------------------------------------------------------
+
+    def render(self, jaw: float, width: float, eyes: dict[str, float], head: dict[str, float]) -> np.ndarray:
+        """The ROI for one frame (the photo's own ROI, not a copy, when nothing moves)."""
+        work = self.photo_roi
+        if abs(jaw) > STILL or abs(width) > STILL:
+            work = work.copy()
+            self._mouth(work, max(0.0, jaw), width)
+        for name, closed in eyes.items():
+            if closed > STILL:
+                if work is self.photo_roi:
+                    work = work.copy()
+                self._close_eye(work, self.eyes[name], min(1.0, closed))
+        if any(abs(value) > STILL for value in head.values()):
+            map_x = self.grid_x.copy()
+            map_y = self.grid_y.copy()
+            for name, field in self.head_x.items():
+                if head[name]:
+                    cv2.scaleAdd(field, float(head[name]), map_x, map_x)
+            for name, field in self.head_y.items():
+                if head[name]:
+                    cv2.scaleAdd(field, float(head[name]), map_y, map_y)
+            work = cv2.remap(work, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return work
+
+    def _mouth(self, work: np.ndarray, jaw: float, width: float) -> None:
+        x0, y0, x1, y1 = self.mouth_box
+        grid_x, grid_y = self.mouth_grid
+        map_x = cv2.scaleAdd(self.width_x, width, grid_x) if width else grid_x
+        map_y = cv2.scaleAdd(self.jaw_y, jaw, grid_y) if jaw else grid_y
+        warped = cv2.remap(self.photo_roi, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if jaw > STILL:
+            self._paint_gap(warped, jaw, width)
+        work[y0:y1, x0:x1] = warped
+
+    def _paint_gap(self, warped: np.ndarray, jaw: float, width: float) -> None:
+        """Paint the opened mouth into the gap between the lips (window pixels, in place)."""
+        x0, y0, x1, y1 = self.mouth_box
+        # Output column → the source column it shows (the width warp), then the lips' edges there.
+        source_cols = self.mouth_cols + width * self.width_at_mid
+        inside = (source_cols > self.mid_x[0]) & (source_cols < self.mid_x[-1])
+        if not inside.any():
+            return
+        mid = np.interp(source_cols, self.mid_x, self.mid_y)
+        # The fields are functions of the output pixel: the lips' edges are where they carry the line
+        # between the lips to. The lower one: out_y - jaw * drop(out_y) = mid, by two fixed-point steps.
+        top = mid - jaw * self.lift_at_mid
+        bottom = mid.copy()
+        columns = np.arange(x1 - x0)
+        for _ in range(2):
+            row = np.clip(np.round(bottom).astype(int) - y0, 0, y1 - y0 - 1)
+            bottom = mid + jaw * self.lower_lip[row, columns]
+        bottom = np.where(inside, bottom, mid)
+        top = np.where(inside, top, mid)
+        if np.max(bottom - top) < 0.3:
+            return
+        cols = np.nonzero(bottom - top > 0.05)[0]
+        c0, c1 = cols[0], cols[-1] + 1
+        r0 = int(max(y0, np.floor(top[c0:c1].min()) - 1))
+        r1 = int(min(y1, np.ceil(bottom[c0:c1].max()) + 2))
+        top, bottom = top[c0:c1][None, :], bottom[c0:c1][None, :]
+        ys = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
+        mw = self.mouth_width
+        soft = max(1.0, 0.012 * mw)  # edges as soft as the photo's own at this scale
+        alpha = np.clip((ys - top) / soft + 0.5, 0.0, 1.0) * np.clip((bottom - ys) / soft + 0.5, 0.0, 1.0)
+        gap = np.maximum(bottom - top, 1e-3)
+        depth_v = np.clip((ys - top) / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
+        corner_l, corner_r = source_cols[cols[0]], source_cols[cols[-1]]
+        u = (source_cols[c0:c1][None, :] - (corner_l + corner_r) / 2) / max(1.0, (corner_r - corner_l) / 2)
+
+        # Cavity: the lips' colour in shadow, deepest in the middle, lighter towards the lips.
+        middle = (1.0 - u**2) * 4.0 * depth_v * (1.0 - depth_v)
+        colour = self.lip_colour * (0.42 - 0.27 * middle)[..., None]
+        # Tongue: a low mound behind the lower teeth, lit at its front, once the mouth is open enough.
+        lower_span = np.clip(1.0 - (u / 0.62) ** 2, 0.0, 1.0)  # the lower front teeth: a narrower arch
+        lower_h = np.minimum(0.06 * mw * lower_span, 0.3 * gap) if self.paint_lower_teeth else 0.0 * gap
+        front = bottom - lower_h
+        tongue_h = np.clip(gap - 0.05 * mw, 0.0, None) * 0.35 * np.sqrt(np.clip(1.0 - (u / 0.7) ** 2, 0.0, 1.0))
+        tongue_top = front - tongue_h
+        tongue = np.clip((ys - tongue_top) / np.maximum(0.5 * tongue_h, 1.0), 0.0, 1.0)
+        tongue_shade = 0.45 + 0.35 * np.clip((ys - tongue_top) / np.maximum(tongue_h, 1.0), 0.0, 1.0)
+        colour += (self.tongue_colour * tongue_shade[..., None] - colour) * tongue[..., None]
+        teeth_shade = 1.0 - 0.3 * u**2
+        # Narrow darker gaps between the front teeth, at roughly incisor and canine spacing.
+        seams = np.zeros_like(u)
+        for at in (0.0, 0.24, -0.24, 0.46, -0.46, 0.66, -0.66):
+            seams = np.maximum(seams, np.exp(-0.5 * ((u - at) * (mw / 2) / 0.45) ** 2))
+        teeth = self.teeth_colour * (teeth_shade * (1.0 - 0.12 * seams))[..., None]
+        if self.paint_lower_teeth:  # they peek over the lower lip, in the shade of the upper ones
+            lower = np.clip((ys - front) / (1.5 * soft), 0.0, 1.0) * np.clip(lower_span / 0.2, 0.0, 1.0)
+            colour += (teeth * 0.9 - colour) * lower[..., None]
+        if self.paint_upper_teeth:  # they hang from under the upper lip
+            upper_h = 0.11 * mw * (1.0 - 0.45 * u**2)
+            upper = np.clip((top + upper_h - ys) / (1.2 * soft), 0.0, 1.0) * np.clip((0.92 - np.abs(u)) / 0.1, 0.0, 1.0)
+            colour += (teeth - colour) * upper[..., None]
+        # The upper lip shades the top of the mouth.
+        colour *= (0.7 + 0.3 * np.clip((ys - top) / max(1.5, 0.05 * mw), 0.0, 1.0))[..., None]
+        region = warped[r0 - y0 : r1 - y0, c0:c1].astype(np.float32)
+        blended = region + (colour - region) * alpha[..., None]
+        warped[r0 - y0 : r1 - y0, c0:c1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+    def _close_eye(self, work: np.ndarray, eye: _Eye, closed: float) -> None:
+        """Bring the upper lid down: lid skin stretched from `top` to the closing line, the eye below
+        it pushed down under the rising lower lid."""
+        x0, y0, x1, y1 = eye.box
+        opening = eye.lower - eye.upper
+        line = eye.upper + closed * EYE_MEET * opening  # where the lids' edges are now
+        shown = line + closed * (eye.lower - line)  # the eye's row that now sits just under the lid
+        ys = eye.rows
+        above = eye.top + (ys - eye.top) * (eye.upper - eye.top) / np.maximum(line - eye.top, 1e-3)
+        below = shown + (ys - line) * (eye.bottom - shown) / np.maximum(eye.bottom - line, 1e-3)
+        map_y = np.where(ys < eye.top, ys, np.where(ys < line, above, np.where(ys < eye.bottom, below, ys)))
+        work[y0:y1, x0:x1] = cv2.remap(
+            work, eye.map_x, map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+
+def render_video(
+    *,
+    photo: np.ndarray,
+    face: Face,
+    motion: FaceMotion,
+    audio: Path | None,
+    out_path: Path,
+    preview: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> RenderedVideo:
+    """Animate the photo's face with `motion` and encode the whole picture, with `audio` if given.
+
+    One frame per motion frame at motion.fps. The photo is scaled to at most MAX_SIDE pixels on its
+    longer side (PREVIEW_MAX_SIDE and a faster encoder preset for a preview); `face` is the photo's
+    face in the photo's own pixels.
+    """
+    if motion.frames < 1:
+        raise EngineError("Nothing to render: the motion has no frames.")
+    frame, landmarks = fit_photo(
+        photo, np.asarray(face.landmarks, dtype=np.float32), PREVIEW_MAX_SIDE if preview else MAX_SIDE
+    )
+    rig = FaceRig(frame, landmarks)
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = rig.roi
+    current = frame[y0:y1, x0:x1]
+    tracks = {
+        "jaw": motion.jaw_open,
+        "width": motion.mouth_width,
+        "left": motion.left_eye_closed,
+        "right": motion.right_eye_closed,
+        "yaw": motion.head_yaw,
+        "pitch": motion.head_pitch,
+        "roll": motion.head_roll,
+        "dx": motion.head_dx,
+        "dy": motion.head_dy,
+    }
+    tracks = {name: np.nan_to_num(np.asarray(values, dtype=np.float64)).tolist() for name, values in tracks.items()}
+    frame = frame.copy()
+    with VideoWriter(out_path, width=width, height=height, fps=motion.fps, audio=audio, preview=preview) as writer:
+        for index in range(motion.frames):
+            roi = rig.render(
+                tracks["jaw"][index],
+                tracks["width"][index],
+                {"left": tracks["left"][index], "right": tracks["right"][index]},
+                {name: tracks[name][index] for name in ("yaw", "pitch", "roll", "dx", "dy")},
+            )
+            if roi is not current:
+                frame[y0:y1, x0:x1] = roi
+                current = roi
+            writer.write(frame)
+            if progress is not None and (index % PROGRESS_EVERY == 0 or index == motion.frames - 1):
+                progress((index + 1) / motion.frames)
+    return RenderedVideo(
+        path=Path(out_path),
+        width=width,
+        height=height,
+        fps=motion.fps,
+        frames=motion.frames,
+        duration=motion.frames / motion.fps,
+    )

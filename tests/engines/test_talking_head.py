@@ -1,0 +1,388 @@
+"""The local talking-head engine on the astronaut: the MP4 it writes, and what its frames show.
+
+One Piper sentence is synthesized and rendered per module; the video is decoded and measured with
+dlib's landmarks (the inner lips' gap, the eyes' aspect ratio), against the audio's loudness and the
+phoneme timings. The renderer's raw frames are checked too, through a writer that keeps them instead
+of encoding, where the claim is about exact pixels (H.264 is lossy).
+"""
+
+import hashlib
+import sys
+import types
+
+import av
+import numpy as np
+import pytest
+from skimage import data
+
+from media_jobs.engines.audio import decode_to_mono
+from media_jobs.engines.base import EngineError, VoiceProfile
+from media_jobs.engines.face import Face, FaceNotFound, analyze_face, landmarks_in_box
+from media_jobs.engines.speech.piper import PiperSpeech
+from media_jobs.engines.talking_head import LocalTalkingHead, RenderedVideo, render
+from media_jobs.engines.talking_head.motion import FaceMotion
+from media_jobs.engines.talking_head.speech_driver import LEAD_S, speech_motion_from_file, viseme
+
+# Bilabials next to open vowels, and a pause between the sentences.
+TEXT = "Mama bought a big apple pie. Papa opened the far barn."
+SEED = 7
+FPS = 25
+OPEN_VOWELS = ("ɑː", "a", "æ", "ɔː")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("talking-head")
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def face(photo) -> Face:
+    return analyze_face(photo, embed=False)
+
+
+@pytest.fixture(scope="module")
+def speech(work):
+    return PiperSpeech().synthesize(text=TEXT, voice=VoiceProfile(), out_dir=work)
+
+
+@pytest.fixture(scope="module")
+def rendered(photo, face, speech, work) -> tuple[RenderedVideo, list[float]]:
+    progress: list[float] = []
+    video = LocalTalkingHead().render_speech(
+        photo=photo,
+        audio=speech.path,
+        phonemes=speech.phonemes,
+        out_path=work / "talk.mp4",
+        face=face,
+        seed=SEED,
+        progress=progress.append,
+    )
+    return video, progress
+
+
+@pytest.fixture(scope="module")
+def video(rendered) -> RenderedVideo:
+    return rendered[0]
+
+
+@pytest.fixture(scope="module")
+def frames(video) -> list[np.ndarray]:
+    with av.open(str(video.path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def motion(speech) -> FaceMotion:
+    return speech_motion_from_file(audio=speech.path, phonemes=speech.phonemes, seed=SEED)
+
+
+def measure(image: np.ndarray, box) -> tuple[float, float]:
+    """(inner-lip gap 62↔66, mean eye aspect ratio), the gap in inter-ocular distances."""
+    lm = landmarks_in_box(image, box)
+    iod = np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0))
+
+    def ear(p: int) -> float:
+        vertical = np.linalg.norm(lm[p + 1] - lm[p + 5]) + np.linalg.norm(lm[p + 2] - lm[p + 4])
+        return vertical / (2 * np.linalg.norm(lm[p + 3] - lm[p]))
+
+    return float(np.linalg.norm(lm[66] - lm[62]) / iod), (ear(36) + ear(42)) / 2
+
+
+@pytest.fixture(scope="module")
+def measured(frames, face) -> tuple[np.ndarray, np.ndarray]:
+    gaps, ears = zip(*(measure(frame, face.box) for frame in frames), strict=True)
+    return np.array(gaps), np.array(ears)
+
+
+@pytest.fixture(scope="module")
+def photo_gap(photo, face) -> float:
+    return measure(photo, face.box)[0]
+
+
+def frames_around(start: float, end: float, count: int) -> range:
+    """The video frames that show a sound from start to end (the mouth leads the sound a little)."""
+    first = int(np.floor((start - LEAD_S - 0.04) * FPS))
+    last = int(np.ceil((end - LEAD_S + 0.04) * FPS))
+    return range(max(0, first), min(count, last + 1))
+
+
+class KeptFrames:
+    """Stands in for the encoder: keeps copies of the frames written."""
+
+    kept: list = []
+
+    def __init__(self, out_path, **kwargs):
+        self.size = (kwargs["height"], kwargs["width"])
+        KeptFrames.kept.clear()
+
+    def write(self, frame):
+        assert frame.shape[:2] == self.size
+        KeptFrames.kept.append(frame.copy())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+@pytest.fixture
+def kept_frames(monkeypatch) -> list:
+    monkeypatch.setattr(render, "VideoWriter", KeptFrames)
+    KeptFrames.kept.clear()
+    return KeptFrames.kept
+
+
+def still_motion(frames: int, **tracks) -> FaceMotion:
+    motion = FaceMotion.still(frames)
+    values = {name: getattr(motion, name) for name in motion.__dataclass_fields__ if name != "fps"}
+    for name, track in tracks.items():
+        values[name] = np.asarray(track, dtype=np.float32)
+    return FaceMotion(fps=FPS, **values)
+
+
+# --- the file -------------------------------------------------------------------------------------
+
+
+def test_the_mp4_holds_one_h264_video_and_one_aac_audio_stream(video, speech, frames):
+    with av.open(str(video.path)) as container:
+        assert [s.type for s in container.streams] in (["video", "audio"], ["audio", "video"])
+        stream, sound = container.streams.video[0], container.streams.audio[0]
+        assert stream.codec_context.name == "h264" and sound.codec_context.name == "aac"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        assert (stream.codec_context.width, stream.codec_context.height) == (512, 512)
+        assert stream.average_rate == FPS
+        assert float(sound.duration * sound.time_base) == pytest.approx(speech.duration, abs=0.1)
+    assert abs(len(frames) - round(speech.duration * FPS)) <= 1
+    assert (video.frames, video.width, video.height, video.fps) == (len(frames), 512, 512, FPS)
+    assert video.duration == pytest.approx(len(frames) / FPS)
+    head = video.path.read_bytes()
+    assert head.index(b"moov") < head.index(b"mdat")  # faststart: playable while it downloads
+
+
+def test_progress_rises_to_one(rendered):
+    _, progress = rendered
+    assert progress and progress == sorted(progress)
+    assert 0 < progress[0] < 0.5 and progress[-1] == 1.0
+
+
+def test_the_same_seed_gives_the_same_video(photo, face, speech, video, motion, work):
+    again = LocalTalkingHead().render_speech(
+        photo=photo, audio=speech.path, phonemes=speech.phonemes, out_path=work / "again.mp4", face=face, seed=SEED
+    )
+    digest = hashlib.sha256
+    assert digest(again.path.read_bytes()).digest() == digest(video.path.read_bytes()).digest()
+    same = speech_motion_from_file(audio=speech.path, phonemes=speech.phonemes, seed=SEED)
+    other = speech_motion_from_file(audio=speech.path, phonemes=speech.phonemes, seed=SEED + 1)
+    for name in ("jaw_open", "left_eye_closed", "head_yaw", "head_dx"):
+        np.testing.assert_array_equal(getattr(same, name), getattr(motion, name))
+    np.testing.assert_array_equal(other.jaw_open, motion.jaw_open)  # the mouth follows the speech only
+    assert not np.array_equal(other.left_eye_closed, motion.left_eye_closed)
+    assert not np.array_equal(other.head_yaw, motion.head_yaw)
+
+
+def test_a_preview_is_smaller_and_as_long(photo, face, speech, video, work):
+    preview = LocalTalkingHead().render_speech(
+        photo=photo, audio=speech.path, phonemes=speech.phonemes, out_path=work / "preview.mp4", face=face, preview=True
+    )
+    assert (preview.width, preview.height) == (256, 256)
+    assert preview.frames == video.frames
+    assert preview.path.stat().st_size < 0.75 * video.path.stat().st_size
+    with av.open(str(preview.path)) as container:
+        assert len(container.streams.video) == len(container.streams.audio) == 1
+        assert sum(1 for _ in container.decode(video=0)) == preview.frames
+
+
+def test_without_audio_the_mp4_has_only_video_and_large_odd_photos_are_capped_to_even_sizes(photo, face, work):
+    big = np.ascontiguousarray(np.repeat(np.repeat(photo, 3, axis=0), 3, axis=1)[:1535, :1203])
+    big_face = Face(box=tuple(3 * v for v in face.box), landmarks=face.landmarks * 3, score=face.score)
+    video = render.render_video(
+        photo=big, face=big_face, motion=still_motion(3, jaw_open=[0, 0.5, 1]), audio=None, out_path=work / "big.mp4"
+    )
+    assert max(video.width, video.height) <= render.MAX_SIDE
+    assert video.width % 2 == video.height % 2 == 0
+    assert video.height / video.width == pytest.approx(1535 / 1203, rel=0.01)
+    with av.open(str(video.path)) as container:
+        assert len(container.streams.video) == 1 and len(container.streams.audio) == 0
+        assert sum(1 for _ in container.decode(video=0)) == 3
+
+
+def test_a_failed_encode_raises_with_ffmpegs_message_and_leaves_no_file(photo, face, speech, work):
+    out = work / "failed" / "talk.mp4"
+    with pytest.raises(EngineError, match="ffmpeg") as excinfo:
+        render.render_video(photo=photo, face=face, motion=still_motion(5), audio=work / "missing.wav", out_path=out)
+    assert "missing.wav" in str(excinfo.value)
+    assert not out.exists() and not list(out.parent.iterdir())
+
+
+def test_a_photo_without_a_face_is_refused(speech, work):
+    with pytest.raises(FaceNotFound):
+        LocalTalkingHead().render_speech(
+            photo=np.full((64, 64, 3), 128, np.uint8),
+            audio=speech.path,
+            phonemes=speech.phonemes,
+            out_path=work / "noface.mp4",
+        )
+    assert not (work / "noface.mp4").exists()
+
+
+def test_motion_transfer_is_handed_to_the_transfer_module(monkeypatch, photo, face, work):
+    calls = []
+    fake = types.ModuleType("transfer")
+    fake.transfer_motion = lambda **kwargs: calls.append(kwargs) or "video"
+    monkeypatch.setitem(sys.modules, "media_jobs.engines.talking_head.transfer", fake)
+    result = LocalTalkingHead().transfer_motion(
+        photo=photo, driving_video=work / "driving.mp4", out_path=work / "out.mp4", face=face, preview=True
+    )
+    assert result == "video"
+    assert calls == [
+        {
+            "photo": photo,
+            "driving_video": work / "driving.mp4",
+            "out_path": work / "out.mp4",
+            "face": face,
+            "preview": True,
+            "progress": None,
+        }
+    ]
+
+
+# --- what the frames show -------------------------------------------------------------------------
+
+
+def test_the_mouth_opening_follows_the_loudness(measured, speech, frames):
+    gaps, _ = measured
+    samples, rate = decode_to_mono(speech.path)
+    per_frame = round(rate / FPS)
+    rms = [np.sqrt(np.mean(np.square(samples[i * per_frame : (i + 1) * per_frame]))) for i in range(len(frames))]
+    level_db = np.maximum(20 * np.log10(np.maximum(rms, 1e-9)), -60.0)
+    assert np.corrcoef(gaps, level_db)[0, 1] > 0.5
+
+
+def test_lips_close_on_m_b_p_and_in_silence_and_open_on_vowels(measured, photo_gap, speech, frames):
+    gaps, _ = measured
+    assert max(gaps[0], gaps[-1]) < photo_gap + 0.04  # silence at both ends: the photo's mouth
+    bilabials = [t for t in speech.phonemes if t.phoneme in ("m", "b", "p")]
+    vowels = [t for t in speech.phonemes if t.phoneme in OPEN_VOWELS and t.end - t.start >= 0.08]
+    assert len(bilabials) >= 6 and len(vowels) >= 3
+    for timing in bilabials:
+        closest = min(gaps[i] for i in frames_around(timing.start, timing.end, len(frames)))
+        assert closest < photo_gap + 0.04, timing
+    for timing in vowels:
+        widest = max(gaps[i] for i in frames_around(timing.start, timing.end, len(frames)))
+        assert widest > photo_gap + 0.1, timing
+
+
+def test_a_blink_closes_the_eyes(measured, motion):
+    _, ears = measured
+    shut = np.flatnonzero(motion.left_eye_closed >= 0.99)
+    open_ = np.flatnonzero((motion.left_eye_closed == 0) & (motion.right_eye_closed == 0))
+    assert len(shut) >= 1 and len(open_) > len(ears) / 2
+    assert np.max(ears[shut]) < 0.7 * np.median(ears[open_])
+
+
+def test_frames_away_from_the_face_stay_the_photo(frames, photo, face):
+    rig = render.FaceRig(photo, face.landmarks)
+    x0, y0, x1, y1 = rig.roi
+    away = np.ones(photo.shape[:2], dtype=bool)
+    away[max(0, y0 - 16) : y1 + 16, max(0, x0 - 16) : x1 + 16] = False  # codec blocks straddle the ROI
+    first = frames[0][away].astype(int)
+    assert np.abs(first - photo[away]).mean() < 4.0  # the photo, as yuv420p and H.264 at CRF 20 keep it
+    # It does not flicker: the encoder only refines a few static pixels slightly now and then.
+    for before, after in zip(frames, frames[1:], strict=False):
+        change = np.abs(after[away].astype(int) - before[away])
+        assert change.mean() < 0.1 and np.mean(change > 3) < 0.005
+
+
+def test_a_still_motion_reproduces_the_photo_exactly(kept_frames, photo, face, work):
+    render.render_video(photo=photo, face=face, motion=FaceMotion.still(4), audio=None, out_path=work / "x.mp4")
+    assert len(kept_frames) == 4
+    for frame in kept_frames:
+        np.testing.assert_array_equal(frame, photo)
+
+
+def test_motion_changes_only_the_face_region_with_no_seam_and_no_flicker(kept_frames, photo, face, work):
+    frames = 8
+    held = [0, 0.3, 0.8, 0.8, 0.8, 0.8, 0.4, 0]  # frames 2-5 hold one pose
+    motion = still_motion(
+        frames,
+        jaw_open=held,
+        mouth_width=np.multiply(held, 0.5),
+        left_eye_closed=np.multiply(held, 1.2),
+        right_eye_closed=held,
+        head_yaw=np.multiply(held, 2),
+        head_pitch=np.multiply(held, -1.5),
+        head_roll=np.multiply(held, 2),
+        head_dx=np.multiply(held, 0.02),
+        head_dy=np.multiply(held, -0.02),
+    )
+    render.render_video(photo=photo, face=face, motion=motion, audio=None, out_path=work / "x.mp4")
+    kept = kept_frames
+    x0, y0, x1, y1 = render.FaceRig(photo, face.landmarks).roi
+    outside = np.ones(photo.shape[:2], dtype=bool)
+    outside[y0 + 1 : y1 - 1, x0 + 1 : x1 - 1] = False  # the ROI's own border row and column included
+    for frame in kept:
+        np.testing.assert_array_equal(frame[outside], photo[outside])
+    np.testing.assert_array_equal(kept[0], photo)
+    for frame in kept[3:6]:
+        np.testing.assert_array_equal(frame, kept[2])
+    # Inside the region the face really moves, and the motion fades out before the border: pixels a
+    # few rows in have barely moved (a seam would be a jump there).
+    assert np.abs(kept[2].astype(int) - photo).max() > 100
+    band = np.zeros(photo.shape[:2], dtype=bool)
+    band[y0 + 2 : y1 - 2, x0 + 2 : x1 - 2] = True
+    band[y0 + 5 : y1 - 5, x0 + 5 : x1 - 5] = False
+    assert np.abs(kept[2][band].astype(int) - photo[band]).mean() < 2.0
+
+
+def test_neutral_mouth_and_open_eyes_keep_the_photo_but_an_open_jaw_shows_a_dark_mouth(kept_frames, photo, face, work):
+    render.render_video(
+        photo=photo, face=face, motion=still_motion(2, jaw_open=[0, 1]), audio=None, out_path=work / "x.mp4"
+    )
+    still, open_ = kept_frames
+    np.testing.assert_array_equal(still, photo)
+    lm = face.landmarks
+    # The middle of the mouth, a little under the upper teeth: dark now, and reddish (from the lips).
+    x = int(round(lm[62][0]))
+    column = open_[int(lm[62][1]) : int(lm[66][1]) + 20, x].astype(int)
+    darkest = column[np.argmin(column.sum(axis=1))]
+    assert darkest.sum() < 0.4 * photo[int(lm[62][1]) + 2, x].astype(int).sum()
+    assert darkest[0] > darkest[2]
+    # The upper teeth the photo shows are still there, right under the upper lip.
+    teeth_row = open_[int(lm[62][1]) + 2, x - 3 : x + 4].astype(int)
+    assert teeth_row.mean() > 170
+
+
+# --- the speech driver ------------------------------------------------------------------------------
+
+
+def test_visemes_close_on_bilabials_and_open_more_on_open_vowels():
+    assert viseme("m")[0] == viseme("b")[0] == viseme("p")[0] == 0.0
+    for pause in ("_", " ", ",", ".", "", "?"):
+        assert viseme(pause) == (0.0, 0.0)
+    assert viseme("ɑː")[0] > viseme("ə")[0] > viseme("f")[0] > 0
+    assert viseme("a")[0] > viseme("ɪ")[0] and viseme("æ")[0] > viseme("i")[0]
+    assert viseme("u")[1] < 0 and viseme("w")[1] < 0 and viseme("ʊ")[1] < 0 and viseme("o")[1] < 0
+    assert viseme("i")[1] > 0 and viseme("e")[1] > 0 and viseme("ɪ")[1] > 0
+    assert viseme("aɪ") == viseme("a")  # a diphthong starts as its first vowel
+
+
+def test_speech_motion_is_closed_in_silence_and_blinks_fully_for_150_to_250_ms(motion, speech):
+    assert motion.fps == FPS and motion.frames == round(speech.duration * FPS)
+    assert speech.phonemes[0].phoneme == speech.phonemes[-1].phoneme == "_"
+    assert motion.jaw_open[0] == 0.0 and motion.jaw_open[-1] == 0.0
+    assert 0.0 <= motion.jaw_open.min() and motion.jaw_open.max() <= 1.0
+    eyes = motion.left_eye_closed
+    blinking = np.flatnonzero(eyes > 0.05)
+    assert len(blinking) >= 3 and eyes.max() == 1.0
+    run = np.split(blinking, np.flatnonzero(np.diff(blinking) > 1) + 1)[0]
+    assert 3 <= len(run) <= 7  # 120–280 ms at 25 fps
+    for name in ("head_yaw", "head_pitch", "head_roll"):
+        track = getattr(motion, name)
+        assert np.abs(track).max() < 3.0  # a degree or two
+        assert np.abs(np.diff(track)).max() < 0.25  # smooth: no jumps from frame to frame

@@ -29,6 +29,19 @@ class Person(models.Model):
     )
     # What face analysis found in the photo: box, 68 landmarks, identity embedding (see engines.face.Face).
     face = models.JSONField(default=dict, blank=True, editable=False)
+    # influgen's character profile: free-form nested objects a client defines, kept as sent.
+    niche = models.CharField(max_length=100, blank=True)
+    appearance = models.JSONField(default=dict, blank=True)
+    identity = models.JSONField(default=dict, blank=True)
+    personality = models.JSONField(default=dict, blank=True)
+    style = models.JSONField(default=dict, blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    talking_head_enabled = models.BooleanField(default=False)
+    follower_count = models.PositiveIntegerField(default=0)
+    # How the persona's voice is used (stability, similarity_boost, style, use_speaker_boost, speed, pitch).
+    voice_settings = models.JSONField(default=dict, blank=True)
+    # The mean identity embedding of the photo and reference images: who this character is.
+    identity_embedding = models.JSONField(default=list, blank=True, editable=False)
     is_demo = models.BooleanField(default=False, help_text="The workspace's read-only demo person.")
     is_default = models.BooleanField(
         default=False, help_text="The persona that calls naming none act on (one per workspace)."
@@ -68,6 +81,7 @@ class Voice(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="voices")
     person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="voice_clones")
     name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=2000)
     provider = models.CharField(max_length=32, choices=Provider.choices, default=Provider.LOCAL)
     provider_voice_id = models.CharField(max_length=200)
     # Provider options (ElevenLabs: stability, similarity_boost, style, use_speaker_boost).
@@ -133,3 +147,83 @@ class ProfileVideo(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ReferenceImage(models.Model):
+    """A picture of the character (influgen reference image); each shows one face, analysed on arrival."""
+
+    class Type(models.TextChoices):
+        PRIMARY = "primary", "Primary"
+        FACE = "face", "Face close-up"
+        PROFILE = "profile", "Profile"
+        FULL_BODY = "full_body", "Full body"
+        EXPRESSION = "expression", "Expression"
+        OTHER = "other", "Other"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="reference_images")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="reference_images")
+    image = models.ImageField(upload_to="persons/references/", max_length=255)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.OTHER)
+    source_url = models.URLField(max_length=2000, blank=True, help_text="Where it was fetched from, if a URL.")
+    face = models.JSONField(default=dict, blank=True, editable=False)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} image of {self.person_id}"
+
+
+class LoraModel(models.Model):
+    """A character's LoRA identity model, trained by a provider from its training images."""
+
+    class Status(models.TextChoices):
+        NONE = "none", "None"
+        PENDING = "pending", "Pending"
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="lora")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NONE)
+    base_model = models.CharField(max_length=100, blank=True)
+    training_steps = models.PositiveIntegerField(null=True, blank=True)
+    lora_rank = models.PositiveIntegerField(null=True, blank=True)
+    trigger_word = models.CharField(max_length=64, blank=True)
+    job = models.ForeignKey(
+        "media_jobs.MediaJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="lora_models"
+    )
+    provider = models.CharField(max_length=32, blank=True)
+    provider_request_id = models.CharField(max_length=200, blank=True)
+    weights_url = models.URLField(max_length=2000, blank=True)
+    config_url = models.URLField(max_length=2000, blank=True)
+    credits_charged = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"LoRA of {self.person_id} ({self.status})"
+
+
+class LoraTrainingImage(models.Model):
+    """One image a LoRA learns the character's face from; it must show one face."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="lora_training_images")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="lora_training_images")
+    image = models.ImageField(upload_to="persons/lora/", max_length=255)
+    face = models.JSONField(default=dict, blank=True, editable=False)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"training image {self.pk} of {self.person_id}"

@@ -1,15 +1,26 @@
-"""A person's photo file is deleted with its row, however the row goes (API, admin, a workspace cascade)."""
+"""Files are deleted with their rows, however the rows go (API, admin, a workspace cascade)."""
 
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from characters.models import Person, Voice
+from characters.models import LoraTrainingImage, Person, ProfileVideo, ReferenceImage, Voice
 from persona_platform.media import delete_file_on_commit
 
 
 @receiver(post_delete, sender=Person, dispatch_uid="person_photo_delete")
 def person_photo_delete(sender, instance: Person, **kwargs) -> None:
     delete_file_on_commit(instance.photo.name, instance.photo.storage)
+
+
+@receiver(post_delete, sender=ReferenceImage, dispatch_uid="reference_image_delete")
+@receiver(post_delete, sender=LoraTrainingImage, dispatch_uid="lora_training_image_delete")
+def image_file_delete(sender, instance: ReferenceImage | LoraTrainingImage, **kwargs) -> None:
+    delete_file_on_commit(instance.image.name, instance.image.storage)
+
+
+@receiver(post_delete, sender=ProfileVideo, dispatch_uid="profile_video_delete")
+def profile_video_file_delete(sender, instance: ProfileVideo, **kwargs) -> None:
+    delete_file_on_commit(instance.file.name, instance.file.storage)
 
 
 @receiver(post_delete, sender=Voice, dispatch_uid="voice_samples_delete")

@@ -126,6 +126,44 @@ def run_motion_transfer(*, job: MediaJob, work_dir: Path, progress: Progress) ->
     return _video_output(video, result={})
 
 
+def run_lora_training(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    """The character's training images, trained into a LoRA by the provider (fal.ai)."""
+    from characters.models import LoraModel, LoraTrainingImage
+
+    lora = LoraModel.objects.filter(pk=job.params.get("lora_id"), job_id=job.pk).first()
+    if lora is None:
+        raise EngineError("The LoRA was deleted before it was trained.")
+    LoraModel.objects.filter(pk=lora.pk).update(status=LoraModel.Status.TRAINING)
+    images = []
+    for index, training_image in enumerate(LoraTrainingImage.objects.filter(person_id=lora.person_id)):
+        path = work_dir / f"image-{index:02d}.{training_image.image.name.rsplit('.', 1)[-1]}"
+        with training_image.image.open("rb") as source:
+            path.write_bytes(source.read())
+        images.append(path)
+    engine = get_engine("lora")
+    result = engine.train(
+        images=images,
+        steps=lora.training_steps,
+        rank=lora.lora_rank,
+        base_model=lora.base_model,
+        trigger_word=lora.trigger_word,
+        work_dir=work_dir,
+        progress=lambda done: progress(int(done * 99)),
+        should_stop=lambda: MediaJob.objects.filter(pk=job.pk, status=MediaJob.Status.CANCELED).exists(),
+    )
+    return JobOutput(
+        path=None,
+        result={
+            "provider": engine.name,
+            "request_id": result.request_id,
+            "weights_url": result.weights_url,
+            "config_url": result.config_url,
+            "base_model": result.base_model,
+            "trigger_word": result.trigger_word,
+        },
+    )
+
+
 def run_voice_clone(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
     # Imported here: torch and the speaker encoder load only in processes that clone voices.
     from media_jobs.voice_clone_runner import run_voice_clone as run
@@ -140,6 +178,7 @@ RUNNERS: dict[str, Callable[..., JobOutput]] = {
     MediaJob.Kind.VIDEO: run_talking_head,
     MediaJob.Kind.TALKING_HEAD: run_talking_head,
     MediaJob.Kind.MOTION_TRANSFER: run_motion_transfer,
+    MediaJob.Kind.LORA_TRAINING: run_lora_training,
 }
 
 
@@ -149,10 +188,28 @@ def abandon_voice_clone(job: MediaJob) -> None:
     abandon(job=job)
 
 
+def abandon_lora_training(job: MediaJob) -> None:
+    from characters.services.lora import lora_training_abandoned
+
+    lora_training_abandoned(job=job)
+
+
+def complete_lora_training(job: MediaJob) -> None:
+    from characters.services.lora import lora_training_succeeded
+
+    lora_training_succeeded(job=job)
+
+
 # What a kind leaves behind when its job ends failed or canceled, however that happened (an engine
 # error, retries exhausted, the sweep, a cancel): removed, so nothing half-made stays.
 ABANDON: dict[str, Callable[[MediaJob], None]] = {
     MediaJob.Kind.VOICE_CLONE: abandon_voice_clone,
+    MediaJob.Kind.LORA_TRAINING: abandon_lora_training,
+}
+
+# What a kind completes outside its job row once the job is marked ready.
+COMPLETE: dict[str, Callable[[MediaJob], None]] = {
+    MediaJob.Kind.LORA_TRAINING: complete_lora_training,
 }
 
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 from accounts.models import Workspace
 from characters.models import Person
 from media_jobs.models import MediaJob
-from media_jobs.runners import ABANDON, runner_for
-from persona_platform.errors import DomainError, InvalidInput
+from media_jobs.runners import ABANDON, COMPLETE, runner_for
+from persona_platform.errors import Conflict, InvalidInput
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
 
 logger = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ STALE_MARGIN = timedelta(seconds=60)
 MAX_ATTEMPTS = 3
 
 
-class JobNotCancelable(DomainError):
-    kind, status = "Conflict", 409
+class JobNotCancelable(Conflict):
+    pass
 
 
 def _enqueue(job_id: int) -> None:
@@ -45,10 +45,13 @@ def _enqueue(job_id: int) -> None:
 
 def _notify(job_id: int) -> None:
     """Final states send the signed webhook once, when the job asked for one; failed and canceled
-    jobs also clear away what their kind had started (see runners.ABANDON)."""
+    jobs also clear away what their kind had started (runners.ABANDON), ready ones complete it
+    (runners.COMPLETE)."""
     job = MediaJob.objects.get(pk=job_id)
     if job.status in (Status.FAILED, Status.CANCELED) and job.kind in ABANDON:
         transaction.on_commit(lambda: ABANDON[job.kind](job))
+    if job.status == Status.READY and job.kind in COMPLETE:
+        COMPLETE[job.kind](job)
     if job.callback_url and job.is_final:
         from media_jobs.webhooks import webhook_enqueue
 

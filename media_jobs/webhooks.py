@@ -7,26 +7,22 @@ periodic task (`webhooks_deliver_due`), never scheduled as a far-future Celery E
 Every request carries `webhook-id` (stable across retries, so receivers can deduplicate), `webhook-timestamp`
 (unix seconds of this attempt) and `webhook-signature: v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}`.
 
-Server-side request forgery: a callback URL must resolve only to public addresses. The check runs when the job is
-created (so the caller gets a 422 at once) and again right before every send, and the request goes to the very
-address that passed the check (the URL is rewritten to that IP; the Host header, TLS SNI and certificate check keep
-the hostname), so a DNS answer that changes between check and connect (DNS rebinding) cannot redirect the request.
-Redirects are never followed and proxies from the environment are ignored.
+Server-side request forgery: a callback URL must resolve only to public addresses, checked by the guard shared with
+every URL fetch (persona_platform.fetch). The check runs when the job is created (so the caller gets a 422 at once)
+and again right before every send, and the request goes to the very address that passed the check, so a DNS answer
+that changes between check and connect (DNS rebinding) cannot redirect the request. Redirects are never followed
+and proxies from the environment are ignored.
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import random
-import socket
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -34,14 +30,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
 
 from media_jobs.models import MediaJob, WebhookAttempt, WebhookDelivery
 from persona_platform.errors import InvalidInput
+from persona_platform.fetch import PinnedHostAdapter, Target, target_resolve
 
 logger = logging.getLogger(__name__)
 
-URL_MAX_LENGTH = 2000
 ERROR_MAX_LENGTH = 1000
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 6 * 3600
@@ -49,8 +44,6 @@ BACKOFF_MAX_SECONDS = 6 * 3600
 CLAIM_LEASE_SECONDS = 300
 USER_AGENT = "PersonaPlatform-Webhooks/1.0"
 _SECRET_PREFIX = "whsec_"
-# Addresses that embed an IPv4 address which the network may route to (NAT64 well-known prefix).
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 # Secret and signatures
@@ -127,128 +120,22 @@ def webhook_signature_verify(
 # Callback URLs and the guard against requests into private networks
 
 
-@dataclass(frozen=True)
-class _Target:
-    """Where a request for a callback URL goes: the pinned address, and the names the server expects."""
-
-    scheme: str
-    host: str  # ASCII hostname (or IP literal) for SNI and the certificate check
-    host_header: str
-    pinned_url: str  # the callback URL with its host replaced by the checked address
-
-
 def callback_url_validate(url: str) -> str:
     """The callback URL to store, or InvalidInput naming `callback_url`; an empty value means no callback.
 
     Run when a job is created so that a bad URL is a 422 at once instead of a silent delivery failure later.
-    The address check is repeated before every send (see `_target_resolve`).
+    The address check is repeated before every send (see `_callback_target`).
     """
     url = (url or "").strip()
     if not url:
         return ""
-    _target_resolve(url)
+    _callback_target(url)
     return url
 
 
-def _refuse(reason: str) -> InvalidInput:
-    return InvalidInput(f"callback_url: {reason}", details={"callback_url": [reason]})
-
-
-def _target_resolve(url: str) -> _Target:
-    """Parse, resolve and check a callback URL; every address the host resolves to must be public."""
-    if len(url) > URL_MAX_LENGTH:
-        raise _refuse(f"must be at most {URL_MAX_LENGTH} characters.")
-    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in url):
-        raise _refuse("must not contain spaces or control characters.")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise _refuse("is not a valid URL.") from exc
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise _refuse("must be an http or https URL.")
-    if "@" in parts.netloc or parts.username is not None or parts.password is not None:
-        raise _refuse("must not contain credentials.")
-    hostname = parts.hostname
-    if not hostname:
-        raise _refuse("must name a host.")
-    literal = _ip_literal(hostname)
-    if literal is not None:
-        host = literal.compressed
-    else:
-        try:
-            host = hostname.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise _refuse("the host name is not valid.") from exc
-    port = port or (443 if scheme == "https" else 80)
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as exc:
-        raise _refuse("the host does not resolve.") from exc
-    addresses = []
-    for info in infos:
-        try:
-            addresses.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
-        except ValueError:
-            continue
-    if not addresses:
-        raise _refuse("the host does not resolve.")
-    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS and any(_address_forbidden(address) for address in addresses):
-        # One bad answer refuses the lot: the resolver decides which answer a client would use.
-        raise _refuse("the host resolves to a private, loopback or reserved address.")
-
-    pinned = addresses[0]
-    pinned_host = f"[{pinned.compressed}]" if pinned.version == 6 else pinned.compressed
-    host_for_header = f"[{host}]" if ":" in host else host
-    default_port = parts.port is None or parts.port == (443 if scheme == "https" else 80)
-    host_header = host_for_header if default_port else f"{host_for_header}:{port}"
-    pinned_url = urlunsplit((scheme, f"{pinned_host}:{port}", parts.path or "/", parts.query, ""))
-    return _Target(scheme=scheme, host=host, host_header=host_header, pinned_url=pinned_url)
-
-
-def _ip_literal(hostname: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(hostname)
-    except ValueError:
-        return None
-
-
-def _address_forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Anything but a plain public unicast address, including IPv6 forms that carry a forbidden IPv4 address."""
-    if address.version == 6 and address in _NAT64:
-        # DNS64 answers in IPv6-only networks: the gateway connects to the embedded IPv4 address, so judge that.
-        return _address_forbidden(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    if (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or not address.is_global  # also shared address space (100.64.0.0/10) and other special-purpose ranges
-    ):
-        return True
-    if address.version == 6:
-        embedded = [address.ipv4_mapped, address.sixtofour]
-        if address.teredo:
-            embedded.extend(address.teredo)
-        return any(inner is not None and _address_forbidden(inner) for inner in embedded)
-    return False
-
-
-class _PinnedHostAdapter(HTTPAdapter):
-    """Sends to the pinned IP in the URL while TLS uses the original hostname for SNI and the certificate check."""
-
-    def __init__(self, *, hostname: str):
-        self._hostname = hostname
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
-        # urllib3 drops these for plain http pools; for https they replace the IP literal of the URL.
-        pool_kwargs.update(server_hostname=self._hostname, assert_hostname=self._hostname)
-        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+def _callback_target(url: str) -> Target:
+    """The checked, pinned address for a callback URL (the shared guard of persona_platform.fetch)."""
+    return target_resolve(url, field="callback_url", allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS)
 
 
 # Payload and enqueueing
@@ -437,7 +324,7 @@ def _send(*, delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str]:
     }
     try:
         # Resolved and checked again now: the answer at job creation proves nothing about the answer today.
-        target = _target_resolve(delivery.url)
+        target = _callback_target(delivery.url)
     except InvalidInput as exc:
         return None, f"refused: {exc.message}"
     headers["Host"] = target.host_header
@@ -445,7 +332,7 @@ def _send(*, delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str]:
     try:
         with requests.Session() as session:
             session.trust_env = False  # no proxies or netrc from the environment: the pinned address is the peer
-            session.mount(f"{target.scheme}://", _PinnedHostAdapter(hostname=target.host))
+            session.mount(f"{target.scheme}://", PinnedHostAdapter(hostname=target.host))
             response = session.post(
                 target.pinned_url,
                 data=body,

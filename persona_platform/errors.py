@@ -43,3 +43,15 @@ class ReadOnlyPerson(DomainError):
     """The demo person: every workspace shares its shape, so nobody may change or delete it."""
 
     kind, status = "Forbidden", 403
+
+
+class Conflict(DomainError):
+    """The request is fine but the resource's state forbids it now (a training already running)."""
+
+    kind, status = "Conflict", 409
+
+
+class ProviderNotConfigured(DomainError):
+    """The work needs an external provider this installation has no key for."""
+
+    kind, status = "ServiceUnavailable", 503

@@ -205,9 +205,16 @@ MAX_SCRIPT_CHARS = env_int("MAX_SCRIPT_CHARS", 5000)
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
 ELEVENLABS_BASE_URL = env.str("ELEVENLABS_BASE_URL", default="https://api.elevenlabs.io")
 ELEVENLABS_MODEL_ID = env.str("ELEVENLABS_MODEL_ID", default="eleven_multilingual_v2")
+FAL_KEY = env.str("FAL_KEY", default="")
+FAL_QUEUE_URL = env.str("FAL_QUEUE_URL", default="https://queue.fal.run")
+FAL_REST_URL = env.str("FAL_REST_URL", default="https://rest.alpha.fal.ai")
+FAL_LORA_TRAINING_APP = env.str("FAL_LORA_TRAINING_APP", default="fal-ai/flux-lora-fast-training")
+FAL_POLL_SECONDS = env_int("FAL_POLL_SECONDS", 5)
+FAL_TRAINING_TIMEOUT_SECONDS = env_int("FAL_TRAINING_TIMEOUT_SECONDS", 3600)
 ENGINE_TIMEOUT_SECONDS = env_int("ENGINE_TIMEOUT_SECONDS", 60)
 ENGINES = {
     "speech": env.str("SPEECH_ENGINE", default="elevenlabs" if ELEVENLABS_API_KEY else "piper"),
+    "lora": env.str("LORA_ENGINE", default="fal" if FAL_KEY else ""),
     "talking_head": env.str("TALKING_HEAD_ENGINE", default="local"),
     "noop": "noop",
 }
@@ -218,6 +225,8 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 # Webhooks (Standard Webhooks signatures)
 WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")  # whsec_<base64>; derived from SECRET_KEY when empty
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+# Media and documents passed by URL (persona_platform.fetch): private addresses are refused unless this is on.
+FETCH_ALLOW_PRIVATE_URLS = env_bool("FETCH_ALLOW_PRIVATE_URLS", False)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 

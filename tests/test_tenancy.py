@@ -23,6 +23,21 @@ DETAIL_ROUTES = [
     ("get", "/v1/speech/{speech}", None),
     ("patch", "/v1/speech/{speech}", {"name": "Stolen"}),
     ("delete", "/v1/speech/{speech}", None),
+    ("get", "/v1/replicas/{person}", None),
+    ("patch", "/v1/replicas/{person}", {"name": "Stolen"}),
+    ("delete", "/v1/replicas/{person}", None),
+    ("get", "/v1/videos/{video}", None),
+    ("patch", "/v1/videos/{video}", {"name": "Stolen"}),
+    ("delete", "/v1/videos/{video}", None),
+    ("get", "/api/v1/talking-head/{generation}", None),
+    ("post", "/api/v1/characters/{character}/talking-head/preview", {"script": "Hi"}),
+    ("post", "/api/v1/characters/{character}/talking-head/generate", {"script": "Hi"}),
+    ("get", "/api/v1/characters/{character}/talking-head/generations", None),
+    ("get", "/api/v1/characters/{character}/motion-transfers", None),
+    ("get", "/api/v1/characters/{character}/motion-transfer/{transfer}", None),
+    ("post", "/api/v1/influencers/{character}/talking-head/preview", {"script": "Hi"}),
+    ("get", "/api/v1/influencers/{character}/talking-head/generations", None),
+    ("get", "/api/v1/influencers/{character}/motion-transfer/{transfer}", None),
 ]
 
 
@@ -31,7 +46,15 @@ def alices_objects(workspace):
     person = factories.person_create(workspace=workspace, name="Alice's person")
     persona = SpeakingProfile.objects.create(workspace=workspace, name="Alice's persona", person=person)
     speech = MediaJob.objects.create(workspace=workspace, kind="speech", params={"text": "Hi"}, status="ready")
-    return {"person": person.pk, "persona": persona.pk, "speech": speech.pk}
+    video = MediaJob.objects.create(workspace=workspace, person=person, kind="video", params={"script": "Hi"})
+    generation = MediaJob.objects.create(
+        workspace=workspace, person=person, kind="talking_head", params={"script": "Hi"}, status="ready"
+    )
+    transfer = MediaJob.objects.create(workspace=workspace, person=person, kind="motion_transfer", params={})
+    return {
+        "person": person.pk, "persona": persona.pk, "speech": speech.pk, "video": video.pk,
+        "generation": generation.pk, "transfer": transfer.pk, "character": person.character_id,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(("method", "template", "body"), DETAIL_ROUTES)
@@ -44,13 +67,15 @@ def test_another_workspaces_object_is_404(other_client, alices_objects, method, 
     assert Person.objects.get(pk=alices_objects["person"]).name == "Alice's person"
     assert SpeakingProfile.objects.get(pk=alices_objects["persona"]).name == "Alice's persona"
     assert MediaJob.objects.get(pk=alices_objects["speech"]).name == ""
+    assert MediaJob.objects.get(pk=alices_objects["video"]).name == ""
+    assert MediaJob.objects.count() == 4  # nothing started on Alice's character
 
 
 @pytest.mark.parametrize(("method", "template", "body"), DETAIL_ROUTES)
 def test_the_owner_reaches_the_same_routes(api_client, alices_objects, method, template, body):
     response = getattr(api_client, method)(template.format(**alices_objects), body, format="json")
 
-    assert response.status_code in {200, 204}, response.content
+    assert response.status_code in {200, 202, 204}, response.content
 
 
 def test_another_workspaces_demo_person_is_404_too(other_client, workspace):
@@ -86,6 +111,8 @@ def test_a_company_filter_cannot_reach_across_workspaces(api_client, other_works
 def test_twintone_lists_never_include_another_workspaces_objects(other_client, alices_objects):
     assert other_client.get("/v1/personas").json()["personas"] == []
     assert other_client.get("/v1/speech").json()["speech"] == []
+    assert other_client.get("/v1/videos").json()["videos"] == []
+    assert [replica["name"] for replica in other_client.get("/v1/replicas").json()["replicas"]] == ["Nova Demo"]
 
 
 def test_a_voice_cannot_be_cloned_for_another_workspaces_person(other_workspace, alices_objects):

@@ -49,9 +49,12 @@ def person_create(
     photo: Photo | None = None,
     company: Company | None = None,
     is_demo: bool = False,
+    face: dict | None = None,
 ) -> Person:
-    """One person and its photo file, both or neither. The photo must show one face."""
-    face = portrait_face(photo) if photo is not None else {}
+    """One person and its photo file, both or neither. The photo must show one face (`face`: its
+    analysis, when the caller has it already)."""
+    if photo is not None and not face:
+        face = portrait_face(photo)
     with guarded_files() as files, transaction.atomic():
         if not is_demo:
             # Lock the workspace row so two concurrent creates cannot both take the last free place.
@@ -64,7 +67,7 @@ def person_create(
             description=description,
             company=company,
             is_demo=is_demo,
-            face=face,
+            face=face or {},
         )
         if photo is not None:
             person.photo.name = files.save(random_name(PHOTO_DIRECTORY, photo.extension), photo.content)

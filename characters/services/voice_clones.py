@@ -74,6 +74,8 @@ def voice_clone_start(
     person: Person | None = None,
     callback_url: str = "",
     provider: str | None = None,
+    description: str = "",
+    voice_settings: dict | None = None,
 ) -> tuple[Voice, MediaJob]:
     """A new local voice and the queued job that measures it from `samples` (decoded audio files).
 
@@ -87,7 +89,14 @@ def voice_clone_start(
         raise InvalidInput("person: not found in this workspace.", details={"person": ["Not found."]})
     voice_samples_check(samples)
     with guarded_files() as files, transaction.atomic():
-        voice = Voice(workspace=workspace, person=person, name=name, provider=provider)
+        voice = Voice(
+            workspace=workspace,
+            person=person,
+            name=name,
+            provider=provider,
+            description=description,
+            settings=voice_settings or {},
+        )
         voice.full_clean(exclude=["workspace", "person", "provider_voice_id"])
         stored = [files.save(random_name(SAMPLES_DIR, _extension(data)), bytes(data)) for data in samples]
         voice.save()  # provider_voice_id stays "" until the job has measured the samples

@@ -9,6 +9,17 @@ from persona_platform.errors import InvalidInput
 
 UNSET = object()
 SPEED_RANGE, PITCH_RANGE = (0.5, 2.0), (-12.0, 12.0)
+# A character's voice settings: ElevenLabs' four, and our speed and pitch (applied by every engine).
+VOICE_SETTING_RANGES = {
+    "stability": (0.0, 1.0),
+    "similarity_boost": (0.0, 1.0),
+    "style": (0.0, 1.0),
+    "speed": SPEED_RANGE,
+    "pitch": PITCH_RANGE,
+}
+PROVIDER_SETTINGS = ("stability", "similarity_boost", "style", "use_speaker_boost")
+# The voice every workspace has without cloning one: Piper's voice from the installed package.
+LOCAL_VOICE = {"id": "local", "name": "Joe (US English, local)", "provider": Voice.Provider.LOCAL}
 
 
 def _clamp(value: float, bounds: tuple[float, float]) -> float:
@@ -90,11 +101,59 @@ def voice_profile_for_speech(*, workspace_id: int, profile_id: int | None) -> tu
 
 
 def voice_profile_for_person(*, person: Person) -> tuple[str | None, VoiceProfile]:
-    """(engine name, VoiceProfile) for what a persona says in its videos: its voice, else the local one."""
-    return _voice_profile(person.voice, speed=1.0, pitch=0.0)
+    """(engine name, VoiceProfile) for what a persona says: its voice (else the local one) with its settings."""
+    chosen = person.voice_settings
+    return _voice_profile(
+        person.voice,
+        speed=float(chosen.get("speed", 1.0)),
+        pitch=float(chosen.get("pitch", 0.0)),
+        provider_settings={key: chosen[key] for key in PROVIDER_SETTINGS if key in chosen},
+    )
 
 
-def _voice_profile(voice: Voice | None, *, speed: float, pitch: float) -> tuple[str | None, VoiceProfile]:
+def person_voice_settings_update(*, person: Person, changes: dict) -> dict:
+    """Set the settings given (PUT sends any of them); ranges are checked here for every dialect."""
+    from characters.services.persons import person_require_editable
+
+    person_require_editable(person=person)
+    errors = {
+        name: [f"Must be between {low:g} and {high:g}."]
+        for name, (low, high) in VOICE_SETTING_RANGES.items()
+        if name in changes and not low <= float(changes[name]) <= high
+    }
+    if errors:
+        raise InvalidInput(" ".join(f"{name}: {msgs[0]}" for name, msgs in errors.items()), details=errors)
+    person.voice_settings = {**person.voice_settings, **changes}
+    Person.objects.filter(pk=person.pk).update(voice_settings=person.voice_settings)
+    return person.voice_settings
+
+
+def voice_catalog(*, workspace: Workspace) -> list[dict]:
+    """Every voice a character of the workspace can speak with: the local one, then its clones."""
+    voices = [{**LOCAL_VOICE, "description": "The built-in neural voice.", "category": "premade", "status": "ready",
+               "character_id": None, "settings": {}, "created_at": None}]  # fmt: skip
+    for voice in Voice.objects.filter(workspace=workspace).select_related("person"):
+        voices.append(voice_entry(voice))
+    return voices
+
+
+def voice_entry(voice: Voice) -> dict:
+    return {
+        "id": str(voice.pk),
+        "name": voice.name,
+        "description": voice.description,
+        "provider": voice.provider,
+        "category": "cloned",
+        "status": "ready" if voice.provider_voice_id or voice.measurements else "processing",
+        "character_id": voice.person.character_id if voice.person_id else None,
+        "settings": voice.settings,
+        "created_at": voice.created_at,
+    }
+
+
+def _voice_profile(
+    voice: Voice | None, *, speed: float, pitch: float, provider_settings: dict | None = None
+) -> tuple[str | None, VoiceProfile]:
     if voice is None or voice.provider == Voice.Provider.LOCAL:
         measured = voice.measurements if voice is not None else {}
         # A clone's own adjustment plus the persona's, kept inside what the local voice can do.
@@ -108,5 +167,5 @@ def _voice_profile(voice: Voice | None, *, speed: float, pitch: float) -> tuple[
         voice_id=voice.provider_voice_id,
         speed=speed,
         pitch_semitones=pitch,
-        provider_settings=dict(voice.settings),
+        provider_settings={**voice.settings, **(provider_settings or {})},
     )

@@ -13,6 +13,7 @@ ENGINES: dict[str, dict[str, str]] = {
         "elevenlabs": "media_jobs.engines.speech.elevenlabs.ElevenLabsSpeech",
     },
     "talking_head": {"local": "media_jobs.engines.talking_head.LocalTalkingHead"},
+    "lora": {"fal": "media_jobs.engines.lora.fal.FalLoraTrainer"},
     "noop": {"noop": "media_jobs.engines.noop.NoopEngine"},
 }
 

@@ -26,7 +26,10 @@ def test_a_failed_save_leaves_no_photo_file(workspace, media_root, monkeypatch):
 
     with pytest.raises(IntegrityError):
         person_services.person_create(
-            workspace=workspace, owner=workspace.owner, name="X", photo=photo_from_bytes(factories.image_bytes(portrait=True))
+            workspace=workspace,
+            owner=workspace.owner,
+            name="X",
+            photo=photo_from_bytes(factories.image_bytes(portrait=True)),
         )
 
     assert stored_files(media_root) == before

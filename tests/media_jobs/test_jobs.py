@@ -207,7 +207,10 @@ def test_deleting_a_job_deletes_its_file(workspace, runner, media_root, django_c
     assert not MediaJob.objects.filter(pk=job.pk).exists()
 
 
-def test_an_unknown_kind_fails_clearly(workspace, django_capture_on_commit_callbacks):
+def test_an_unknown_kind_fails_clearly(workspace, django_capture_on_commit_callbacks, monkeypatch):
+    from media_jobs import runners
+
+    monkeypatch.delitem(runners.RUNNERS, MediaJob.Kind.LORA_TRAINING)
     with django_capture_on_commit_callbacks(execute=True):
         job = services.job_create(workspace=workspace, kind=MediaJob.Kind.LORA_TRAINING, params={})
 

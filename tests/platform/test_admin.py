@@ -186,7 +186,9 @@ def test_a_photo_without_a_face_is_refused_in_the_admin(staff_client, workspace)
             "owner": workspace.owner.pk,
             "name": person.name,
             "description": "",
-            "photo": SimpleUploadedFile("wall.png", factories.image_bytes(image_format="PNG"), content_type="image/png"),
+            "photo": SimpleUploadedFile(
+                "wall.png", factories.image_bytes(image_format="PNG"), content_type="image/png"
+            ),
             "voice_clones-TOTAL_FORMS": 0,
             "voice_clones-INITIAL_FORMS": 0,
             "profile_videos-TOTAL_FORMS": 0,

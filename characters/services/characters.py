@@ -1,0 +1,230 @@
+"""influgen characters: the person row with its profile, reference images, default flag and copies.
+
+A character is a person (see persons.py for capacity, the demo rule and the photo); these are
+the rules influgen adds on top.
+"""
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count, Max, Q, QuerySet
+
+from accounts.models import User, Workspace
+from characters.models import LoraModel, Person, ReferenceImage
+from characters.services.faces import portrait_face
+from characters.services.persons import (
+    PHOTO_DIRECTORY,
+    person_create,
+    person_require_capacity,
+    person_require_editable,
+)
+from characters.services.photos import Photo
+from media_jobs.models import MediaJob
+from persona_platform.media import delete_file_on_commit, guarded_files, random_name
+
+REFERENCE_DIRECTORY = "persons/references"
+PROFILE_OBJECTS = ("appearance", "identity", "personality", "style", "settings")
+# Generated media that counts as a character's content.
+CONTENT_KINDS = (MediaJob.Kind.VIDEO, MediaJob.Kind.TALKING_HEAD, MediaJob.Kind.MOTION_TRANSFER)
+UNSET = object()
+
+
+def character_list(*, workspace: Workspace) -> QuerySet[Person]:
+    """Characters with what their answers count, in one query."""
+    content = Q(media_jobs__kind__in=CONTENT_KINDS, media_jobs__status=MediaJob.Status.READY)
+    return (
+        Person.objects.filter(workspace=workspace)
+        .select_related("lora", "voice")
+        .prefetch_related("reference_images")
+        .annotate(
+            content_count=Count("media_jobs", filter=content, distinct=True),
+            last_post_date=Max("media_jobs__finished_at", filter=content),
+        )
+    )
+
+
+def character_get(*, workspace: Workspace, ulid: str) -> Person:
+    from characters.selectors import person_get_by_ulid
+
+    person_get_by_ulid(workspace=workspace, ulid=ulid)  # the 404 for a missing or foreign id
+    return character_list(workspace=workspace).get(ulid=ulid)
+
+
+def face_consistency_tier(person: Person) -> str:
+    """How generated images keep the face: a trained LoRA, else reference images (IP-Adapter), else nothing."""
+    lora = getattr(person, "lora", None)
+    if lora is not None and lora.status == LoraModel.Status.READY:
+        return "lora"
+    return "ip_adapter" if person.photo or person.reference_images.all() else "none"
+
+
+def _merge(current: dict, changes: dict) -> dict:
+    """PATCH of a nested profile object: keys sent replace theirs, a null removes one, the rest stay."""
+    merged = {**current, **changes}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+@transaction.atomic
+def character_create(
+    *,
+    workspace: Workspace,
+    owner: User,
+    name: str,
+    niche: str = "",
+    profile: dict | None = None,
+    talking_head_enabled: bool = False,
+    reference_images: list[tuple[Photo, str]] = (),
+) -> Person:
+    """A character and its reference images (photo, source URL). The first image becomes the primary
+    one and the character's photo. Every face is checked before anything is written."""
+    photos = list(reference_images)
+    faces = [portrait_face(photo) for photo, _ in photos]
+    person = person_create(
+        workspace=workspace,
+        owner=owner,
+        name=name,
+        photo=photos[0][0] if photos else None,
+        face=faces[0] if faces else None,
+    )
+    for attribute, value in (profile or {}).items():
+        setattr(person, attribute, value)
+    person.niche, person.talking_head_enabled = niche, talking_head_enabled
+    person.save()
+    for index, ((photo, source_url), face) in enumerate(zip(photos, faces, strict=True)):
+        reference_image_add(
+            person=person,
+            photo=photo,
+            face=face,
+            image_type=ReferenceImage.Type.PRIMARY if index == 0 else ReferenceImage.Type.OTHER,
+            source_url=source_url,
+            becomes_photo=False,
+        )
+    return person
+
+
+@transaction.atomic
+def character_update(
+    *,
+    person: Person,
+    name: str | object = UNSET,
+    niche: str | object = UNSET,
+    profile: dict | None = None,
+    talking_head_enabled: bool | object = UNSET,
+) -> Person:
+    person_require_editable(person=person)
+    for attribute, value in (("name", name), ("niche", niche), ("talking_head_enabled", talking_head_enabled)):
+        if value is not UNSET:
+            setattr(person, attribute, value)
+    for attribute, changes in (profile or {}).items():
+        setattr(person, attribute, _merge(getattr(person, attribute), changes))
+    person.full_clean(exclude=["photo", "workspace", "owner", "company", "voice"], validate_constraints=False)
+    person.save()
+    return person
+
+
+@transaction.atomic
+def character_set_default(*, person: Person) -> Person:
+    """One default per workspace: marking one unmarks the other (the demo person cannot be it)."""
+    person_require_editable(person=person)
+    Workspace.objects.select_for_update().filter(pk=person.workspace_id).first()
+    Person.objects.filter(workspace_id=person.workspace_id, is_default=True).exclude(pk=person.pk).update(
+        is_default=False
+    )
+    Person.objects.filter(pk=person.pk).update(is_default=True)
+    person.is_default = True
+    return person
+
+
+def character_duplicate(*, person: Person, owner: User) -> Person:
+    """A copy with its photo, reference images, profile and voice settings; not its jobs, voice
+    clones or LoRA (those belong to the original). Files are copied, so either can be deleted."""
+    references = list(person.reference_images.all())
+    with guarded_files() as files, transaction.atomic():
+        Workspace.objects.select_for_update().filter(pk=person.workspace_id).first()
+        person_require_capacity(workspace=person.workspace)
+        copy = Person(
+            workspace_id=person.workspace_id,
+            owner=owner,
+            name=f"{person.name} (copy)"[:200],
+            description=person.description,
+            company_id=person.company_id,
+            voice_id=person.voice_id,
+            face=person.face,
+            niche=person.niche,
+            talking_head_enabled=person.talking_head_enabled,
+            voice_settings=dict(person.voice_settings),
+            identity_embedding=list(person.identity_embedding),
+            **{attribute: dict(getattr(person, attribute)) for attribute in PROFILE_OBJECTS},
+        )
+        if person.photo:
+            copy.photo.name = files.save(_copy_name(person.photo.name, PHOTO_DIRECTORY), _read(person.photo))
+        copy.save()
+        for reference in references:
+            ReferenceImage.objects.create(
+                workspace_id=copy.workspace_id,
+                person=copy,
+                image=files.save(_copy_name(reference.image.name, REFERENCE_DIRECTORY), _read(reference.image)),
+                type=reference.type,
+                source_url=reference.source_url,
+                face=reference.face,
+                width=reference.width,
+                height=reference.height,
+            )
+    return copy
+
+
+def _copy_name(name: str, directory: str) -> str:
+    return random_name(directory, name.rsplit(".", 1)[-1])
+
+
+def _read(field_file) -> bytes:
+    with field_file.open("rb") as handle:
+        return handle.read()
+
+
+def reference_image_add(
+    *,
+    person: Person,
+    photo: Photo,
+    image_type: str = ReferenceImage.Type.OTHER,
+    source_url: str = "",
+    becomes_photo: bool | None = None,
+    face: dict | None = None,
+) -> ReferenceImage:
+    """Store a reference image (one face) and refresh the character's identity. A primary image, or
+    the first image of a character without a photo, becomes its photo: what videos animate."""
+    person_require_editable(person=person)
+    face = face or portrait_face(photo)
+    if becomes_photo is None:
+        becomes_photo = image_type == ReferenceImage.Type.PRIMARY or not person.photo
+    with guarded_files() as files, transaction.atomic():
+        if image_type == ReferenceImage.Type.PRIMARY:
+            person.reference_images.filter(type=ReferenceImage.Type.PRIMARY).update(type=ReferenceImage.Type.OTHER)
+        reference = ReferenceImage.objects.create(
+            workspace_id=person.workspace_id,
+            person=person,
+            image=files.save(random_name(REFERENCE_DIRECTORY, photo.extension), photo.content),
+            type=image_type,
+            source_url=source_url,
+            face=face,
+            width=photo.width,
+            height=photo.height,
+        )
+        if becomes_photo:
+            delete_file_on_commit(person.photo.name)
+            person.photo.save(random_name(PHOTO_DIRECTORY, photo.extension), ContentFile(photo.content), save=False)
+            files.names.append(person.photo.name)
+            person.face = face
+        person.identity_embedding = identity_embedding(person)
+        person.save()
+    return reference
+
+
+def identity_embedding(person: Person) -> list[float]:
+    """The mean of the unit identity embeddings of the photo and every reference image."""
+    faces = [person.face, *(reference.face for reference in person.reference_images.all())]
+    vectors = [np.asarray(face["embedding"], dtype=np.float32) for face in faces if face and face.get("embedding")]
+    if not vectors:
+        return []
+    mean = np.mean([vector / (np.linalg.norm(vector) or 1.0) for vector in vectors], axis=0)
+    return np.round(mean / (np.linalg.norm(mean) or 1.0), 5).tolist()

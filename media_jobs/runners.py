@@ -33,9 +33,14 @@ def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutpu
 
     text = job.params.get("text", "")
     audio_format = job.params.get("format", "wav")
-    engine_name, voice = voice_profile_for_speech(
-        workspace_id=job.workspace_id, profile_id=job.params.get("profile_id")
-    )
+    if job.params.get("person_voice"):  # a character speaking with its own voice and settings
+        from characters.services.voices import voice_profile_for_person
+
+        engine_name, voice = voice_profile_for_person(person=_person_for(job))
+    else:
+        engine_name, voice = voice_profile_for_speech(
+            workspace_id=job.workspace_id, profile_id=job.params.get("profile_id")
+        )
     progress(10)
     speech = get_engine("speech", engine_name).synthesize(
         text=text, voice=voice, out_dir=work_dir, audio_format=audio_format
@@ -58,7 +63,7 @@ def _person_for(job: MediaJob):
 
     person = Person.objects.select_related("voice").filter(pk=job.person_id).first()
     if person is None:
-        raise EngineError("The persona was deleted before its video was made.")
+        raise EngineError("The persona was deleted before its media was made.")
     return person
 
 

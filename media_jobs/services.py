@@ -250,6 +250,23 @@ def talking_head_start(
     )
 
 
+def speech_start(
+    *, person: Person, text: str, audio_format: str = "wav", name: str = "", callback_url: str = ""
+) -> MediaJob:
+    """A job that speaks the text in the person's voice, with the person's voice settings."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("text: may not be blank.")
+    return job_create(
+        workspace=person.workspace,
+        kind=MediaJob.Kind.SPEECH,
+        person=person,
+        name=name,
+        params={"text": text, "format": audio_format, "person_voice": True},
+        callback_url=callback_url,
+    )
+
+
 def motion_transfer_start(
     *, person: Person, video: bytes, field: str = "video", name: str = "", callback_url: str = "", preview: bool = False
 ) -> MediaJob:

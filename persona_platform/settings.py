@@ -271,7 +271,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["persona_platform.api.schema.drop_trailing_slash_aliases"],
-    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "persona_platform.api.dialects.VENDOR_JOB_STATUS_WORDS"},
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "persona_platform.api.dialects.VENDOR_JOB_STATUS_WORDS",
+        "LoraStatusEnum": "characters.api.influgen.serializers.LORA_STATUSES",
+        "VoiceStatusEnum": "characters.api.influgen.serializers.VOICE_STATUSES",
+    },
 }
 
 # Security (production values come from the environment; see docs/DEPLOYMENT.md)

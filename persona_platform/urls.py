@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from characters.api.influgen.views import CharacterListView, VoiceListView
 from media_jobs.api.influgen.views import TalkingHeadGenerationDetailView
 from persona_platform import views
 from persona_platform.api import converters  # noqa: F401  (registers <dbid:…>)
@@ -12,8 +13,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("characters.api.persons.urls", namespace="persons")),
+    path("api/v1/characters", CharacterListView.as_view(), name="influgen-character-list"),
+    path("api/v1/influencers", CharacterListView.as_view(), name="influgen-influencer-list"),
     path("api/v1/characters/", include("characters.api.influgen.urls", namespace="influgen-characters")),
     path("api/v1/influencers/", include("characters.api.influgen.urls", namespace="influgen-influencers")),
+    path("api/v1/voices", VoiceListView.as_view(), name="influgen-voices"),
     path(
         "api/v1/talking-head/<dbid:generation_id>",
         TalkingHeadGenerationDetailView.as_view(),

@@ -169,3 +169,25 @@ def _voice_profile(
         pitch_semitones=pitch,
         provider_settings={**voice.settings, **(provider_settings or {})},
     )
+
+
+PREVIEW_TEXT = "Hi, I'm {name}. This is how I sound."
+
+
+def voice_preview(*, person: Person, text: str | None = None) -> tuple[bytes, float]:
+    """A short line spoken now (no job) in the person's voice and settings: WAV bytes and seconds."""
+    import tempfile
+    from pathlib import Path
+
+    from media_jobs.engines import get_engine
+    from media_jobs.engines.base import EngineError
+
+    engine_name, voice = voice_profile_for_person(person=person)
+    with tempfile.TemporaryDirectory(prefix="voice-preview-") as work_dir:
+        try:
+            speech = get_engine("speech", engine_name).synthesize(
+                text=(text or PREVIEW_TEXT.format(name=person.name)).strip(), voice=voice, out_dir=Path(work_dir)
+            )
+        except EngineError as exc:
+            raise InvalidInput(f"The voice could not speak the preview: {exc}") from None
+        return speech.path.read_bytes(), speech.duration

@@ -30,9 +30,11 @@ ERROR_DESCRIPTIONS = {
     403: "Forbidden (read-only demo person, plan limit)",
     404: "Not found in this workspace",
     405: "Method not allowed",
+    409: "Conflict with the resource's state (e.g. a training already running)",
     413: "Request body or media too large",
     422: "Validation error",
     429: "Rate limit exceeded; see the Retry-After header",
+    503: "A provider this needs is not configured on the server",
 }
 
 

@@ -73,6 +73,17 @@ class MotionTransferRequestSerializer(serializers.Serializer):
     callback_url = serializers.URLField(required=False, max_length=2000)
 
 
+class SpeechGenerationSerializer(InflugenJobSerializer):
+    """A voice generation (speech in a character's voice); `audio_url` once ready."""
+
+    video_url = None
+    width = None
+    height = None
+    audio_url = AbsoluteFileUrlField(source="result_file", help_text="The audio once ready.")
+    text = serializers.CharField(source="params.text", read_only=True)
+    format = serializers.CharField(source="params.format", read_only=True)
+
+
 class InflugenJobListQuerySerializer(PageQuerySerializer):
     status = serializers.ChoiceField(choices=VENDOR_JOB_STATUS_WORDS, required=False)
 

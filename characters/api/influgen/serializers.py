@@ -1,0 +1,270 @@
+"""influgen Characters shapes (seed: influgen-characters). Single objects are wrapped in their noun."""
+
+import json
+
+from rest_framework import serializers
+
+from characters.models import LoraModel, ReferenceImage
+from characters.services.characters import face_consistency_tier
+from characters.services.lora import BASE_MODELS, MAX_IMAGES, MIN_IMAGES, RANK_RANGE, STEPS_RANGE
+from characters.services.voices import VOICE_SETTING_RANGES
+from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, UtcDateTimeField
+
+
+VOICE_STATUSES = ["ready", "processing"]
+LORA_STATUSES = LoraModel.Status.values
+
+
+class ProfileObjectField(serializers.JSONField):
+    """A nested profile object (`appearance`, `identity`, ...): any JSON object, at most 10 kB."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        if len(json.dumps(data)) > 10_000:
+            raise serializers.ValidationError("Must be at most 10 kB of JSON.")
+        return super().to_internal_value(data)
+
+
+class CharacterSerializer(serializers.Serializer):
+    id = serializers.CharField(source="character_id", read_only=True)
+    name = serializers.CharField(read_only=True)
+    niche = serializers.CharField(read_only=True)
+    reference_images = serializers.SerializerMethodField(
+        help_text="The reference images: the URL each was fetched from, else where it is stored."
+    )
+    autopilot = serializers.SerializerMethodField()
+    face_consistency_tier = serializers.SerializerMethodField(
+        help_text="`lora` once a LoRA is ready, `ip_adapter` with reference images or a photo, else `none`."
+    )
+    lora_training_status = serializers.SerializerMethodField()
+    content_count = serializers.IntegerField(read_only=True, default=0, help_text="Ready videos of the character.")
+    last_post_date = UtcDateTimeField(default=None, allow_null=True, help_text="When its latest video was ready.")
+    follower_count = serializers.IntegerField(read_only=True)
+    is_default = serializers.BooleanField(read_only=True)
+    appearance = serializers.JSONField(read_only=True)
+    identity = serializers.JSONField(read_only=True)
+    personality = serializers.JSONField(read_only=True)
+    style = serializers.JSONField(read_only=True)
+    settings = serializers.JSONField(read_only=True)
+    talking_head_enabled = serializers.BooleanField(read_only=True)
+    photo_url = AbsoluteFileUrlField(source="photo")
+    created_at = UtcDateTimeField()
+    updated_at = UtcDateTimeField()
+
+    def get_reference_images(self, person) -> list[str]:
+        request = self.context.get("request")
+        return [
+            reference.source_url or request.build_absolute_uri(reference.image.url)
+            for reference in person.reference_images.all()
+        ]
+
+    def get_autopilot(self, person) -> bool:
+        return bool(person.settings.get("autopilot", False))
+
+    def get_face_consistency_tier(self, person) -> str:
+        return face_consistency_tier(person)
+
+    def get_lora_training_status(self, person) -> str:
+        lora = getattr(person, "lora", None)
+        return lora.status if lora is not None else LoraModel.Status.NONE
+
+
+class CharacterEnvelopeSerializer(serializers.Serializer):
+    character = CharacterSerializer(read_only=True)
+
+
+class CharacterCreateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    niche = StrictCharField(required=False, allow_blank=True, max_length=100, default="")
+    appearance = ProfileObjectField(required=False, default=dict)
+    identity = ProfileObjectField(required=False, default=dict)
+    personality = ProfileObjectField(required=False, default=dict)
+    style = ProfileObjectField(required=False, default=dict)
+    settings = ProfileObjectField(required=False, default=dict)
+    reference_images = serializers.ListField(
+        child=serializers.URLField(max_length=2000),
+        required=False,
+        default=list,
+        max_length=10,
+        help_text="Up to 10 public http(s) image URLs, fetched now; each must show the character's one face.",
+    )
+    talking_head_enabled = serializers.BooleanField(required=False, default=False)
+
+    def validate_settings(self, value: dict) -> dict:
+        if "autopilot" in value and not isinstance(value["autopilot"], bool):
+            raise serializers.ValidationError("autopilot must be true or false.")
+        return value
+
+
+class CharacterUpdateSerializer(serializers.Serializer):
+    """PATCH: fields sent change; nested objects merge key by key (a null value removes a key)."""
+
+    name = StrictCharField(required=False, max_length=200)
+    niche = StrictCharField(required=False, allow_blank=True, max_length=100)
+    appearance = ProfileObjectField(required=False)
+    identity = ProfileObjectField(required=False)
+    personality = ProfileObjectField(required=False)
+    style = ProfileObjectField(required=False)
+    settings = ProfileObjectField(required=False)
+    talking_head_enabled = serializers.BooleanField(required=False)
+
+    validate_settings = CharacterCreateSerializer.validate_settings
+
+
+class ReferenceImageSerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk", read_only=True)
+    url = AbsoluteFileUrlField(source="image")
+    source_url = serializers.CharField(read_only=True)
+    type = serializers.CharField(read_only=True)
+    width = serializers.IntegerField(read_only=True)
+    height = serializers.IntegerField(read_only=True)
+    created_at = UtcDateTimeField()
+
+
+class ReferenceImageEnvelopeSerializer(serializers.Serializer):
+    reference_image = ReferenceImageSerializer(read_only=True)
+    character = CharacterSerializer(read_only=True)
+
+
+class ReferenceImageUploadSerializer(serializers.Serializer):
+    """Schema of the multipart form: the image under any one of `file`, `image`, `reference_image`."""
+
+    file = serializers.ImageField(required=False)
+    image = serializers.ImageField(required=False)
+    reference_image = serializers.ImageField(required=False)
+    type = serializers.ChoiceField(choices=ReferenceImage.Type.values, default=ReferenceImage.Type.OTHER)
+
+
+class LoraSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=LORA_STATUSES, read_only=True)
+    base_model = serializers.CharField(read_only=True)
+    training_steps = serializers.IntegerField(read_only=True, allow_null=True)
+    lora_rank = serializers.IntegerField(read_only=True, allow_null=True)
+    trigger_word = serializers.CharField(read_only=True)
+    weights_url = serializers.CharField(read_only=True, help_text="The trained LoRA file, once ready.")
+    config_url = serializers.CharField(read_only=True)
+    credits_charged = serializers.IntegerField(read_only=True)
+    progress = serializers.SerializerMethodField()
+    error = serializers.CharField(read_only=True)
+    training_images = serializers.SerializerMethodField()
+    started_at = UtcDateTimeField(allow_null=True)
+    completed_at = UtcDateTimeField(source="finished_at", allow_null=True)
+
+    def get_progress(self, lora) -> int:
+        if lora.status == LoraModel.Status.READY:
+            return 100
+        return lora.job.progress if lora.job_id and lora.job else 0
+
+    def get_training_images(self, lora) -> int:
+        return lora.person.lora_training_images.count()
+
+
+class LoraEnvelopeSerializer(serializers.Serializer):
+    lora = LoraSerializer(read_only=True)
+
+
+class LoraStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=LORA_STATUSES, read_only=True)
+    progress = serializers.IntegerField(read_only=True)
+    face_consistency_tier = serializers.CharField(read_only=True)
+    error = serializers.CharField(read_only=True)
+
+
+class LoraTrainingImageSerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk", read_only=True)
+    url = AbsoluteFileUrlField(source="image")
+    width = serializers.IntegerField(read_only=True)
+    height = serializers.IntegerField(read_only=True)
+    created_at = UtcDateTimeField()
+
+
+class LoraImagesSerializer(serializers.Serializer):
+    images = LoraTrainingImageSerializer(many=True, read_only=True)
+    count = serializers.IntegerField(read_only=True)
+    min_images = serializers.IntegerField(read_only=True, default=MIN_IMAGES)
+    max_images = serializers.IntegerField(read_only=True, default=MAX_IMAGES)
+
+
+class LoraImagesUploadSerializer(serializers.Serializer):
+    """Schema of the multipart form: one or more images under `images`, `file` or `image`."""
+
+    images = serializers.ListField(child=serializers.ImageField(), required=False)
+    file = serializers.ImageField(required=False)
+    image = serializers.ImageField(required=False)
+
+
+class LoraTrainSerializer(serializers.Serializer):
+    base_model = serializers.ChoiceField(choices=BASE_MODELS, default=BASE_MODELS[0])
+    training_steps = serializers.IntegerField(min_value=STEPS_RANGE[0], max_value=STEPS_RANGE[1], default=1200)
+    lora_rank = serializers.IntegerField(min_value=RANK_RANGE[0], max_value=RANK_RANGE[1], default=16)
+    trigger_word = StrictCharField(
+        required=False,
+        max_length=64,
+        default="",
+        help_text="The word prompts use to call the face; one is made up when absent.",
+    )
+
+
+class VoiceSettingsSerializer(serializers.Serializer):
+    stability = serializers.FloatField(required=False, min_value=0, max_value=1)
+    similarity_boost = serializers.FloatField(required=False, min_value=0, max_value=1)
+    style = serializers.FloatField(required=False, min_value=0, max_value=1)
+    use_speaker_boost = serializers.BooleanField(required=False)
+    speed = serializers.FloatField(
+        required=False, min_value=VOICE_SETTING_RANGES["speed"][0], max_value=VOICE_SETTING_RANGES["speed"][1]
+    )
+    pitch = serializers.FloatField(
+        required=False, min_value=VOICE_SETTING_RANGES["pitch"][0], max_value=VOICE_SETTING_RANGES["pitch"][1]
+    )
+
+
+class VoiceSettingsEnvelopeSerializer(serializers.Serializer):
+    settings = VoiceSettingsSerializer(read_only=True)
+
+
+class VoiceSerializer(serializers.Serializer):
+    """A voice a character can speak with: the built-in local voice or one of the workspace's clones."""
+
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    provider = serializers.CharField(read_only=True)
+    category = serializers.ChoiceField(choices=["premade", "cloned"], read_only=True)
+    status = serializers.ChoiceField(
+        choices=VOICE_STATUSES, read_only=True, help_text="A clone is `processing` until it is measured."
+    )
+    character_id = serializers.CharField(read_only=True, allow_null=True)
+    settings = serializers.JSONField(read_only=True)
+    created_at = UtcDateTimeField(allow_null=True)
+
+
+class CharacterVoiceSerializer(serializers.Serializer):
+    voice = VoiceSerializer(read_only=True)
+    settings = VoiceSettingsSerializer(read_only=True)
+
+
+class VoiceCloneRequestSerializer(serializers.Serializer):
+    """JSON with `sample_urls`, or multipart with files under `sample` or `samples`."""
+
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
+    sample_urls = serializers.ListField(
+        child=serializers.URLField(max_length=2000), required=False, max_length=10, help_text="Public audio URLs."
+    )
+    stability = serializers.FloatField(required=False, min_value=0, max_value=1)
+    similarity_boost = serializers.FloatField(required=False, min_value=0, max_value=1)
+    style = serializers.FloatField(required=False, min_value=0, max_value=1)
+    use_speaker_boost = serializers.BooleanField(required=False)
+    callback_url = serializers.URLField(required=False, max_length=2000)
+
+
+class VoicePreviewRequestSerializer(serializers.Serializer):
+    text = StrictCharField(required=False, max_length=200, help_text="At most 200 characters; a greeting when absent.")
+
+
+class VoiceGenerateRequestSerializer(serializers.Serializer):
+    text = StrictCharField(max_length=5000)
+    format = serializers.ChoiceField(choices=["wav", "mp3"], default="wav")
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    callback_url = serializers.URLField(required=False, max_length=2000)

@@ -1,0 +1,430 @@
+"""influgen Characters: `/api/v1/characters` (alias `/api/v1/influencers`) and `/api/v1/voices`
+(seed: influgen-characters). A character is a person, shown as `char_<ulid>`."""
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from characters.api.influgen.serializers import (
+    CharacterCreateSerializer,
+    CharacterEnvelopeSerializer,
+    CharacterSerializer,
+    CharacterUpdateSerializer,
+    CharacterVoiceSerializer,
+    LoraEnvelopeSerializer,
+    LoraImagesSerializer,
+    LoraImagesUploadSerializer,
+    LoraSerializer,
+    LoraStatusSerializer,
+    LoraTrainSerializer,
+    ReferenceImageEnvelopeSerializer,
+    ReferenceImageSerializer,
+    ReferenceImageUploadSerializer,
+    VoiceCloneRequestSerializer,
+    VoiceGenerateRequestSerializer,
+    VoicePreviewRequestSerializer,
+    VoiceSerializer,
+    VoiceSettingsEnvelopeSerializer,
+    VoiceSettingsSerializer,
+)
+from characters.models import ReferenceImage
+from characters.services.characters import (
+    PROFILE_OBJECTS,
+    character_create,
+    character_duplicate,
+    character_get,
+    character_list,
+    character_set_default,
+    character_update,
+    face_consistency_tier,
+    reference_image_add,
+)
+from characters.services.lora import (
+    TrainingRequest,
+    lora_delete,
+    lora_image_add,
+    lora_state,
+    lora_train,
+)
+from characters.services.photos import photo_from_bytes
+from characters.services.voice_clones import voice_clone_start
+from characters.services.voices import person_voice_settings_update, voice_catalog, voice_entry, voice_preview
+from media_jobs.api.influgen.serializers import InflugenJobListQuerySerializer, SpeechGenerationSerializer, wrapped
+from media_jobs.api.influgen.views import InflugenView
+from media_jobs.models import MediaJob
+from media_jobs.selectors import job_get
+from media_jobs.services import speech_start
+from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
+from persona_platform.api.schema import error_responses
+from persona_platform.errors import InvalidInput, MediaTooLarge
+from persona_platform.fetch import fetch_url
+
+CharacterPage = paginated_serializer("CharacterPage", "characters", CharacterSerializer)
+SpeechGenerationEnvelope = wrapped("SpeechGenerationEnvelope", "generation", SpeechGenerationSerializer)
+SpeechGenerationPage = paginated_serializer("SpeechGenerationPage", "generations", SpeechGenerationSerializer)
+MULTIPART = [JSONParser, MultiPartParser]
+
+
+def _upload_bytes(upload, *, field: str) -> bytes:
+    if upload.size > settings.MAX_MEDIA_BYTES:
+        raise MediaTooLarge(
+            f"{field}: the file is {upload.size / 2**20:.1f} MB; the limit is {settings.MAX_MEDIA_BYTES / 2**20:g} MB."
+        )
+    return upload.read()
+
+
+def _uploads(request, fields: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    """(field, bytes) of every file sent under any of `fields`."""
+    return [(field, _upload_bytes(upload, field=field)) for field in fields for upload in request.FILES.getlist(field)]
+
+
+class CharacterView(InflugenView):
+    def character_envelope(self, person, *, status_code: int = status.HTTP_200_OK) -> Response:
+        person = character_get(workspace=self.request.auth.workspace, ulid=person.ulid)
+        return Response({"character": CharacterSerializer(person, context=self.ctx).data}, status=status_code)
+
+
+class CharacterListView(CharacterView):
+    @extend_schema(summary="List characters", parameters=[PageQuerySerializer], responses={200: CharacterPage})
+    def get(self, request):
+        """Your workspace's characters, newest first, with `page` and `limit`."""
+        query = self.query(PageQuerySerializer)
+        page = paginate(character_list(workspace=request.auth.workspace), page=query["page"], limit=query.get("limit"))
+        return Response(page.envelope("characters", CharacterSerializer(page.items, many=True, context=self.ctx).data))
+
+    @extend_schema(
+        summary="Create a character",
+        request=CharacterCreateSerializer,
+        responses={201: CharacterEnvelopeSerializer, **error_responses(403, 413, 422)},
+    )
+    def post(self, request):
+        """A character with its profile. `reference_images` URLs are fetched now (public http(s) only,
+        at most 10 MB each); each must be an image showing one face, and the first becomes the photo."""
+        data = self.validated(CharacterCreateSerializer, request.data)
+        images = []
+        for index, url in enumerate(data["reference_images"]):
+            field = f"reference_images[{index}]"
+            fetched = fetch_url(url, field=field, max_bytes=settings.MAX_MEDIA_BYTES, accept="image/*")
+            images.append((photo_from_bytes(fetched.content, field=f"{field} ({url})"), url))
+        person = character_create(
+            workspace=request.auth.workspace,
+            owner=request.user,
+            name=data["name"],
+            niche=data["niche"],
+            profile={name: data[name] for name in PROFILE_OBJECTS},
+            talking_head_enabled=data["talking_head_enabled"],
+            reference_images=images,
+        )
+        return self.character_envelope(person, status_code=status.HTTP_201_CREATED)
+
+
+class CharacterDetailView(CharacterView):
+    @extend_schema(summary="Get a character", responses={200: CharacterEnvelopeSerializer, **error_responses(404)})
+    def get(self, request, character_id: str):
+        """One character."""
+        return self.character_envelope(self.character(character_id))
+
+    @extend_schema(
+        summary="Update a character",
+        request=CharacterUpdateSerializer,
+        responses={200: CharacterEnvelopeSerializer, **error_responses(403, 404, 422)},
+    )
+    def patch(self, request, character_id: str):
+        """Change the fields sent. Nested objects (`appearance`, `identity`, `personality`, `style`,
+        `settings`) merge key by key: a key sent replaces its value, `null` removes it."""
+        person = self.character(character_id)
+        data = self.validated(CharacterUpdateSerializer, request.data)
+        person = character_update(
+            person=person,
+            **{key: data[key] for key in ("name", "niche", "talking_head_enabled") if key in data},
+            profile={name: data[name] for name in PROFILE_OBJECTS if name in data},
+        )
+        return self.character_envelope(person)
+
+
+class CharacterDefaultView(CharacterView):
+    @extend_schema(
+        summary="Make a character the default",
+        request=None,
+        responses={200: CharacterEnvelopeSerializer, **error_responses(403, 404)},
+    )
+    def post(self, request, character_id: str):
+        """The workspace's default character: the one calls that name none act on. One at a time."""
+        return self.character_envelope(character_set_default(person=self.character(character_id)))
+
+
+class CharacterDuplicateView(CharacterView):
+    @extend_schema(
+        summary="Duplicate a character",
+        request=None,
+        responses={201: CharacterEnvelopeSerializer, **error_responses(403, 404)},
+    )
+    def post(self, request, character_id: str):
+        """A copy named "<name> (copy)" with the photo, reference images, profile, voice and voice
+        settings; not the original's videos, voice clones or LoRA."""
+        copy = character_duplicate(person=self.character(character_id), owner=request.user)
+        return self.character_envelope(copy, status_code=status.HTTP_201_CREATED)
+
+
+class ReferenceImageView(CharacterView):
+    parser_classes = [MultiPartParser]
+    FIELDS = ("file", "image", "reference_image")
+
+    @extend_schema(
+        summary="Upload a reference image",
+        request={"multipart/form-data": ReferenceImageUploadSerializer},
+        responses={201: ReferenceImageEnvelopeSerializer, **error_responses(400, 403, 404, 413, 422)},
+    )
+    def post(self, request, character_id: str):
+        """The image under `file`, `image` or `reference_image`, with `type` (`primary`, `face`, `profile`,
+        `full_body`, `expression`, `other`). It must show the character's one face; it refreshes the stored
+        face embedding, and a `primary` image becomes the character's photo."""
+        person = self.character(character_id)
+        uploads = _uploads(request, self.FIELDS)
+        if len(uploads) != 1:
+            raise InvalidInput("file: send exactly one image, under file, image or reference_image.")
+        image_type = request.data.get("type") or ReferenceImage.Type.OTHER
+        if image_type not in ReferenceImage.Type.values:
+            raise InvalidInput(f"type: must be one of {', '.join(ReferenceImage.Type.values)}.")
+        field, content = uploads[0]
+        reference = reference_image_add(
+            person=person, photo=photo_from_bytes(content, field=field), image_type=image_type
+        )
+        person = character_get(workspace=request.auth.workspace, ulid=person.ulid)
+        body = {
+            "reference_image": ReferenceImageSerializer(reference, context=self.ctx).data,
+            "character": CharacterSerializer(person, context=self.ctx).data,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class LoraView(CharacterView):
+    def lora_body(self, person) -> dict:
+        return LoraSerializer(lora_state(person=person), context=self.ctx).data
+
+    @extend_schema(summary="Get a character's LoRA", responses={200: LoraEnvelopeSerializer, **error_responses(404)})
+    def get(self, request, character_id: str):
+        """The LoRA identity model: its status, parameters, and the weights once ready."""
+        return Response({"lora": self.lora_body(self.character(character_id))})
+
+    @extend_schema(summary="Delete a character's LoRA", responses={204: None, **error_responses(403, 404)})
+    def delete(self, request, character_id: str):
+        """Forget the LoRA (a training in progress is canceled and its credits refunded). The training
+        images stay, to train again."""
+        lora_delete(person=self.character(character_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LoraStatusView(CharacterView):
+    @extend_schema(
+        summary="Get a LoRA's training status", responses={200: LoraStatusSerializer, **error_responses(404)}
+    )
+    def get(self, request, character_id: str):
+        """A light answer to poll while training: status, progress, the face tier, any error."""
+        person = self.character(character_id)
+        lora = LoraSerializer(lora_state(person=person), context=self.ctx).data
+        return Response(
+            {
+                "status": lora["status"],
+                "progress": lora["progress"],
+                "face_consistency_tier": face_consistency_tier(person),
+                "error": lora["error"],
+            }
+        )
+
+
+class LoraImagesView(CharacterView):
+    parser_classes = [MultiPartParser]
+    FIELDS = ("images", "file", "image")
+
+    def images_body(self, person) -> dict:
+        images = list(person.lora_training_images.all())
+        return LoraImagesSerializer({"images": images, "count": len(images)}, context=self.ctx).data
+
+    @extend_schema(summary="List LoRA training images", responses={200: LoraImagesSerializer, **error_responses(404)})
+    def get(self, request, character_id: str):
+        """The images a LoRA will train on (10 to 30 are needed)."""
+        return Response(self.images_body(self.character(character_id)))
+
+    @extend_schema(
+        summary="Upload LoRA training images",
+        request={"multipart/form-data": LoraImagesUploadSerializer},
+        responses={201: LoraImagesSerializer, **error_responses(400, 403, 404, 413, 422)},
+    )
+    def post(self, request, character_id: str):
+        """One or more images (`images`, `file` or `image`), each showing the character's one face.
+        Pro or Agency plan. All are checked before any is kept."""
+        person = self.character(character_id)
+        uploads = _uploads(request, self.FIELDS)
+        if not uploads:
+            raise InvalidInput("images: send at least one image, under images, file or image.")
+        photos = [
+            photo_from_bytes(content, field=f"{field}[{index}]") for index, (field, content) in enumerate(uploads)
+        ]
+        for photo in photos:
+            lora_image_add(person=person, photo=photo)
+        return Response(self.images_body(person), status=status.HTTP_201_CREATED)
+
+
+class LoraTrainView(CharacterView):
+    @extend_schema(
+        summary="Train a LoRA",
+        request=LoraTrainSerializer,
+        responses={
+            202: LoraEnvelopeSerializer,
+            **error_responses(402, 403, 404, 409, 422, 503),
+        },
+    )
+    def post(self, request, character_id: str):
+        """Train the character's face into a LoRA for `fal-ai/flux-lora` from its 10 to 30 training images:
+        Pro or Agency plan, 1000–1500 steps, rank 16–32, 500 credits taken now and refunded if training
+        fails. A ready LoRA moves `face_consistency_tier` to `lora`."""
+        person = self.character(character_id)
+        data = self.validated(LoraTrainSerializer, request.data)
+        lora = lora_train(person=person, request=TrainingRequest(**data), user=request.user)
+        return Response({"lora": LoraSerializer(lora, context=self.ctx).data}, status=status.HTTP_202_ACCEPTED)
+
+
+class VoiceListView(InflugenView):
+    @extend_schema(summary="List voices", responses={200: VoiceSerializer(many=True)})
+    def get(self, request):
+        """The local voice and the workspace's voice clones, as `{"voices": [...]}`."""
+        voices = voice_catalog(workspace=request.auth.workspace)
+        return Response({"voices": VoiceSerializer(voices, many=True).data})
+
+
+class CharacterVoiceView(CharacterView):
+    @extend_schema(summary="Get a character's voice", responses={200: CharacterVoiceSerializer, **error_responses(404)})
+    def get(self, request, character_id: str):
+        """The voice the character speaks with (the local voice when it has none) and its settings."""
+        person = self.character(character_id)
+        voice = voice_entry(person.voice) if person.voice else voice_catalog(workspace=request.auth.workspace)[0]
+        return Response({"voice": VoiceSerializer(voice).data, "settings": person.voice_settings})
+
+
+class VoiceSettingsView(CharacterView):
+    @extend_schema(
+        summary="Get voice settings", responses={200: VoiceSettingsEnvelopeSerializer, **error_responses(404)}
+    )
+    def get(self, request, character_id: str):
+        """How the character's voice is used: stability, similarity_boost, style, use_speaker_boost
+        (provider voices), speed (0.5–2) and pitch (semitones, -12–12) for every voice."""
+        return Response({"settings": self.character(character_id).voice_settings})
+
+    @extend_schema(
+        summary="Set voice settings",
+        request=VoiceSettingsSerializer,
+        responses={200: VoiceSettingsEnvelopeSerializer, **error_responses(403, 404, 422)},
+    )
+    def put(self, request, character_id: str):
+        """Set the settings sent; the others keep their values."""
+        person = self.character(character_id)
+        data = self.validated(VoiceSettingsSerializer, request.data)
+        return Response({"settings": person_voice_settings_update(person=person, changes=data)})
+
+
+class VoiceCloneView(CharacterView):
+    parser_classes = MULTIPART
+    FIELDS = ("sample", "samples")
+
+    @extend_schema(
+        summary="Clone a voice for a character",
+        request={"application/json": VoiceCloneRequestSerializer, "multipart/form-data": VoiceCloneRequestSerializer},
+        responses={202: CharacterVoiceSerializer, **error_responses(400, 403, 404, 413, 422)},
+    )
+    def post(self, request, character_id: str):
+        """A voice clone from samples: JSON `sample_urls` (public URLs, fetched now) or multipart files under
+        `sample` or `samples`. The character speaks with it once it is measured (`status` becomes ready)."""
+        person = self.character(character_id)
+        data = self.validated(VoiceCloneRequestSerializer, request.data)
+        samples = [content for _, content in _uploads(request, self.FIELDS)]
+        for index, url in enumerate(data.get("sample_urls", [])):
+            samples.append(fetch_url(url, field=f"sample_urls[{index}]", max_bytes=settings.MAX_MEDIA_BYTES).content)
+        if not samples:
+            raise InvalidInput("sample_urls: send sample_urls, or files under sample or samples.")
+        voice, _ = voice_clone_start(
+            workspace=request.auth.workspace,
+            person=person,
+            name=data["name"],
+            samples=samples,
+            description=data["description"],
+            voice_settings={
+                key: data[key] for key in ("stability", "similarity_boost", "style", "use_speaker_boost") if key in data
+            },
+            callback_url=data.get("callback_url", ""),
+        )
+        return Response(
+            {"voice": VoiceSerializer(voice_entry(voice)).data, "settings": person.voice_settings},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class VoicePreviewView(CharacterView):
+    @extend_schema(
+        summary="Preview a character's voice",
+        request=VoicePreviewRequestSerializer,
+        responses={
+            (200, "audio/wav"): OpenApiResponse(description="A few seconds of WAV audio."),
+            **error_responses(404, 422),
+        },
+    )
+    def post(self, request, character_id: str):
+        """A short line (at most 200 characters) spoken now in the character's voice and settings, as WAV."""
+        person = self.character(character_id)
+        data = self.validated(VoicePreviewRequestSerializer, request.data)
+        audio, duration = voice_preview(person=person, text=data.get("text"))
+        response = HttpResponse(audio, content_type="audio/wav")
+        response["X-Audio-Duration"] = f"{duration:.3f}"
+        return response
+
+
+class VoiceGenerateView(CharacterView):
+    @extend_schema(
+        summary="Generate speech in a character's voice",
+        request=VoiceGenerateRequestSerializer,
+        responses={
+            202: OpenApiResponse(description='`{"generation": {...}}`: a speech job.'),
+            **error_responses(404, 422),
+        },
+    )
+    def post(self, request, character_id: str):
+        """A speech job: poll `GET /api/v1/characters/{id}/voice/generations/{generationId}` or pass `callback_url`."""
+        person = self.character(character_id)
+        data = self.validated(VoiceGenerateRequestSerializer, request.data)
+        job = speech_start(
+            person=person,
+            text=data["text"],
+            audio_format=data["format"],
+            name=data["name"],
+            callback_url=data.get("callback_url", ""),
+        )
+        body = {"generation": SpeechGenerationSerializer(job, context=self.ctx).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class VoiceGenerationListView(CharacterView):
+    @extend_schema(
+        summary="List a character's voice generations",
+        parameters=[InflugenJobListQuerySerializer],
+        responses={200: SpeechGenerationPage, **error_responses(404, 422)},
+    )
+    def get(self, request, character_id: str):
+        """Speech generated in the character's voice, newest first."""
+        return self.job_page(
+            kind=MediaJob.Kind.SPEECH,
+            person=self.character(character_id),
+            key="generations",
+            serializer=SpeechGenerationSerializer,
+        )
+
+
+class VoiceGenerationDetailView(CharacterView):
+    @extend_schema(summary="Get a voice generation", responses={200: SpeechGenerationEnvelope, **error_responses(404)})
+    def get(self, request, character_id: str, generation_id: int):
+        """One voice generation: its status, and `audio_url` once ready."""
+        person = self.character(character_id)
+        job = job_get(workspace=request.auth.workspace, kind=MediaJob.Kind.SPEECH, job_id=generation_id, person=person)
+        return Response({"generation": SpeechGenerationSerializer(job, context=self.ctx).data})

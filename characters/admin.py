@@ -3,9 +3,10 @@ import secrets
 from django import forms
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils.html import format_html
 
-from characters.models import Person, ProfileVideo, SpeakingProfile, Voice
+from characters.models import LoraModel, Person, ProfileVideo, ReferenceImage, SpeakingProfile, Voice
 from characters.services.demo import demo_person_ensure
 from characters.services.faces import portrait_face
 from characters.services.photos import photo_from_bytes
@@ -39,6 +40,51 @@ class VoiceInline(admin.TabularInline):
     fields = ["name", "provider", "provider_voice_id", "created_at"]
     readonly_fields = ["created_at"]
     extra = 0
+
+
+def _thumbnail(field_file) -> str:
+    if not field_file:
+        return "—"
+    return format_html('<img src="{}" alt="" style="height:48px;border-radius:4px">', field_file.url)
+
+
+class ReferenceImageInline(admin.TabularInline):
+    """Reference images arrive through the API, which checks their face; staff look and delete."""
+
+    model = ReferenceImage
+    fields = ["preview", "type", "source_url", "width", "height", "created_at"]
+    readonly_fields = fields
+    extra = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Image")
+    def preview(self, reference: ReferenceImage):
+        return _thumbnail(reference.image)
+
+
+class LoraInline(admin.StackedInline):
+    model = LoraModel
+    fields = [
+        "status",
+        "base_model",
+        "training_steps",
+        "lora_rank",
+        "trigger_word",
+        "job",
+        "weights_url",
+        "credits_charged",
+        "error",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # trained through the API, which takes the credits
 
 
 class ProfileVideoInline(admin.TabularInline):
@@ -75,15 +121,35 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "workspace__name", "owner__email"]
     list_select_related = ["workspace", "company"]
     autocomplete_fields = ["workspace", "owner", "company", "voice"]
-    readonly_fields = ["thumbnail", "character_id", "face_summary", "created_at", "updated_at"]
-    inlines = [VoiceInline, ProfileVideoInline]
+    readonly_fields = [
+        "thumbnail",
+        "character_id",
+        "face_summary",
+        "lora_training_images",
+        "workspace_credits",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [VoiceInline, ReferenceImageInline, LoraInline, ProfileVideoInline]
     actions = ["ensure_demo_persons"]
 
     @admin.display(description="Photo")
     def thumbnail(self, person: Person):
-        if not person.photo:
+        return _thumbnail(person.photo)
+
+    @admin.display(description="LoRA training images")
+    def lora_training_images(self, person: Person) -> int:
+        return person.lora_training_images.count() if person.pk else 0
+
+    @admin.display(description="Workspace credits")
+    def workspace_credits(self, person: Person):
+        """The balance, and the ledger it comes from (on the workspace's page)."""
+        if not person.workspace_id:
             return "—"
-        return format_html('<img src="{}" alt="" style="height:48px;border-radius:4px">', person.photo.url)
+        url = reverse("admin:accounts_workspace_change", args=[person.workspace_id])
+        return format_html(
+            '{} credits — <a href="{}#credit_entries-group">ledger</a>', person.workspace.credit_balance, url
+        )
 
     @admin.display(boolean=True, description="Face")
     def has_face(self, person: Person) -> bool:

@@ -165,6 +165,10 @@ def test_a_photo_uploaded_in_the_admin_is_cleaned_and_renamed(staff_client, work
             "voice_clones-INITIAL_FORMS": 0,
             "profile_videos-TOTAL_FORMS": 0,
             "profile_videos-INITIAL_FORMS": 0,
+            "reference_images-TOTAL_FORMS": 0,
+            "reference_images-INITIAL_FORMS": 0,
+            "lora-TOTAL_FORMS": 0,
+            "lora-INITIAL_FORMS": 0,
         },  # fmt: skip
     )
 
@@ -193,6 +197,10 @@ def test_a_photo_without_a_face_is_refused_in_the_admin(staff_client, workspace)
             "voice_clones-INITIAL_FORMS": 0,
             "profile_videos-TOTAL_FORMS": 0,
             "profile_videos-INITIAL_FORMS": 0,
+            "reference_images-TOTAL_FORMS": 0,
+            "reference_images-INITIAL_FORMS": 0,
+            "lora-TOTAL_FORMS": 0,
+            "lora-INITIAL_FORMS": 0,
         },
     )
 

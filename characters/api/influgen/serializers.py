@@ -10,7 +10,6 @@ from characters.services.lora import BASE_MODELS, MAX_IMAGES, MIN_IMAGES, RANK_R
 from characters.services.voices import VOICE_SETTING_RANGES
 from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, UtcDateTimeField
 
-
 VOICE_STATUSES = ["ready", "processing"]
 LORA_STATUSES = LoraModel.Status.values
 

@@ -210,7 +210,13 @@ FAL_QUEUE_URL = env.str("FAL_QUEUE_URL", default="https://queue.fal.run")
 FAL_REST_URL = env.str("FAL_REST_URL", default="https://rest.alpha.fal.ai")
 FAL_LORA_TRAINING_APP = env.str("FAL_LORA_TRAINING_APP", default="fal-ai/flux-lora-fast-training")
 FAL_POLL_SECONDS = env_int("FAL_POLL_SECONDS", 5)
-FAL_TRAINING_TIMEOUT_SECONDS = env_int("FAL_TRAINING_TIMEOUT_SECONDS", 3600)
+# A training waits inside one task: it must give up (and cancel at fal, and refund) before the
+# task's soft time limit stops it. Longer trainings need higher Celery limits too.
+FAL_TRAINING_TIMEOUT_SECONDS = env_int("FAL_TRAINING_TIMEOUT_SECONDS", CELERY_TASK_SOFT_TIME_LIMIT - 60)
+if FAL_TRAINING_TIMEOUT_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "FAL_TRAINING_TIMEOUT_SECONDS must be below CELERY_TASK_SOFT_TIME_LIMIT (raise both, and the visibility timeout)."
+    )
 ENGINE_TIMEOUT_SECONDS = env_int("ENGINE_TIMEOUT_SECONDS", 60)
 ENGINES = {
     "speech": env.str("SPEECH_ENGINE", default="elevenlabs" if ELEVENLABS_API_KEY else "piper"),

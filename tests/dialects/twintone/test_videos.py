@@ -211,7 +211,7 @@ def test_a_video_of_a_deleted_replica_fails_with_its_reason(client, replica, dja
         callback()
 
     body = client.get(f"/v1/videos/{created['id']}").json()
-    assert (body["status"], body["error"]) == ("failed", "The persona was deleted before its video was made.")
+    assert (body["status"], body["error"]) == ("failed", "The persona was deleted before its media was made.")
     assert "url" not in body
 
 

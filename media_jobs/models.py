@@ -20,6 +20,7 @@ class MediaJob(models.Model):
         TALKING_HEAD = "talking_head", "Talking head"
         MOTION_TRANSFER = "motion_transfer", "Motion transfer"
         LORA_TRAINING = "lora_training", "LoRA training"
+        KNOWLEDGE_INDEX = "knowledge_index", "Knowledge indexing"
         NOOP = "noop", "No-op (benchmarks and tests)"
 
     FINAL_STATUSES = (Status.READY, Status.FAILED, Status.CANCELED)

@@ -169,6 +169,13 @@ def run_lora_training(*, job: MediaJob, work_dir: Path, progress: Progress) -> J
     )
 
 
+def run_knowledge_index(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    """Chunk and embed the job's pages (each at the version it was queued for)."""
+    from knowledge.indexing import index_pages
+
+    return JobOutput(path=None, result=index_pages(pages=job.params["pages"], progress=progress))
+
+
 def run_voice_clone(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
     # Imported here: torch and the speaker encoder load only in processes that clone voices.
     from media_jobs.voice_clone_runner import run_voice_clone as run
@@ -184,6 +191,7 @@ RUNNERS: dict[str, Callable[..., JobOutput]] = {
     MediaJob.Kind.TALKING_HEAD: run_talking_head,
     MediaJob.Kind.MOTION_TRANSFER: run_motion_transfer,
     MediaJob.Kind.LORA_TRAINING: run_lora_training,
+    MediaJob.Kind.KNOWLEDGE_INDEX: run_knowledge_index,
 }
 
 

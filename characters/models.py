@@ -88,6 +88,8 @@ class Voice(models.Model):
     settings = models.JSONField(default=dict, blank=True)
     # What a local clone measured from its samples: median pitch, speaking rate, speaker embedding.
     measurements = models.JSONField(default=dict, blank=True)
+    # A reference recording of the voice, for BHuman's "training URL" (made on first request).
+    training_audio = models.FileField(upload_to="voices/training/", max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

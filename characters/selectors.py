@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import Workspace
-from characters.models import Person, SpeakingProfile
+from characters.models import Person, SpeakingProfile, Voice
 from persona_platform.errors import NotFound
 
 
@@ -55,3 +55,10 @@ def speaking_profile_get(*, workspace: Workspace, profile_id: int) -> SpeakingPr
     if profile is None:
         raise NotFound(f"Persona {profile_id} not found.")
     return profile
+
+
+def voice_get(*, workspace: Workspace, voice_id: int) -> Voice:
+    voice = Voice.objects.filter(workspace=workspace, pk=voice_id).first()
+    if voice is None:
+        raise NotFound(f"Voice {voice_id} not found.")
+    return voice

@@ -29,3 +29,4 @@ def voice_samples_delete(sender, instance: Voice, **kwargs) -> None:
     from characters.services.voice_clones import voice_samples_delete as delete_samples
 
     delete_samples(voice=instance)
+    delete_file_on_commit(instance.training_audio.name, instance.training_audio.storage)

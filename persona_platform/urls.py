@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from characters.api.bhuman import views as bhuman_views
 from characters.api.influgen.views import CharacterListView, VoiceListView
 from media_jobs.api.influgen.views import TalkingHeadGenerationDetailView
 from persona_platform import views
@@ -25,7 +26,10 @@ urlpatterns = [
     ),
     path("v1/", include("characters.api.twintone.urls", namespace="twintone-personas")),
     path("v1/", include("media_jobs.api.twintone.urls", namespace="twintone-speech")),
+    path("v1/", include("knowledge.api.twintone.urls", namespace="twintone-conversations")),
     path("persona/api/", include("characters.api.bhuman.urls", namespace="bhuman-persona")),
+    path("persona/voice/<dbid:embed_name>", bhuman_views.VoiceTrainingUrlView.as_view(), name="bhuman-voice-training"),
+    path("voice/api/v2/voice/generate", bhuman_views.VoiceGenerateView.as_view(), name="bhuman-voice-generate"),
     re_path(r"^media/(?P<path>.+)$", views.media_file, name="media"),
 ]
 

@@ -107,3 +107,12 @@ def person_delete(*, person: Person) -> None:
     """Delete the person and its voice clones; generated media (jobs and their files) is kept."""
     person_require_editable(person=person)
     person.delete()  # the photo file goes with the row: see characters.signals
+
+
+@transaction.atomic
+def instance_create(*, workspace: Workspace, owner: User, name: str, description: str, configuration: dict) -> Person:
+    """A BHuman instance: a persona whose configuration is kept as its settings."""
+    person = person_create(workspace=workspace, owner=owner, name=name, description=description)
+    Person.objects.filter(pk=person.pk).update(settings=configuration)
+    person.settings = configuration
+    return person

@@ -8,8 +8,10 @@ and the voice_clone job is queued; if any step fails, nothing remains. The job
 and deletes the samples.
 """
 
+import re
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -123,3 +125,20 @@ def voice_samples_delete(*, voice: Voice) -> None:
     for params in jobs.values_list("params", flat=True):
         for name in params.get("sample_files") or []:
             delete_file_on_commit(str(name))
+
+
+TRAINING_AUDIO_PATH = re.compile(r"/(voices/training/[A-Za-z0-9_-]+\.(?:wav|mp3))$")
+
+
+def training_sample(*, workspace: Workspace, url: str, field: str) -> bytes:
+    """The audio at a training URL: one of this workspace's own voice recordings, read from storage,
+    or a public URL fetched by the safe fetch helper."""
+    from persona_platform.fetch import fetch_url
+
+    match = TRAINING_AUDIO_PATH.search(urlsplit(url).path)
+    if match:
+        voice = Voice.objects.filter(workspace=workspace, training_audio=match.group(1)).first()
+        if voice is not None:
+            with voice.training_audio.open("rb") as handle:
+                return handle.read()
+    return fetch_url(url, field=field, max_bytes=settings.MAX_MEDIA_BYTES, accept="audio/*").content

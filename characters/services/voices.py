@@ -191,3 +191,32 @@ def voice_preview(*, person: Person, text: str | None = None) -> tuple[bytes, fl
         except EngineError as exc:
             raise InvalidInput(f"The voice could not speak the preview: {exc}") from None
         return speech.path.read_bytes(), speech.duration
+
+
+TRAINING_TEXT = (
+    "The quick brown fox jumps over the lazy dog. I am recording this passage so that my voice can be "
+    "learned: how high I speak, how fast, and how my sentences rise and fall. Thank you for listening."
+)
+
+
+def voice_training_audio(*, voice: Voice) -> Voice:
+    """A reference recording of a ready voice (BHuman's training URL points at it), made once."""
+    import tempfile
+    from pathlib import Path
+
+    from django.core.files import File
+
+    from media_jobs.engines import get_engine
+    from persona_platform.errors import Conflict
+    from persona_platform.media import random_name
+
+    if voice.training_audio:
+        return voice
+    if not (voice.provider_voice_id or voice.measurements):
+        raise Conflict(f"Voice {voice.pk} is still being made; ask again once it is ready.")
+    engine_name, profile = _voice_profile(voice, speed=1.0, pitch=0.0)
+    with tempfile.TemporaryDirectory(prefix="voice-training-") as work_dir:
+        speech = get_engine("speech", engine_name).synthesize(text=TRAINING_TEXT, voice=profile, out_dir=Path(work_dir))
+        with speech.path.open("rb") as handle:
+            voice.training_audio.save(random_name("voices/training", speech.audio_format).split("/")[-1], File(handle))
+    return voice

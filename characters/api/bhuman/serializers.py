@@ -29,3 +29,53 @@ class BHumanVideoAddSerializer(serializers.Serializer):
 
 class BHumanVideoAddedSerializer(BHumanSuccessSerializer):
     video_id = serializers.CharField(read_only=True)
+
+
+class BHumanInstanceDataSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(allow_blank=True, max_length=5000)
+    configuration = serializers.DictField(help_text="Configuration settings, kept with the persona.")
+
+
+class BHumanInstanceCreateSerializer(serializers.Serializer):
+    instance_data = BHumanInstanceDataSerializer()
+
+
+class BHumanInstanceCreatedSerializer(BHumanSuccessSerializer):
+    instance_id = serializers.CharField(read_only=True)
+
+
+class BHumanInstanceDeleteSerializer(serializers.Serializer):
+    instance_id = StrictCharField()
+
+
+class BHumanVoiceDataSerializer(serializers.Serializer):
+    language = StrictCharField(max_length=20, help_text='A language code, e.g. "en".')
+    tone = StrictCharField(max_length=100)
+    pitch = StrictCharField(max_length=50, help_text='"low", "medium", "high" or a description.')
+    sample_audio = MediaUploadField(help_text="A recording of the voice, base64 encoded (WAV, MP3, FLAC or OGG).")
+
+
+class BHumanVoiceAddSerializer(serializers.Serializer):
+    voice_data = BHumanVoiceDataSerializer()
+    instance_id = StrictCharField(
+        required=False, help_text="The instance to add it to; the default persona when absent."
+    )
+
+
+class BHumanVoiceAddedSerializer(BHumanSuccessSerializer):
+    voice_id = serializers.CharField(read_only=True)
+
+
+class BHumanTrainingUrlSerializer(serializers.Serializer):
+    training_url = serializers.CharField(read_only=True)
+
+
+class BHumanVoiceGenerateSerializer(serializers.Serializer):
+    config = serializers.JSONField(required=False, allow_null=True, help_text="Reserved; ignored.")
+    names = serializers.ListField(child=StrictCharField(max_length=200), required=False, default=list, max_length=10)
+    training_urls = serializers.ListField(child=serializers.URLField(max_length=2000), min_length=1, max_length=10)
+    use_prosody = serializers.BooleanField(required=False, default=False)
+    instance_id = StrictCharField(
+        required=False, help_text="The instance the voice is for; the default persona when absent."
+    )

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from knowledge.api.bhuman import views
+
+urlpatterns = [
+    path("kb/auto-generate-prompts", views.AutoPromptsView.as_view(), name="kb-auto-generate-prompts"),
+    path("kb/review-data", views.ReviewDataView.as_view(), name="kb-review-data"),
+    path("kb/store-pages", views.StorePagesView.as_view(), name="kb-store-pages"),
+    path("kb/stream-pages", views.StreamPagesView.as_view(), name="kb-stream-pages"),
+    path("kb/training-data", views.TrainingDataView.as_view(), name="kb-training-data"),
+    path("kb/training-data/", views.TrainingDataView.as_view()),
+    path("kb/training-data/<dbid:data_id>", views.TrainingDataItemView.as_view(), name="kb-training-data-item"),
+    path("kb/v2/chat", views.ChatView.as_view(), name="kb-chat"),
+    path("persona/chats", views.ChatsView.as_view(), name="chats"),
+    path("persona/messages/<str:chat_id>", views.ChatMessagesView.as_view(), name="chat-messages"),
+]

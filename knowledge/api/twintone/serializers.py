@@ -1,0 +1,56 @@
+"""TwinTone conversation shapes (seed: "Conversations"); messages are ours."""
+
+from rest_framework import serializers
+
+from knowledge.models import Conversation
+from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, UtcDateTimeField
+from persona_platform.api.pagination import PageQuerySerializer
+
+
+class TwinToneConversationSerializer(serializers.Serializer):
+    """List items and GET: `ended_at` only once ended."""
+
+    id = serializers.CharField(source="pk", read_only=True)
+    replica_id = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=Conversation.Status.values, read_only=True)
+    created_at = UtcDateTimeField()
+    ended_at = UtcDateTimeField(help_text="Present only when status is ended.")
+
+    def get_replica_id(self, conversation) -> str | None:
+        return str(conversation.person_id) if conversation.person_id else None
+
+    def to_representation(self, conversation):
+        data = super().to_representation(conversation)
+        if conversation.status != Conversation.Status.ENDED:
+            del data["ended_at"]
+        return data
+
+
+class TwinToneConversationEndedSerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk", read_only=True)
+    status = serializers.CharField(read_only=True)
+    ended_at = UtcDateTimeField()
+
+
+class TwinToneConversationCreateSerializer(serializers.Serializer):
+    replica_id = StrictCharField(help_text="The replica (persona) to talk with.")
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class TwinToneConversationListQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(choices=Conversation.Status.values, required=False)
+
+
+class TwinToneMessageSerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk", read_only=True)
+    role = serializers.CharField(read_only=True, help_text="user or assistant.")
+    content = serializers.CharField(read_only=True)
+    sources = serializers.JSONField(source="citations", read_only=True)
+    audio_url = AbsoluteFileUrlField(source="audio_job.result_file", help_text="The spoken reply, once made.")
+    created_at = UtcDateTimeField()
+
+
+class TwinToneMessageCreateSerializer(serializers.Serializer):
+    text = StrictCharField(max_length=5000, help_text="What the user says.")
+    context = StrictCharField(required=False, allow_blank=True, max_length=5000, default="")
+    speak = serializers.BooleanField(default=True, help_text="Also speak the reply (an `audio` event with its URL).")

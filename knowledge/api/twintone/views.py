@@ -1,0 +1,181 @@
+"""TwinTone conversations: `/v1/conversations` (seed: twintone-video-agents-v1, "Conversations"), and
+ours beyond the seed: `/v1/conversations/{id}/messages`, the reply streamed as Server-Sent Events."""
+
+import json
+import time
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from characters.api.twintone.views import TwinToneView
+from characters.selectors import person_get
+from knowledge.api.twintone.serializers import (
+    TwinToneConversationCreateSerializer,
+    TwinToneConversationEndedSerializer,
+    TwinToneConversationListQuerySerializer,
+    TwinToneConversationSerializer,
+    TwinToneMessageCreateSerializer,
+    TwinToneMessageSerializer,
+)
+from knowledge.models import Message
+from knowledge.services.conversations import (
+    conversation_create,
+    conversation_delete,
+    conversation_end,
+    conversation_get,
+    conversation_list,
+    reply_finish,
+    reply_start,
+)
+from media_jobs.models import MediaJob
+from media_jobs.services import speech_start
+from persona_platform.api.converters import body_reference
+from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
+from persona_platform.api.schema import error_responses
+
+ConversationPage = paginated_serializer("TwinToneConversationPage", "conversations", TwinToneConversationSerializer)
+MessagePage = paginated_serializer("TwinToneMessagePage", "messages", TwinToneMessageSerializer)
+
+
+def sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+class ConversationListView(TwinToneView):
+    @extend_schema(
+        summary="List conversations",
+        parameters=[TwinToneConversationListQuerySerializer],
+        responses={200: ConversationPage, **error_responses(400)},
+    )
+    def get(self, request):
+        """Your conversations, newest first, with `page`, `limit` and `status` (active, ended)."""
+        query = self.query(TwinToneConversationListQuerySerializer)
+        conversations = conversation_list(workspace=request.auth.workspace, status=query.get("status"))
+        page = paginate(conversations, page=query["page"], limit=query.get("limit"))
+        return Response(page.envelope("conversations", TwinToneConversationSerializer(page.items, many=True).data))
+
+    @extend_schema(
+        summary="Create a conversation",
+        request=TwinToneConversationCreateSerializer,
+        responses={201: TwinToneConversationSerializer, **error_responses(400)},
+    )
+    def post(self, request):
+        """A conversation with a replica, `active` until ended. Send it messages with
+        `POST /v1/conversations/{id}/messages`."""
+        data = self.validated(TwinToneConversationCreateSerializer, request.data)
+        workspace = request.auth.workspace
+        person = body_reference(
+            data["replica_id"],
+            field="replica_id",
+            noun="replica",
+            lookup=lambda pk: person_get(workspace=workspace, person_id=pk),
+        )
+        conversation = conversation_create(person=person, name=data["name"])
+        return Response(TwinToneConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
+
+
+class ConversationView(TwinToneView):
+    def conversation(self, conversation_id: int):
+        return conversation_get(workspace=self.request.auth.workspace, conversation_id=conversation_id)
+
+
+class ConversationDetailView(ConversationView):
+    @extend_schema(
+        summary="Get a conversation", responses={200: TwinToneConversationSerializer, **error_responses(404)}
+    )
+    def get(self, request, conversation_id: int):
+        """The conversation; `ended_at` once ended."""
+        return Response(TwinToneConversationSerializer(self.conversation(conversation_id)).data)
+
+    @extend_schema(
+        summary="End a conversation",
+        request=None,
+        responses={200: TwinToneConversationEndedSerializer, **error_responses(404)},
+    )
+    def post(self, request, conversation_id: int):
+        """End the conversation: it keeps its messages and refuses new ones."""
+        conversation = conversation_end(conversation=self.conversation(conversation_id))
+        return Response(TwinToneConversationEndedSerializer(conversation).data)
+
+    @extend_schema(summary="Delete a conversation", responses={204: None, **error_responses(404)})
+    def delete(self, request, conversation_id: int):
+        """Delete the conversation and its messages."""
+        conversation_delete(conversation=self.conversation(conversation_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConversationMessagesView(ConversationView):
+    @extend_schema(
+        summary="List a conversation's messages",
+        parameters=[PageQuerySerializer],
+        responses={200: MessagePage, **error_responses(404)},
+    )
+    def get(self, request, conversation_id: int):
+        """Both sides of the conversation in order, with each reply's sources and spoken audio."""
+        conversation = self.conversation(conversation_id)
+        query = self.query(PageQuerySerializer)
+        messages = Message.objects.filter(conversation=conversation).select_related("audio_job")
+        page = paginate(messages, page=query["page"], limit=query.get("limit"))
+        return Response(
+            page.envelope("messages", TwinToneMessageSerializer(page.items, many=True, context=self.ctx).data)
+        )
+
+    @extend_schema(
+        summary="Send a message (the reply streams as Server-Sent Events)",
+        request=TwinToneMessageCreateSerializer,
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                description="Events in order: `message` (the question's id), `delta` (`text` as it is produced, "
+                "several), `sources` (pages the answer used), `audio` (`url` of the spoken reply, or `status: "
+                "processing` with its `speech_id` if it takes longer), `done` (the reply's `message_id`); `error` "
+                "if the reply fails midway."
+            ),
+            **error_responses(400, 404, 409),
+        },
+    )
+    def post(self, request, conversation_id: int):
+        """The replica answers from its knowledge base, streamed as it is produced, then spoken in its voice.
+        An ended conversation refuses messages with 409."""
+        conversation = self.conversation(conversation_id)
+        data = self.validated(TwinToneMessageCreateSerializer, request.data)
+        turn = reply_start(conversation=conversation, text=data["text"], context=data["context"])
+
+        def events():
+            yield sse("message", {"conversation_id": str(conversation.pk), "message_id": str(turn.question.pk)})
+            pieces = []
+            try:
+                for piece in turn.pieces:
+                    pieces.append(piece)
+                    yield sse("delta", {"text": piece})
+            except Exception as exc:  # the reply failed midway: say so in the stream, keep what was said
+                yield sse("error", {"message": f"The reply could not be completed: {exc}"})
+                return
+            answer = reply_finish(turn=turn, text="".join(pieces))
+            yield sse("sources", {"sources": answer.citations})
+            if data["speak"] and answer.content:
+                yield sse("audio", _spoken(answer, request))
+            yield sse("done", {"message_id": str(answer.pk)})
+
+        response = StreamingHttpResponse(events(), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # proxies must pass events on as they come
+        return response
+
+
+def _spoken(answer: Message, request) -> dict:
+    """Speak the reply (a speech job) and wait a while for it; past that, the client can poll the job."""
+    job = speech_start(person=answer.conversation.person, text=answer.content, name="Conversation reply")
+    Message.objects.filter(pk=answer.pk).update(audio_job=job)
+    deadline = time.monotonic() + settings.CONVERSATION_AUDIO_WAIT_SECONDS
+    while True:
+        job.refresh_from_db()
+        if job.status == MediaJob.Status.READY:
+            return {"status": "ready", "speech_id": str(job.pk), "url": request.build_absolute_uri(job.result_file.url)}
+        if job.is_final:
+            return {"status": "failed", "speech_id": str(job.pk), "error": job.error or "Canceled."}
+        if time.monotonic() > deadline:
+            return {"status": "processing", "speech_id": str(job.pk)}
+        time.sleep(0.1)

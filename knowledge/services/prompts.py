@@ -1,0 +1,22 @@
+"""Questions a visitor might ask a persona, grounded in what it knows."""
+
+from characters.models import Person
+
+PASSAGES_PER_TOPIC = 3
+
+
+def prompts_suggest(*, person: Person, topics: list[str], context: str = "", count: int = 5) -> list[str]:
+    """Up to `count` distinct questions about the topics that the persona's knowledge can answer."""
+    from knowledge.responders import persona_voice, suggest_questions
+    from knowledge.retrieval import relevant, retrieve
+
+    passages, seen = [], set()
+    for topic in topics:
+        for passage in relevant(retrieve(person_id=person.pk, query=f"{topic} {context}".strip(),
+                                         limit=PASSAGES_PER_TOPIC)):  # fmt: skip
+            if passage.chunk_id not in seen:
+                seen.add(passage.chunk_id)
+                passages.append(passage)
+    return suggest_questions(
+        persona=persona_voice(person), topics=topics, context=context, passages=passages, count=count
+    )[:count]

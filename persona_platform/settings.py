@@ -219,6 +219,12 @@ if FAL_TRAINING_TIMEOUT_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured(
         "FAL_TRAINING_TIMEOUT_SECONDS must be below CELERY_TASK_SOFT_TIME_LIMIT (raise both, and the visibility timeout)."
     )
+# A persona answers through any OpenAI-compatible chat server when LLM_BASE_URL names one
+# (e.g. http://127.0.0.1:8000/v1); without it, answers are composed locally from the knowledge base.
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 60)
 ENGINE_TIMEOUT_SECONDS = env_int("ENGINE_TIMEOUT_SECONDS", 60)
 ENGINES = {
     "speech": env.str("SPEECH_ENGINE", default="elevenlabs" if ELEVENLABS_API_KEY else "piper"),

@@ -40,6 +40,7 @@ def character_list(*, workspace: Workspace) -> QuerySet[Person]:
             content_count=Count("media_jobs", filter=content, distinct=True),
             last_post_date=Max("media_jobs__finished_at", filter=content),
         )
+        .order_by("-created_at", "-id")  # an aggregate drops Meta.ordering
     )
 
 
@@ -221,10 +222,10 @@ def reference_image_add(
 
 
 def identity_embedding(person: Person) -> list[float]:
-    """The mean of the unit identity embeddings of the photo and every reference image."""
+    """The mean identity embedding of the photo and every reference image. Not rescaled: dlib's
+    "same person within 0.6" holds for its embeddings as they are."""
     faces = [person.face, *(reference.face for reference in person.reference_images.all())]
     vectors = [np.asarray(face["embedding"], dtype=np.float32) for face in faces if face and face.get("embedding")]
     if not vectors:
         return []
-    mean = np.mean([vector / (np.linalg.norm(vector) or 1.0) for vector in vectors], axis=0)
-    return np.round(mean / (np.linalg.norm(mean) or 1.0), 5).tolist()
+    return np.round(np.mean(vectors, axis=0), 5).tolist()

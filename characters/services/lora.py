@@ -56,32 +56,40 @@ def lora_require_plan(*, person: Person) -> None:
         )
 
 
-def lora_image_add(*, person: Person, photo: Photo) -> LoraTrainingImage:
-    """A training image: one face, and the character's face when the character has one already."""
+def lora_images_add(*, person: Person, photos: list[Photo]) -> list[LoraTrainingImage]:
+    """Training images, all or none: each shows one face, the character's own when the character
+    has one already, and together they stay within the limit."""
     person_require_editable(person=person)
     lora_require_plan(person=person)
-    face = portrait_face(photo)
-    if person.identity_embedding or person.face.get("embedding"):
-        identity = person.identity_embedding or person.face["embedding"]
-        distance = face_distance(np.asarray(identity), np.asarray(face["embedding"]))
-        if distance > SAME_PERSON_DISTANCE:
-            raise InvalidInput(
-                f"{photo.field}: the face in this image is not {person.name}'s (identity distance {distance:.2f})."
-            )
+    faces = [portrait_face(photo) for photo in photos]
+    identity = person.identity_embedding or person.face.get("embedding")
+    for photo, face in zip(photos, faces, strict=True):
+        if identity:
+            distance = face_distance(np.asarray(identity), np.asarray(face["embedding"]))
+            if distance > SAME_PERSON_DISTANCE:
+                raise InvalidInput(
+                    f"{photo.field}: the face in this image is not {person.name}'s (identity distance {distance:.2f})."
+                )
     with guarded_files() as files, transaction.atomic():
         Person.objects.select_for_update().filter(pk=person.pk).first()
         count = LoraTrainingImage.objects.filter(person=person).count()
-        if count >= MAX_IMAGES:
+        if count + len(photos) > MAX_IMAGES:
             raise InvalidInput(
-                f"{photo.field}: a LoRA trains on at most {MAX_IMAGES} images; this character has {count}."
+                f"images: a LoRA trains on at most {MAX_IMAGES} images; this character has {count} and "
+                f"{len(photos)} more would make {count + len(photos)}."
             )
-        return LoraTrainingImage.objects.create(
-            workspace_id=person.workspace_id,
-            person=person,
-            image=files.save(random_name(TRAINING_DIRECTORY, photo.extension), photo.content),
-            face=face,
-            width=photo.width,
-            height=photo.height,
+        return LoraTrainingImage.objects.bulk_create(
+            [
+                LoraTrainingImage(
+                    workspace_id=person.workspace_id,
+                    person=person,
+                    image=files.save(random_name(TRAINING_DIRECTORY, photo.extension), photo.content),
+                    face=face,
+                    width=photo.width,
+                    height=photo.height,
+                )
+                for photo, face in zip(photos, faces, strict=True)
+            ]
         )
 
 
@@ -106,7 +114,9 @@ def lora_train(*, person: Person, request: TrainingRequest, user: User | None = 
     lora_require_plan(person=person)
     _check_request(request)
     try:
-        get_engine("lora")
+        engine = get_engine("lora")
+        if hasattr(engine, "require_configured"):
+            engine.require_configured()
     except EngineUnavailable:
         raise ProviderNotConfigured(
             "LoRA training needs a GPU provider and none is configured: set FAL_KEY (fal.ai) on the server. "

@@ -14,6 +14,12 @@ VOICE_STATUSES = ["ready", "processing"]
 LORA_STATUSES = LoraModel.Status.values
 
 
+class OptionalBooleanField(serializers.BooleanField):
+    """A boolean a multipart form may leave out: absent stays absent (DRF would read it as false)."""
+
+    default_empty_html = serializers.empty
+
+
 class ProfileObjectField(serializers.JSONField):
     """A nested profile object (`appearance`, `identity`, ...): any JSON object, at most 10 kB."""
 
@@ -82,7 +88,7 @@ class CharacterCreateSerializer(serializers.Serializer):
     style = ProfileObjectField(required=False, default=dict)
     settings = ProfileObjectField(required=False, default=dict)
     reference_images = serializers.ListField(
-        child=serializers.URLField(max_length=2000),
+        child=StrictCharField(max_length=2000),
         required=False,
         default=list,
         max_length=10,
@@ -249,12 +255,12 @@ class VoiceCloneRequestSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
     description = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
     sample_urls = serializers.ListField(
-        child=serializers.URLField(max_length=2000), required=False, max_length=10, help_text="Public audio URLs."
+        child=StrictCharField(max_length=2000), required=False, max_length=10, help_text="Public audio URLs."
     )
     stability = serializers.FloatField(required=False, min_value=0, max_value=1)
     similarity_boost = serializers.FloatField(required=False, min_value=0, max_value=1)
     style = serializers.FloatField(required=False, min_value=0, max_value=1)
-    use_speaker_boost = serializers.BooleanField(required=False)
+    use_speaker_boost = OptionalBooleanField(required=False)
     callback_url = serializers.URLField(required=False, max_length=2000)
 
 

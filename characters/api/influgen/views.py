@@ -45,7 +45,7 @@ from characters.services.characters import (
 from characters.services.lora import (
     TrainingRequest,
     lora_delete,
-    lora_image_add,
+    lora_images_add,
     lora_state,
     lora_train,
 )
@@ -264,8 +264,7 @@ class LoraImagesView(CharacterView):
         photos = [
             photo_from_bytes(content, field=f"{field}[{index}]") for index, (field, content) in enumerate(uploads)
         ]
-        for photo in photos:
-            lora_image_add(person=person, photo=photo)
+        lora_images_add(person=person, photos=photos)
         return Response(self.images_body(person), status=status.HTTP_201_CREATED)
 
 

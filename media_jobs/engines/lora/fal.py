@@ -82,6 +82,10 @@ class FalLoraTrainer:
 
     name: ClassVar[str] = "fal"
 
+    def require_configured(self) -> None:
+        """EngineUnavailable unless a key is set: checked before anyone is charged."""
+        _api_key()
+
     def train(
         self,
         *,

@@ -265,11 +265,6 @@ def test_thirty_images_are_enough_to_upload(api_client, character):
     assert response.json()["count"] == 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST …/lora/images promises 'All are checked before any is kept', but each image is checked and "
-    "stored in turn (lora_image_add per image, no enclosing transaction): the images before a refused one stay",
-)
 @pytest.mark.parametrize(
     ("existing", "second", "message"),
     [(0, lambda: factories.image_bytes(portrait=False), "no face was found"), (29, portrait, "at most 30 images")],
@@ -343,12 +338,6 @@ def test_an_altered_photo_of_the_same_face_is_accepted_for_a_person_with_only_a_
     assert response.status_code == 201, response.content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lora_image_add compares the unit-length identity_embedding (reference_image_add normalizes it) with a "
-    "raw dlib embedding (norm about 1.45) against dlib's 0.6 rule: the portrait itself is at 0.45 from it, so a "
-    "character with reference images refuses its own face at a raw distance of about 0.57",
-)
 def test_an_altered_photo_of_the_same_face_is_accepted_for_a_character_with_reference_images(api_client, character):
     response = api_client.post(url(character, "/images"), {"images": images(same_face_altered())}, format="multipart")
 
@@ -367,11 +356,6 @@ def test_without_a_provider_training_is_503_and_charges_nothing(api_client, work
     assert ledger(workspace) == [(1000, 1000, "Top-up")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with LORA_ENGINE=fal but FAL_KEY empty, lora_train only checks that the engine class loads: it answers "
-    "202 and debits 500 credits, and the job then fails ('FAL_KEY is empty') and refunds them",
-)
 def test_a_lora_engine_without_its_key_is_503_too(api_client, workspace, character, settings):
     settings.FAL_KEY = ""
     settings.ENGINES = {**settings.ENGINES, "lora": "fal"}

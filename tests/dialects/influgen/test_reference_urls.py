@@ -118,11 +118,6 @@ def test_other_schemes_are_refused(api_client, origin, media_root, url):
     assert snapshot(media_root) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a URL the serializer's URLField refuses (file://) is reported as `reference_images.0: Enter a valid "
-    "URL.`: neither the `reference_images[0]` spelling of the fetch's refusals (ftp:// gets that) nor the URL",
-)
 def test_a_non_http_url_is_refused_naming_its_index_and_the_url(api_client, origin):
     response = create(api_client, "file:///etc/passwd")
 

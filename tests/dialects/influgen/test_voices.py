@@ -5,6 +5,7 @@ Speech is the local Piper voice; a clone's "speaker" is that voice 5 semitones h
 """
 
 import io
+import tempfile
 import time
 import wave
 from functools import cache
@@ -14,6 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.dateparse import parse_datetime
 
+from characters.api.influgen import views
 from characters.models import Person, Voice
 from media_jobs.engines.audio import decode_to_mono, median_pitch_hz
 from media_jobs.engines.base import VoiceProfile
@@ -55,11 +57,14 @@ GENERATION_FIELDS = [
 @cache
 def sample(index: int, audio_format: str = "mp3") -> bytes:
     """A real recording of the "speaker": the local voice 5 semitones up, a few seconds long."""
-    out_dir = Path(__import__("tempfile").mkdtemp(prefix="voice-sample-"))
-    speech = PiperSpeech().synthesize(
-        text=SAMPLE_TEXTS[index], voice=VoiceProfile(pitch_semitones=5), out_dir=out_dir, audio_format=audio_format
-    )
-    return speech.path.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="voice-sample-") as out_dir:
+        speech = PiperSpeech().synthesize(
+            text=SAMPLE_TEXTS[index],
+            voice=VoiceProfile(pitch_semitones=5),
+            out_dir=Path(out_dir),
+            audio_format=audio_format,
+        )
+        return speech.path.read_bytes()
 
 
 def wav_seconds(data: bytes) -> float:
@@ -68,9 +73,9 @@ def wav_seconds(data: bytes) -> float:
 
 
 def pitch_hz(data: bytes, tmp_path) -> float:
-    path = tmp_path / f"audio-{len(data)}.wav"
-    path.write_bytes(data)
-    samples, rate = decode_to_mono(path)
+    audio_file = tmp_path / f"audio-{len(data)}.wav"
+    audio_file.write_bytes(data)
+    samples, rate = decode_to_mono(audio_file)
     return median_pitch_hz(samples, rate, fmin=40.0, fmax=400.0)
 
 
@@ -95,11 +100,11 @@ def file_server():
 @pytest.fixture
 def seed_cdn(file_server, settings, monkeypatch):
     """The seed's CDN played by the local server (see test_characters.seed_cdn), serving the two samples."""
-    from characters.api.influgen import views
-
     settings.FETCH_ALLOW_PRIVATE_URLS = True
     real = views.fetch_url
-    monkeypatch.setattr(views, "fetch_url", lambda url, **kwargs: real(url.replace(SEED_CDN, file_server.base, 1), **kwargs))
+    monkeypatch.setattr(
+        views, "fetch_url", lambda url, **kwargs: real(url.replace(SEED_CDN, file_server.base, 1), **kwargs)
+    )
     for index in range(2):
         file_server.put(f"/audio/mila-{index + 1}.mp3", sample(index), content_type="audio/mpeg")
     return file_server
@@ -289,12 +294,6 @@ def test_a_multipart_clone_takes_sample_or_samples(api_client, character, field,
     assert (job.status, len(job.params["sample_files"]), job.person_id) == ("queued", count, character.pk)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="VoiceCloneRequestSerializer.use_speaker_boost is an optional BooleanField, which DRF reads as false "
-    "when a multipart form leaves it out: a multipart clone silently stores use_speaker_boost=false, a JSON one "
-    "without it stores nothing",
-)
 def test_a_multipart_clone_stores_only_the_settings_sent(api_client, character):
     upload = SimpleUploadedFile("take.wav", sample(0, "wav"), "audio/wav")
 
@@ -332,7 +331,9 @@ def test_a_private_sample_url_is_refused(api_client, character, file_server, set
     url = template.format(port=file_server.port)
     before = stored_files(media_root)
 
-    response = api_client.post(path(character, "voice-clone"), {"name": "Mila Voice", "sample_urls": [url]}, format="json")
+    response = api_client.post(
+        path(character, "voice-clone"), {"name": "Mila Voice", "sample_urls": [url]}, format="json"
+    )
 
     assert_vendor_error(response, 422, "ValidationError", f"sample_urls[0]: {url} resolves to a private address")
     assert file_server.requested == []
@@ -344,7 +345,9 @@ def test_a_sample_url_that_is_not_audio_is_refused(api_client, character, file_s
     settings.FETCH_ALLOW_PRIVATE_URLS = True
     url = file_server.put("/a.mp3", b"<html>nope</html>" * 20, content_type="audio/mpeg")
 
-    response = api_client.post(path(character, "voice-clone"), {"name": "Mila Voice", "sample_urls": [url]}, format="json")
+    response = api_client.post(
+        path(character, "voice-clone"), {"name": "Mila Voice", "sample_urls": [url]}, format="json"
+    )
 
     assert_vendor_error(response, 400, "InvalidMedia", "sample 1: cannot be decoded as audio")
     assert not Voice.objects.exists() and not MediaJob.objects.exists()

@@ -26,6 +26,7 @@ import requests
 from django.conf import settings
 
 from media_jobs.engines.base import EngineError, EngineUnavailable
+from media_jobs.engines.http import provider_detail, scrub
 
 if TYPE_CHECKING:
     from characters.models import Person
@@ -431,13 +432,13 @@ class OpenAICompatibleResponder:
                 f"The language model could not be reached ({type(exc).__name__}).", retryable=True
             ) from exc
         except requests.RequestException as exc:
-            raise EngineError(_scrub(f"The language model request failed: {exc}", api_key)) from exc
+            raise EngineError(scrub(f"The language model request failed: {exc}", api_key)) from exc
 
         status = response.status_code
         if 200 <= status < 300:
             return response
         try:
-            detail = _scrub(_provider_detail(response), api_key)
+            detail = scrub(provider_detail(response), api_key)
         finally:
             response.close()
         message = f"The language model answered {status}" + (f": {detail}" if detail else ".")
@@ -559,7 +560,7 @@ def _stream_delta(data: str, api_key: str) -> tuple[str, bool]:
     if not isinstance(payload, dict):
         raise EngineError("The language model streamed JSON of an unexpected shape.", retryable=True)
     if payload.get("error"):
-        detail = _scrub(_error_text(payload) or "an error", api_key)
+        detail = scrub(_error_text(payload) or "an error", api_key)
         raise EngineError(f"The language model failed mid-stream: {detail}"[:MAX_MESSAGE], retryable=True)
     choices = payload.get("choices") or []
     if not choices or not isinstance(choices[0], dict):
@@ -567,15 +568,6 @@ def _stream_delta(data: str, api_key: str) -> tuple[str, bool]:
     delta = choices[0].get("delta") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
     return (content if isinstance(content, str) else ""), bool(choices[0].get("finish_reason"))
-
-
-def _provider_detail(response: requests.Response) -> str:
-    """The server's own words: OpenAI's {error: {message}}, vLLM's {message}, FastAPI's {detail}, or text."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.text.strip()[:200]
-    return _error_text(payload) if isinstance(payload, dict) else str(payload)[:200]
 
 
 def _error_text(payload: dict) -> str:
@@ -613,10 +605,6 @@ def _parse_questions(reply: str) -> list[str]:
 
 def _llm_key() -> str:
     return getattr(settings, "LLM_API_KEY", "") or ""
-
-
-def _scrub(message: str, api_key: str) -> str:
-    return message.replace(api_key, "[key]") if api_key else message
 
 
 # -- text ---------------------------------------------------------------------------------------------------

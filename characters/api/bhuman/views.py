@@ -69,7 +69,7 @@ class AdminVideoView(BHumanView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _success(message: str, status_code: int = status.HTTP_200_OK, **fields) -> Response:
+def bhuman_success(message: str, status_code: int = status.HTTP_200_OK, **fields) -> Response:
     return Response({"status": "success", "message": message, **fields}, status=status_code)
 
 
@@ -89,7 +89,7 @@ class InstanceView(BHumanView):
             description=data["description"],
             configuration=data["configuration"],
         )
-        return _success("Instance created successfully", status.HTTP_201_CREATED, instance_id=str(person.pk))
+        return bhuman_success("Instance created successfully", status.HTTP_201_CREATED, instance_id=str(person.pk))
 
     @extend_schema(
         summary="Delete an instance",
@@ -100,7 +100,7 @@ class InstanceView(BHumanView):
         """Delete the instance named by `instance_id` in the body, with its photo, voices and knowledge."""
         data = self.validated(BHumanInstanceDeleteSerializer, request.data)
         person_delete(person=self.instance(data["instance_id"]))
-        return _success("Instance deleted successfully")
+        return bhuman_success("Instance deleted successfully")
 
 
 class AdminInstanceView(InstanceView):
@@ -130,7 +130,7 @@ class AdminVoiceView(BHumanView):
             description=f"{voice_data['language']}, {voice_data['tone']}, {voice_data['pitch']} pitch"[:2000],
             voice_settings={key: voice_data[key] for key in ("language", "tone", "pitch")},
         )
-        return _success("Voice profile added successfully", status.HTTP_201_CREATED, voice_id=str(voice.pk))
+        return bhuman_success("Voice profile added successfully", status.HTTP_201_CREATED, voice_id=str(voice.pk))
 
 
 class VoiceTrainingUrlView(BHumanView):
@@ -167,4 +167,4 @@ class VoiceGenerateView(BHumanView):
             samples=samples,
             voice_settings={"use_prosody": data["use_prosody"]},
         )
-        return _success("Voice generated successfully", status.HTTP_201_CREATED, voice_id=str(voice.pk))
+        return bhuman_success("Voice generated successfully", status.HTTP_201_CREATED, voice_id=str(voice.pk))

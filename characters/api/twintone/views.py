@@ -34,6 +34,13 @@ TwinTonePersonaPageSerializer = paginated_serializer(
 class TwinToneView(DialectView):
     dialect = TWINTONE
 
+    def replica_in_body(self, raw_id: str):
+        """The replica a body's `replica_id` names; unknown or foreign is a 400 naming the field."""
+        workspace = self.request.auth.workspace
+        return body_reference(
+            raw_id, field="replica_id", noun="replica", lookup=lambda pk: person_get(workspace=workspace, person_id=pk)
+        )
+
 
 class PersonaListView(TwinToneView):
     @extend_schema(
@@ -64,14 +71,7 @@ class PersonaListView(TwinToneView):
             description=data["description"],
             speed=voice_settings.get("speed", 1.0),
             pitch=voice_settings.get("pitch", 0.0),
-            person=None
-            if data.get("replica_id") is None
-            else body_reference(
-                data["replica_id"],
-                field="replica_id",
-                noun="replica",
-                lookup=lambda pk: person_get(workspace=workspace, person_id=pk),
-            ),
+            person=None if data.get("replica_id") is None else self.replica_in_body(data["replica_id"]),
         )
         return Response(TwinTonePersonaSummarySerializer(profile).data, status=status.HTTP_201_CREATED)
 

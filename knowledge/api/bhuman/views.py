@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from characters.api.bhuman.views import BHumanView, _success
+from characters.api.bhuman.views import BHumanView, bhuman_success
 from knowledge.api.bhuman.serializers import (
     AutoPromptsSerializer,
     ChatSerializer,
@@ -63,7 +63,7 @@ class StorePagesView(BHumanView):
         job; answers use them once it is done."""
         data = self.validated(StorePagesSerializer, request.data)
         pages = pages_store(person=self.instance(data.get("instance_id")), pages=data["pages"])
-        return _success("Pages stored successfully", status.HTTP_201_CREATED, page_ids=[str(p.pk) for p in pages])
+        return bhuman_success("Pages stored successfully", status.HTTP_201_CREATED, page_ids=[str(p.pk) for p in pages])
 
 
 class StreamPagesView(BHumanView):
@@ -85,7 +85,7 @@ class StreamPagesView(BHumanView):
             batch_index=stream.get("batch_index"),
             final=stream["final"],
         )
-        return _success("Pages streamed successfully", **state)
+        return bhuman_success("Pages streamed successfully", **state)
 
 
 class TrainingDataView(BHumanView):
@@ -115,7 +115,7 @@ class TrainingDataView(BHumanView):
         person = self.instance(data.get("instance_id"))
         page = page_get(person=person, page_id=_page_id(item["id"], field="training_data.id"))
         page_update(page=page, content=item["content"], title=item.get("title"))
-        return _success("Training data updated successfully")
+        return bhuman_success("Training data updated successfully")
 
     @extend_schema(
         summary="Delete training data",
@@ -129,7 +129,7 @@ class TrainingDataView(BHumanView):
             raise InvalidInput("id: This field is required.")
         person = self.instance(data.get("instance_id"))
         page_delete(page=page_get(person=person, page_id=_page_id(data["id"], field="id")))
-        return _success("Training data deleted successfully")
+        return bhuman_success("Training data deleted successfully")
 
 
 class TrainingDataItemView(BHumanView):
@@ -151,7 +151,7 @@ class TrainingDataItemView(BHumanView):
     def delete(self, request, data_id: int):
         query = self.query(InstanceQuerySerializer)
         page_delete(page=page_get(person=self.instance(query.get("instance_id")), page_id=data_id))
-        return _success("Training data deleted successfully")
+        return bhuman_success("Training data deleted successfully")
 
 
 class ReviewDataView(BHumanView):
@@ -168,7 +168,9 @@ class ReviewDataView(BHumanView):
         items = review_submit(
             person=self.instance(data.get("instance_id")), articles=review["articles"], notes=review["notes"]
         )
-        return _success("Data submitted for review", status.HTTP_202_ACCEPTED, review_ids=[str(i.pk) for i in items])
+        return bhuman_success(
+            "Data submitted for review", status.HTTP_202_ACCEPTED, review_ids=[str(i.pk) for i in items]
+        )
 
 
 class AutoPromptsView(BHumanView):

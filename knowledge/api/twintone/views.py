@@ -11,7 +11,6 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from characters.api.twintone.views import TwinToneView
-from characters.selectors import person_get
 from knowledge.api.twintone.serializers import (
     TwinToneConversationCreateSerializer,
     TwinToneConversationEndedSerializer,
@@ -32,7 +31,6 @@ from knowledge.services.conversations import (
 )
 from media_jobs.models import MediaJob
 from media_jobs.services import speech_start
-from persona_platform.api.converters import body_reference
 from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
 from persona_platform.api.schema import error_responses
 
@@ -66,13 +64,7 @@ class ConversationListView(TwinToneView):
         """A conversation with a replica, `active` until ended. Send it messages with
         `POST /v1/conversations/{id}/messages`."""
         data = self.validated(TwinToneConversationCreateSerializer, request.data)
-        workspace = request.auth.workspace
-        person = body_reference(
-            data["replica_id"],
-            field="replica_id",
-            noun="replica",
-            lookup=lambda pk: person_get(workspace=workspace, person_id=pk),
-        )
+        person = self.replica_in_body(data["replica_id"])
         conversation = conversation_create(person=person, name=data["name"])
         return Response(TwinToneConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
 

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from characters.api.twintone.views import TwinToneView
-from characters.selectors import person_get, speaking_profile_get
+from characters.selectors import speaking_profile_get
 from media_jobs.api.twintone.serializers import (
     TwinToneJobCreatedSerializer,
     TwinToneJobListQuerySerializer,
@@ -155,13 +155,7 @@ class VideoListView(TwinToneJobListView):
         H.264/AAC MP4 at 25 fps. Answers at once with `processing`; poll `GET /v1/videos/{id}` (or pass
         `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
         data = self.validated(TwinToneVideoCreateSerializer, request.data)
-        workspace = request.auth.workspace
-        person = body_reference(
-            data["replica_id"],
-            field="replica_id",
-            noun="replica",
-            lookup=lambda pk: person_get(workspace=workspace, person_id=pk),
-        )
+        person = self.replica_in_body(data["replica_id"])
         job = talking_head_start(
             person=person,
             script=data["script"],

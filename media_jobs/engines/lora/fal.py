@@ -40,6 +40,7 @@ import requests
 from django.conf import settings
 
 from media_jobs.engines.base import EngineError, EngineUnavailable
+from media_jobs.engines.http import provider_detail, scrub
 
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.alpha.fal.ai"  # fal_client's REST_URL
@@ -270,12 +271,12 @@ class FalLoraTrainer:
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise EngineError(f"{what} could not reach fal ({type(exc).__name__}).", retryable=True) from exc
         except requests.RequestException as exc:
-            raise EngineError(_scrub(f"{what} failed: {exc}", api_key)) from exc
+            raise EngineError(scrub(f"{what} failed: {exc}", api_key)) from exc
 
         status = response.status_code
         if 200 <= status < 300:
             return response
-        detail = _scrub(_provider_detail(response), api_key)
+        detail = scrub(provider_detail(response), api_key)
         if status == 401:
             message = f"{what} failed: fal refused the key (401), so FAL_KEY is wrong or revoked"
         elif status == 422:
@@ -392,29 +393,6 @@ def _training_fraction(logs, steps: int) -> float | None:
             if int(total) == steps and int(done) <= steps:
                 return int(done) / steps
     return None
-
-
-def _provider_detail(response: requests.Response) -> str:
-    """fal's own words: `detail` is a string, or FastAPI's list of {loc, msg} for refused input."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.text.strip()[:200]
-    detail = payload.get("detail", payload) if isinstance(payload, dict) else payload
-    if isinstance(detail, list):
-        messages = []
-        for item in detail:
-            if isinstance(item, dict):
-                where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
-                messages.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", item)))
-            else:
-                messages.append(str(item))
-        return "; ".join(messages)
-    return str(detail)
-
-
-def _scrub(message: str, api_key: str) -> str:
-    return message.replace(api_key, "[key]") if api_key else message
 
 
 class _Progress:

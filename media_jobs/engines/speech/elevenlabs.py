@@ -30,6 +30,7 @@ from django.conf import settings
 
 from media_jobs.engines.audio import ffmpeg_exe, pitch_filter
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
+from media_jobs.engines.http import provider_detail, scrub
 
 SPEED_RANGE = (0.7, 1.2)  # what the provider accepts for voice_settings.speed
 MAX_PITCH_SEMITONES = 12.0  # beyond an octave a tempo-preserving shift sounds broken
@@ -170,12 +171,12 @@ class ElevenLabsSpeech:
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise EngineError(f"{what} could not reach ElevenLabs ({type(exc).__name__}).", retryable=True) from exc
         except requests.RequestException as exc:
-            raise EngineError(_scrub(f"{what} request failed: {exc}", api_key)) from exc
+            raise EngineError(scrub(f"{what} request failed: {exc}", api_key)) from exc
 
         status = response.status_code
         if 200 <= status < 300 or (missing_ok and status == 404):
             return response
-        detail = _scrub(_provider_detail(response), api_key)
+        detail = scrub(provider_detail(response), api_key)
         message = f"{what} failed: ElevenLabs answered {status}" + (f": {detail}" if detail else ".")
         if status == 429:
             retry_after = response.headers.get("Retry-After")
@@ -264,32 +265,6 @@ def _decode_timestamps_answer(response: requests.Response) -> tuple[bytes, dict 
         raise EngineError("ElevenLabs sent no audio.", retryable=True)
     alignment = payload.get("alignment") or payload.get("normalized_alignment")
     return audio, alignment if isinstance(alignment, dict) else None
-
-
-def _provider_detail(response: requests.Response) -> str:
-    """The provider's own words: `detail` may be a string, {status, message} or a list of validation errors."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.text.strip()[:200]
-    detail = payload.get("detail", payload) if isinstance(payload, dict) else payload
-    if isinstance(detail, dict):
-        parts = [str(detail[key]) for key in ("status", "message") if detail.get(key)]
-        return ": ".join(parts) if parts else str(detail)
-    if isinstance(detail, list):
-        messages = []
-        for item in detail:
-            if isinstance(item, dict):
-                where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
-                messages.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", item)))
-            else:
-                messages.append(str(item))
-        return "; ".join(messages)
-    return str(detail)
-
-
-def _scrub(message: str, api_key: str) -> str:
-    return message.replace(api_key, "[key]") if api_key else message
 
 
 def _timings(alignment: dict | None, duration: float) -> tuple[PhonemeTiming, ...]:

@@ -17,3 +17,15 @@ def assert_vendor_error(response, status: int, kind: str, message_contains: str 
 def stored_files(media_root) -> list[str]:
     """Every file under the media root, as paths relative to it."""
     return sorted(str(path.relative_to(media_root)) for path in media_root.rglob("*") if path.is_file())
+
+
+def assert_bhuman_error(response, status: int, message_contains: str = "") -> dict:
+    """BHuman's envelope: exactly status "error" and a message."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    payload = response.json()
+    assert set(payload) == {"status", "message"}, payload
+    assert payload["status"] == "error"
+    assert isinstance(payload["message"], str) and payload["message"]
+    assert message_contains in payload["message"], payload["message"]
+    return payload

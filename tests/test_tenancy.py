@@ -7,9 +7,11 @@ import pytest
 
 from accounts.models import CreditEntry
 from characters.models import LoraModel, LoraTrainingImage, Person, ReferenceImage, SpeakingProfile, Voice
+from knowledge.models import Conversation, KnowledgePage, Message
+from knowledge.services.conversations import conversation_create
 from media_jobs.models import MediaJob
 from tests import factories
-from tests.helpers import assert_vendor_error
+from tests.helpers import assert_bhuman_error, assert_vendor_error
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +59,11 @@ DETAIL_ROUTES = [
     ("get", "/api/v1/influencers/{character}", None),
     ("post", "/api/v1/influencers/{character}/duplicate", None),
     ("put", "/api/v1/influencers/{character}/voice/settings", {"speed": 2}),
+    ("get", "/v1/conversations/{conversation}", None),
+    ("post", "/v1/conversations/{conversation}", None),
+    ("delete", "/v1/conversations/{conversation}", None),
+    ("get", "/v1/conversations/{conversation}/messages", None),
+    ("post", "/v1/conversations/{conversation}/messages", {"text": "Hi", "speak": False}),
 ]
 TRAIN = {"base_model": "fal-ai/flux-lora", "training_steps": 1200, "lora_rank": 16}
 # Detail routes whose owner call needs more than a JSON body here gives (a multipart file, training images and a
@@ -88,10 +95,11 @@ def alices_objects(workspace):
         workspace=workspace, person=person, kind="speech", params={"text": "Hi", "person_voice": True}, status="ready"
     )
     LoraModel.objects.create(person=person, status="ready", weights_url="https://fal.example/lora.safetensors")
+    conversation = conversation_create(person=person)
     return {
         "person": person.pk, "persona": persona.pk, "speech": speech.pk, "video": video.pk,
         "generation": generation.pk, "transfer": transfer.pk, "character": person.character_id,
-        "voice_generation": voice_generation.pk,
+        "voice_generation": voice_generation.pk, "conversation": conversation.pk,
     }  # fmt: skip
 
 
@@ -112,6 +120,9 @@ def test_another_workspaces_object_is_404(other_client, alices_objects, method, 
     assert Person.objects.count() == 3  # Alice's person and the two demo persons: no copy
     assert not ReferenceImage.objects.exists() and not LoraTrainingImage.objects.exists()
     assert not Voice.objects.exists() and not CreditEntry.objects.exists()
+    conversation = Conversation.objects.get(pk=alices_objects["conversation"])
+    assert (conversation.status, conversation.ended_at) == ("active", None)
+    assert not Message.objects.exists()
 
 
 @pytest.mark.parametrize(("method", "template", "body"), DETAIL_ROUTES)
@@ -166,3 +177,74 @@ def test_a_voice_cannot_be_cloned_for_another_workspaces_person(other_workspace,
         voice_clone_start(
             workspace=other_workspace, name="x", samples=[b"x"], person=Person.objects.get(pk=alices_objects["person"])
         )
+
+
+# BHuman (`/persona/api`, `/persona/voice`) answers in its own envelope. Ids in a path or a body that name
+# another workspace's page, chat or voice are 404; an `instance_id` in a body is bad input naming it (400).
+BHUMAN_DETAIL_ROUTES = [
+    ("get", "/persona/api/persona/messages/{chat}", None, 404),
+    ("post", "/persona/api/kb/v2/chat", {"chat_data": {"user_id": "u", "message": "Hi", "chat_id": "{chat}"}}, 404),
+    ("get", "/persona/api/kb/training-data/{page}", None, 404),
+    ("delete", "/persona/api/kb/training-data/{page}", None, 404),
+    ("delete", "/persona/api/kb/training-data?id={page}", None, 404),
+    ("delete", "/persona/api/kb/training-data", {"id": "{page}"}, 404),
+    ("put", "/persona/api/kb/training-data", {"training_data": {"id": "{page}", "content": "Stolen"}}, 404),
+    ("get", "/persona/voice/{voice}", None, 404),
+    ("delete", "/persona/api/instance", {"instance_id": "{person}"}, 400),
+    ("get", "/persona/api/kb/training-data?instance_id={person}", None, 400),
+    (
+        "post",
+        "/persona/api/kb/store-pages",
+        {"pages": [{"title": "T", "content": "C"}], "instance_id": "{person}"},
+        400,
+    ),
+]
+
+
+def _filled(value, ids: dict):
+    """The route's body with workspace A's ids in place of its {placeholders}."""
+    if isinstance(value, dict):
+        return {key: _filled(item, ids) for key, item in value.items()}
+    return value.format(**ids) if isinstance(value, str) else value
+
+
+@pytest.fixture
+def alices_bhuman_objects(workspace, other_workspace):
+    person = factories.person_create(workspace=workspace, name="Alice's persona", with_photo=False)
+    factories.person_create(workspace=other_workspace, name="Bob's persona", with_photo=False)  # Bob has a default
+    page = KnowledgePage.objects.create(workspace=workspace, person=person, title="Alice's page", content="Secret.")
+    chat = conversation_create(person=person, user_id="alice-user")
+    Message.objects.create(conversation=chat, role=Message.Role.USER, content="Hello")
+    voice = Voice.objects.create(
+        workspace=workspace, person=person, name="Alice's voice", provider=Voice.Provider.LOCAL,
+        provider_voice_id="local_alice",
+    )  # fmt: skip
+    return {"person": person.pk, "page": page.pk, "chat": chat.public_id, "voice": voice.pk}
+
+
+@pytest.mark.parametrize(("method", "template", "body", "status"), BHUMAN_DETAIL_ROUTES)
+def test_another_workspaces_bhuman_object_is_not_found(
+    other_client, alices_bhuman_objects, method, template, body, status
+):
+    ids = alices_bhuman_objects
+
+    response = getattr(other_client, method)(template.format(**ids), _filled(body, ids), format="json")
+
+    assert_bhuman_error(response, status, "not found" if status == 404 else f"no instance with id '{ids['person']}'")
+    assert Person.objects.filter(pk=ids["person"]).exists()
+    page = KnowledgePage.objects.get(pk=ids["page"])
+    assert (page.content, page.version) == ("Secret.", 1)
+    assert KnowledgePage.objects.count() == 1
+    assert list(Message.objects.values_list("content", flat=True)) == ["Hello"]
+    assert Conversation.objects.count() == 1
+    assert not Voice.objects.get(pk=ids["voice"]).training_audio
+    assert not MediaJob.objects.exists()
+
+
+@pytest.mark.parametrize(("method", "template", "body", "status"), BHUMAN_DETAIL_ROUTES)
+def test_the_owner_reaches_the_same_bhuman_routes(api_client, alices_bhuman_objects, method, template, body, status):
+    ids = alices_bhuman_objects
+
+    response = getattr(api_client, method)(template.format(**ids), _filled(body, ids), format="json")
+
+    assert response.status_code in {200, 201}, response.content

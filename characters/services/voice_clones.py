@@ -40,20 +40,21 @@ def _extension(data: bytes) -> str:
     return "m4a" if data[4:8] == b"ftyp" else "bin"
 
 
-def voice_samples_check(samples: list[bytes]) -> None:
-    """Count, size and real audio (1 s to 5 min, not silent), before anything is stored."""
+def voice_samples_check(samples: list[bytes], *, field: str = "samples") -> None:
+    """Count, size and real audio (1 s to 5 min, not silent), before anything is stored. `field` is the
+    request field the samples came from, for the messages."""
     if not isinstance(samples, list | tuple) or not MIN_SAMPLES <= len(samples) <= MAX_SAMPLES:
         count = len(samples) if isinstance(samples, list | tuple) else 0
         raise InvalidInput(
-            f"samples: give {MIN_SAMPLES} to {MAX_SAMPLES} recordings (got {count}).",
-            details={"samples": [f"Give {MIN_SAMPLES} to {MAX_SAMPLES} recordings."]},
+            f"{field}: give {MIN_SAMPLES} to {MAX_SAMPLES} recordings (got {count}).",
+            details={field: [f"Give {MIN_SAMPLES} to {MAX_SAMPLES} recordings."]},
         )
     for index, data in enumerate(samples):
         if not isinstance(data, bytes | bytearray) or not data:
-            raise InvalidMedia(f"samples[{index}]: is empty.")
+            raise InvalidMedia(f"{field}[{index}]: is empty.")
         if len(data) > settings.MAX_MEDIA_BYTES:
             raise MediaTooLarge(
-                f"samples[{index}]: the file is {len(data) / 2**20:.1f} MB; "
+                f"{field}[{index}]: the file is {len(data) / 2**20:.1f} MB; "
                 f"the limit is {settings.MAX_MEDIA_BYTES / 2**20:g} MB."
             )
     with tempfile.TemporaryDirectory(prefix="voice-samples-") as tmp:
@@ -65,7 +66,7 @@ def voice_samples_check(samples: list[bytes]) -> None:
         try:
             load_samples(paths)
         except EngineError as exc:  # "sample N: ..." counts from 1, as a person would
-            raise InvalidMedia(f"samples: {exc}") from None
+            raise InvalidMedia(f"{field}: {exc}") from None
 
 
 def voice_clone_start(
@@ -78,6 +79,7 @@ def voice_clone_start(
     provider: str | None = None,
     description: str = "",
     voice_settings: dict | None = None,
+    field: str = "samples",
 ) -> tuple[Voice, MediaJob]:
     """A new local voice and the queued job that measures it from `samples` (decoded audio files).
 
@@ -89,7 +91,7 @@ def voice_clone_start(
         raise InvalidInput(f"provider: cannot clone with {provider!r}.", details={"provider": ["Unsupported."]})
     if person is not None and person.workspace_id != workspace.pk:
         raise InvalidInput("person: not found in this workspace.", details={"person": ["Not found."]})
-    voice_samples_check(samples)
+    voice_samples_check(samples, field=field)
     with guarded_files() as files, transaction.atomic():
         voice = Voice(
             workspace=workspace,

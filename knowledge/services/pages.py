@@ -165,8 +165,11 @@ def review_approve(*, item: ReviewItem, reviewer: User | None = None) -> Knowled
     item = ReviewItem.objects.select_for_update().select_related("person").get(pk=item.pk)
     if item.status == ReviewItem.Status.APPROVED and item.page_id:
         return item.page
-    page = _page(item.person, {"title": _review_title(item), "content": item.content},
-                 source=KnowledgePage.Source.REVIEW, metadata={"review_kind": item.kind})  # fmt: skip
+    page = _page(
+        item.person,
+        {"title": _review_title(item), "content": item.content, "metadata": {"review_kind": item.kind}},
+        source=KnowledgePage.Source.REVIEW,
+    )
     page.save()
     ReviewItem.objects.filter(pk=item.pk).update(
         status=ReviewItem.Status.APPROVED, page=page, reviewed_by=reviewer, reviewed_at=timezone.now()

@@ -12,8 +12,8 @@ def prompts_suggest(*, person: Person, topics: list[str], context: str = "", cou
 
     passages, seen = [], set()
     for topic in topics:
-        for passage in relevant(retrieve(person_id=person.pk, query=f"{topic} {context}".strip(),
-                                         limit=PASSAGES_PER_TOPIC)):  # fmt: skip
+        # The topic alone finds its passages: a long general context would drown it.
+        for passage in relevant(retrieve(person_id=person.pk, query=topic, limit=PASSAGES_PER_TOPIC)):
             if passage.chunk_id not in seen:
                 seen.add(passage.chunk_id)
                 passages.append(passage)

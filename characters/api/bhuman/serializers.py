@@ -74,7 +74,9 @@ class BHumanTrainingUrlSerializer(serializers.Serializer):
 class BHumanVoiceGenerateSerializer(serializers.Serializer):
     config = serializers.JSONField(required=False, allow_null=True, help_text="Reserved; ignored.")
     names = serializers.ListField(child=StrictCharField(max_length=200), required=False, default=list, max_length=10)
-    training_urls = serializers.ListField(child=serializers.URLField(max_length=2000), min_length=1, max_length=10)
+    # Strings, not URLField: the fetch helper checks them, and a host without a dot (this platform
+    # behind a container name) is still a URL.
+    training_urls = serializers.ListField(child=StrictCharField(max_length=2000), min_length=1, max_length=10)
     use_prosody = serializers.BooleanField(required=False, default=False)
     instance_id = StrictCharField(
         required=False, help_text="The instance the voice is for; the default persona when absent."

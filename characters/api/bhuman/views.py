@@ -129,6 +129,7 @@ class AdminVoiceView(BHumanView):
             samples=[voice_data["sample_audio"]],
             description=f"{voice_data['language']}, {voice_data['tone']}, {voice_data['pitch']} pitch"[:2000],
             voice_settings={key: voice_data[key] for key in ("language", "tone", "pitch")},
+            field="voice_data.sample_audio",
         )
         return bhuman_success("Voice profile added successfully", status.HTTP_201_CREATED, voice_id=str(voice.pk))
 
@@ -166,5 +167,6 @@ class VoiceGenerateView(BHumanView):
             name=(data["names"][0] if data["names"] else f"{person.name} (generated)")[:200],
             samples=samples,
             voice_settings={"use_prosody": data["use_prosody"]},
+            field="training_urls",
         )
         return bhuman_success("Voice generated successfully", status.HTTP_201_CREATED, voice_id=str(voice.pk))

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from knowledge.models import Conversation
-from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, UtcDateTimeField
+from persona_platform.api.fields import StrictCharField, UtcDateTimeField
 from persona_platform.api.pagination import PageQuerySerializer
 
 
@@ -46,8 +46,14 @@ class TwinToneMessageSerializer(serializers.Serializer):
     role = serializers.CharField(read_only=True, help_text="user or assistant.")
     content = serializers.CharField(read_only=True)
     sources = serializers.JSONField(source="citations", read_only=True)
-    audio_url = AbsoluteFileUrlField(source="audio_job.result_file", help_text="The spoken reply, once made.")
+    audio_url = serializers.SerializerMethodField(help_text="The spoken reply, once made; null otherwise.")
     created_at = UtcDateTimeField()
+
+    def get_audio_url(self, message) -> str | None:
+        job = message.audio_job
+        if job is None or not job.result_file:
+            return None
+        return self.context["request"].build_absolute_uri(job.result_file.url)
 
 
 class TwinToneMessageCreateSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ import pytest
 
 from characters.models import Person, ProfileVideo
 from tests import factories
-from tests.helpers import stored_files
+from tests.helpers import assert_bhuman_error, stored_files
 
 pytestmark = pytest.mark.django_db
 
@@ -72,18 +72,6 @@ def body(**video_data) -> dict:
     if instance_id is not None:
         data["instance_id"] = instance_id
     return data
-
-
-def assert_bhuman_error(response, status: int, message_contains: str = "") -> dict:
-    """BHuman's envelope: exactly status "error" and a message."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    payload = response.json()
-    assert set(payload) == {"status", "message"}, payload
-    assert payload["status"] == "error"
-    assert isinstance(payload["message"], str) and payload["message"]
-    assert message_contains in payload["message"], payload["message"]
-    return payload
 
 
 @pytest.fixture

@@ -268,7 +268,8 @@ class LocalResponder:
             ranked = sorted(range(len(sentences)), key=lambda index: -scores[index])[:3]
             candidates: list[tuple[str, str]] = []  # (subject, question)
             if wanted and wanted <= known and len(topic) <= 80:
-                candidates.append((topic, f"What can you tell me about {_soften(topic, names)}?"))
+                subject = re.sub(r"^(?:about|regarding)\s+", "", topic.strip(), flags=re.IGNORECASE)
+                candidates.append((topic, f"What can you tell me about {_soften(subject, names)}?"))
             for index in ranked:
                 sentence = sentences[index]
                 for phrase in _named_things(sentence.text, capitalised, persona_words):

@@ -67,28 +67,44 @@ def _overlap(units: list[_Unit]) -> list[_Unit]:
     return kept
 
 
+def _fewest_passages(units: list[_Unit]) -> int:
+    """How many passages the sentences need at the least: each filled up to MAX_WORDS in turn."""
+    passages, count = 1, 0
+    for unit in units:
+        if count and count + len(unit.words) > MAX_WORDS:
+            passages, count = passages + 1, 0
+        count += len(unit.words)
+    return passages
+
+
+def _group(units: list[_Unit], total: int, passages: int) -> list[list[_Unit]]:
+    """The sentences spread evenly over that many passages: 300 words give two of ~150, not 180 and
+    120; 22 sentences of 23 words four of 5 or 6 sentences, not three of 7 and one of 1."""
+    groups: list[list[_Unit]] = []
+    current: list[_Unit] = []
+    count = done = 0
+    for unit in units:
+        size = len(unit.words)
+        if current:
+            target = (total - done) / max(1, passages - len(groups))
+            # Close the passage before this sentence if it would overflow, or land further past the
+            # target than the passage now falls short of it.
+            if count + size > MAX_WORDS or 2 * count + size > 2 * target:
+                groups.append(current)
+                current, done, count = [], done + count, 0
+        current.append(unit)
+        count += size
+    groups.append(current)
+    return groups
+
+
 def chunk_page(title: str, content: str) -> list[str]:
     """The page's passages, in order, each prefixed with the title; none for a page without text."""
     units = [unit for unit in _units(content or "") if unit.words]
     total = sum(len(unit.words) for unit in units)
     if not total:
         return []
-    # As many passages as MAX_WORDS requires, filled evenly: 300 words give two of ~150, not 180 + 120.
-    target = total / math.ceil(total / MAX_WORDS)
-    groups: list[list[_Unit]] = []
-    current: list[_Unit] = []
-    count = 0
-    for unit in units:
-        size = len(unit.words)
-        # Close the passage before this sentence if it would overflow, or land further past the target
-        # than the passage now falls short of it.
-        if current and (count + size > MAX_WORDS or 2 * count + size > 2 * target):
-            groups.append(current)
-            current, count = [], 0
-        current.append(unit)
-        count += size
-    groups.append(current)
-
+    groups = _group(units, total, passages=_fewest_passages(units))
     prefix = " ".join((title or "").split())
     passages = []
     for number, group in enumerate(groups):

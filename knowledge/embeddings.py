@@ -50,15 +50,28 @@ def embed(texts: list[str]) -> np.ndarray:
     if not texts:
         return np.empty((0, DIMENSIONS), dtype=np.float32)
     model = load_model()
+    import torch  # loaded with the model
+
     with _encode_lock:
-        vectors = model.encode(
-            list(texts),
-            batch_size=BATCH_SIZE,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        previous = torch.get_num_threads()
+        torch.set_num_threads(_threads())  # for this call only: other torch users keep their own setting
+        try:
+            vectors = model.encode(
+                list(texts),
+                batch_size=BATCH_SIZE,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        finally:
+            torch.set_num_threads(previous)
     return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _threads() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "EMBEDDING_THREADS", DEFAULT_THREADS)) if settings.configured else DEFAULT_THREADS
 
 
 def to_bytes(vector) -> bytes:

@@ -6,7 +6,6 @@ embedded in groups, batches running across page boundaries; each page's chunks a
 one transaction, so a search sees either the old chunks or the new ones, never a mix.
 """
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -18,8 +17,6 @@ from knowledge.embeddings import embed, to_bytes
 from knowledge.models import KnowledgeChunk, KnowledgePage
 from knowledge.retrieval import vector_column_available, vector_literal
 from media_jobs.engines.base import EngineError
-
-logger = logging.getLogger(__name__)
 
 GROUP_PASSAGES = 256  # passages embedded together (four batches of 64) before their pages are written
 PAGES_PER_QUERY = 200

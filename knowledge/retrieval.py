@@ -10,8 +10,9 @@ similar length): each distinct word of the question (stemmed, stop words left ou
 the persona's chunks weighs ln(1 + C / df), and a chunk scores the sum, over the words it holds, of
 weight x tf (k1 + 1) / (tf + k1), k1 = 1.2. Words found in C = MAX_TERM_CHUNKS chunks or more are left
 out: they tell passages apart no better than stop words, and leaving them out bounds the work of a
-question whatever the size of the knowledge base. A question's words match any of a chunk's (OR): a
-question rarely shares all its words with the passage that answers it.
+question whatever the size of the knowledge base (on PostgreSQL so are the words that ANALYZE counts
+that often in the whole table, which are known without a look at the index). A question's words
+match any of a chunk's (OR): a question rarely shares all its words with the passage that answers it.
 
 Three backends do the same search, chosen by the database (`backend_for`):
 
@@ -41,7 +42,7 @@ import numpy as np
 from django.db import connections
 from django.db.models import Count, Max, Sum
 
-from knowledge.embeddings import embed, from_bytes
+from knowledge.embeddings import DIMENSIONS, embed
 from knowledge.models import KnowledgeChunk, KnowledgePage
 
 RRF_K = 60
@@ -53,7 +54,7 @@ CACHED_PERSONS = 32  # per process and backend
 
 # What "nothing relevant" means. A passage is relevant when its embedding is close to the question's,
 # or fairly close and it shares a word with the question. Calibrated with all-MiniLM-L6-v2 on the test
-# corpus (tests/knowledge/test_retrieval.py): the passage that answers a question scores 0.42 to 0.78,
+# corpus (tests/knowledge/test_retrieval.py): the passage that answers a question scores 0.43 to 0.78,
 # those of a question the persona never wrote about at most 0.18 (0.41 for a look-alike: "the price of
 # a flight to Paris" against the shipping page, which shares no word with it). A shared word alone
 # proves little: stop words aside, "change" or "cup" turn up in passages about anything.
@@ -64,9 +65,9 @@ MIN_COSINE_WITH_KEYWORDS = 0.30
 @dataclass(frozen=True)
 class Passage:
     """A chunk found for a question. `score` is the fused (RRF) score that orders the results;
-    `vector_score` the cosine similarity to the question; `keyword_score` the full-text score
-    (PostgreSQL's ts_rank_cd, or BM25 in process: compare it with 0 only, across backends).
-    Passages built by hand (tests, citations) count as a full match."""
+    `vector_score` the cosine similarity to the question; `keyword_score` the keyword formula's score
+    (0: no informative word of the question in the chunk). Passages built by hand (tests, citations)
+    count as a full match."""
 
     chunk_id: int
     page_id: int
@@ -259,9 +260,8 @@ def _load(using: str, person_id: int, key: tuple, *, with_keywords: bool) -> _Pe
     chunks = KnowledgeChunk.objects.using(using).filter(person_id=person_id).order_by("id")
     rows = list(chunks.values_list(*fields))
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    matrix = np.empty((len(rows), 384), dtype=np.float32)
-    for position, row in enumerate(rows):
-        matrix[position] = from_bytes(row[1])
+    stored = b"".join(bytes(row[1]) for row in rows)  # each 384 little-endian float32 (embeddings.to_bytes)
+    matrix = np.frombuffer(stored, dtype="<f4").reshape(len(rows), DIMENSIONS).astype(np.float32)
     keywords = _KeywordIndex([row[2] for row in rows]) if with_keywords else None
     return _PersonIndex(key=key, ids=ids, matrix=matrix, keywords=keywords)
 
@@ -290,7 +290,7 @@ def _passages(rows, fused: list[tuple[int, float]], vector_scores: dict, keyword
 
 
 class InProcessSearch:
-    """Exact vector search and BM25, in numpy over the persona's chunks: any database, for embedded mode."""
+    """Exact vector search and the keyword formula, in numpy over the persona's chunks: any database."""
 
     name = "in-process"
 
@@ -322,8 +322,8 @@ class InProcessSearch:
             return []
         n = candidates(limit)
         vector_ranking, similarities = _vector_ranking(index, vector, n)
-        bm25 = index.keywords.scores(query)
-        keyword_ranking = index.ids[_top(index.ids, bm25, n, positive=True)].tolist()
+        keyword_scores = index.keywords.scores(query)
+        keyword_ranking = index.ids[_top(index.ids, keyword_scores, n, positive=True)].tolist()
         fused = fuse(vector_ranking, keyword_ranking, limit=limit)
         positions = np.searchsorted(index.ids, [chunk_id for chunk_id, _ in fused])
         chosen = index.ids[positions].tolist()
@@ -336,7 +336,7 @@ class InProcessSearch:
             rows,
             fused,
             vector_scores=dict(zip(chosen, similarities[positions].tolist(), strict=True)),
-            keyword_scores=dict(zip(chosen, bm25[positions].tolist(), strict=True)),
+            keyword_scores=dict(zip(chosen, keyword_scores[positions].tolist(), strict=True)),
         )
 
 
@@ -391,13 +391,25 @@ def vector_literal(vector) -> str:
 
 
 # The keyword half, shared by both PostgreSQL statements. Each distinct lexeme of the question
-# becomes a one-word tsquery; its chunks come from the GIN index, at most MAX_TERM_CHUNKS of them
-# (a word found that often is dropped by HAVING); tf is ts_rank_cd of a one-word query, which
-# counts 0.1 per occurrence.
+# becomes a one-word tsquery, unless ANALYZE's statistics of the table count it in MAX_TERM_CHUNKS
+# chunks or more: such a word would cost the most (the GIN bitmap of all its chunks) and weigh the
+# least, so it is skipped without touching the index. The other words' chunks come from the GIN
+# index, at most MAX_TERM_CHUNKS of them (a word found that often among the persona's chunks is
+# dropped by HAVING); tf is ts_rank_cd of a one-word query, which counts 0.1 per occurrence.
 _KEYWORD_CTES = r"""
-query_terms AS (
+common_words AS (
+    SELECT s.most_common_elems::text::text[] AS lexemes, s.most_common_elem_freqs AS shares,
+           greatest(t.reltuples, 0) AS chunks
+    FROM pg_stats s JOIN pg_class t ON t.oid = 'knowledge_knowledgechunk'::regclass
+    WHERE s.schemaname = current_schema() AND s.tablename = 'knowledge_knowledgechunk'
+      AND s.attname = 'search_vector'
+), query_terms AS (
     SELECT DISTINCT ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery AS query
     FROM unnest(tsvector_to_array(to_tsvector('english', %(question)s))) AS lexeme
+    WHERE NOT EXISTS (
+        SELECT 1 FROM common_words w
+        WHERE w.shares[array_position(w.lexemes, lexeme)] * w.chunks >= %(max_term_chunks)s
+    )
 ), term_hits AS MATERIALIZED (
     SELECT q.query, h.id, h.tf
     FROM query_terms q

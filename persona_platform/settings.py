@@ -198,6 +198,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000)
 # Longest video accepted (profile videos, driving videos for motion transfer).
 MAX_VIDEO_SECONDS = env_int("MAX_VIDEO_SECONDS", 300)
+# Torch threads the sentence model uses per call (1 keeps a busy worker from fighting itself for cores).
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1)
 # How long a streamed conversation reply waits for its spoken audio before it sends the job id instead.
 CONVERSATION_AUDIO_WAIT_SECONDS = env_int("CONVERSATION_AUDIO_WAIT_SECONDS", 30)
 # Longest script a talking-head video speaks, and a preview's.

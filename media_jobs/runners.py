@@ -207,6 +207,16 @@ def abandon_lora_training(job: MediaJob) -> None:
     lora_training_abandoned(job=job)
 
 
+def complete_motion_transfer(job: MediaJob) -> None:
+    """The result is made: the uploaded driving video is not needed any more (a failed job keeps it,
+    so that it can be retried)."""
+    from persona_platform.media import delete_file_on_commit
+
+    if job.input_file:
+        MediaJob.objects.filter(pk=job.pk).update(input_file="")
+        delete_file_on_commit(job.input_file.name)
+
+
 def complete_lora_training(job: MediaJob) -> None:
     from characters.services.lora import lora_training_succeeded
 
@@ -223,6 +233,7 @@ ABANDON: dict[str, Callable[[MediaJob], None]] = {
 # What a kind completes outside its job row once the job is marked ready.
 COMPLETE: dict[str, Callable[[MediaJob], None]] = {
     MediaJob.Kind.LORA_TRAINING: complete_lora_training,
+    MediaJob.Kind.MOTION_TRANSFER: complete_motion_transfer,
 }
 
 

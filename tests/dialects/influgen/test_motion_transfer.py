@@ -95,7 +95,7 @@ def _snapshot(media_root):
 
 
 def test_a_transfer_answers_202_then_is_ready_with_the_driving_videos_length(
-    api_client, character, tmp_path, django_capture_on_commit_callbacks
+    api_client, character, tmp_path, media_root, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post(
@@ -115,6 +115,9 @@ def test_a_transfer_answers_202_then_is_ready_with_the_driving_videos_length(
 
     body = api_client.get(f"/api/v1/characters/{character.character_id}/motion-transfer/{created['id']}").json()["job"]
     assert (body["status"], body["progress"], body["error"]) == ("ready", 100, None)
+    job = MediaJob.objects.get(pk=int(created["id"]))
+    assert not job.input_file  # the driving video is deleted once the result is made
+    assert not any(name.startswith("jobs/inputs/") for name in stored_files(media_root))
     assert body["video_url"].startswith("http://testserver/media/jobs/motion_transfer/")
     assert (body["width"], body["height"]) == (256, 256)
     assert body["duration"] == pytest.approx(DRIVING_SECONDS, abs=0.04)

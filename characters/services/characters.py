@@ -183,6 +183,21 @@ def _read(field_file) -> bytes:
         return handle.read()
 
 
+def reference_photos_fetch(*, urls: list[str]) -> list[tuple[Photo, str]]:
+    """The images at `reference_images` URLs, fetched safely and checked as images (not yet for faces)."""
+    from django.conf import settings
+
+    from characters.services.photos import photo_from_bytes
+    from persona_platform.fetch import fetch_url
+
+    photos = []
+    for index, url in enumerate(urls):
+        field = f"reference_images[{index}]"
+        fetched = fetch_url(url, field=field, max_bytes=settings.MAX_MEDIA_BYTES, accept="image/*")
+        photos.append((photo_from_bytes(fetched.content, field=f"{field} ({url})"), url))
+    return photos
+
+
 def reference_image_add(
     *,
     person: Person,

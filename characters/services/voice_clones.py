@@ -132,6 +132,16 @@ def voice_samples_delete(*, voice: Voice) -> None:
 TRAINING_AUDIO_PATH = re.compile(r"/(voices/training/[A-Za-z0-9_-]+\.(?:wav|mp3))$")
 
 
+def samples_fetch(*, urls: list[str], field: str = "sample_urls") -> list[bytes]:
+    """The recordings at public URLs, fetched safely (checked as audio by voice_clone_start)."""
+    from persona_platform.fetch import fetch_url
+
+    return [
+        fetch_url(url, field=f"{field}[{index}]", max_bytes=settings.MAX_MEDIA_BYTES, accept="audio/*").content
+        for index, url in enumerate(urls)
+    ]
+
+
 def training_sample(*, workspace: Workspace, url: str, field: str) -> bytes:
     """The audio at a training URL: one of this workspace's own voice recordings, read from storage,
     or a public URL fetched by the safe fetch helper."""

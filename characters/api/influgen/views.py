@@ -41,6 +41,7 @@ from characters.services.characters import (
     character_update,
     face_consistency_tier,
     reference_image_add,
+    reference_photos_fetch,
 )
 from characters.services.lora import (
     TrainingRequest,
@@ -50,7 +51,7 @@ from characters.services.lora import (
     lora_train,
 )
 from characters.services.photos import photo_from_bytes
-from characters.services.voice_clones import voice_clone_start
+from characters.services.voice_clones import samples_fetch, voice_clone_start
 from characters.services.voices import person_voice_settings_update, voice_catalog, voice_entry, voice_preview
 from media_jobs.api.influgen.serializers import InflugenJobListQuerySerializer, SpeechGenerationSerializer, wrapped
 from media_jobs.api.influgen.views import InflugenView
@@ -60,7 +61,6 @@ from media_jobs.services import speech_start
 from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
 from persona_platform.api.schema import error_responses
 from persona_platform.errors import InvalidInput, MediaTooLarge
-from persona_platform.fetch import fetch_url
 
 CharacterPage = paginated_serializer("CharacterPage", "characters", CharacterSerializer)
 SpeechGenerationEnvelope = wrapped("SpeechGenerationEnvelope", "generation", SpeechGenerationSerializer)
@@ -104,11 +104,7 @@ class CharacterListView(CharacterView):
         """A character with its profile. `reference_images` URLs are fetched now (public http(s) only,
         at most 10 MB each); each must be an image showing one face, and the first becomes the photo."""
         data = self.validated(CharacterCreateSerializer, request.data)
-        images = []
-        for index, url in enumerate(data["reference_images"]):
-            field = f"reference_images[{index}]"
-            fetched = fetch_url(url, field=field, max_bytes=settings.MAX_MEDIA_BYTES, accept="image/*")
-            images.append((photo_from_bytes(fetched.content, field=f"{field} ({url})"), url))
+        images = reference_photos_fetch(urls=data["reference_images"])
         person = character_create(
             workspace=request.auth.workspace,
             owner=request.user,
@@ -340,8 +336,7 @@ class VoiceCloneView(CharacterView):
         person = self.character(character_id)
         data = self.validated(VoiceCloneRequestSerializer, request.data)
         samples = [content for _, content in _uploads(request, self.FIELDS)]
-        for index, url in enumerate(data.get("sample_urls", [])):
-            samples.append(fetch_url(url, field=f"sample_urls[{index}]", max_bytes=settings.MAX_MEDIA_BYTES).content)
+        samples += samples_fetch(urls=data.get("sample_urls", []))
         if not samples:
             raise InvalidInput("sample_urls: send sample_urls, or files under sample or samples.")
         voice, _ = voice_clone_start(

@@ -13,11 +13,11 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from accounts.models import Plan
-from characters.api.influgen import views as influgen_views
 from characters.models import LoraModel, Person, ReferenceImage
 from characters.services.persons import person_delete
 from media_jobs.engines.face import face_distance
 from media_jobs.models import MediaJob
+from persona_platform import fetch
 from tests import factories
 from tests.helpers import assert_vendor_error, stored_files
 
@@ -119,15 +119,15 @@ def file_server():
 
 @pytest.fixture
 def seed_cdn(file_server, settings, monkeypatch):
-    """The seed's CDN (`https://cdn.example.com/...`) played by the local server: the influgen views fetch
+    """The seed's CDN (`https://cdn.example.com/...`) played by the local server: the services fetch
     through the real, guarded fetch, with only the seed's origin swapped for the server's (on loopback)."""
     settings.FETCH_ALLOW_PRIVATE_URLS = True
-    real = influgen_views.fetch_url
+    real = fetch.fetch_url
 
     def fetch_url(url, **kwargs):
         return real(url.replace(SEED_CDN, file_server.base, 1), **kwargs)
 
-    monkeypatch.setattr(influgen_views, "fetch_url", fetch_url)
+    monkeypatch.setattr(fetch, "fetch_url", fetch_url)
     file_server.put("/reference/mila-front.jpg", factories.image_bytes(portrait=True))
     return file_server
 

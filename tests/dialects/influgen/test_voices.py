@@ -15,12 +15,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.dateparse import parse_datetime
 
-from characters.api.influgen import views
 from characters.models import Person, Voice
 from media_jobs.engines.audio import decode_to_mono, median_pitch_hz
 from media_jobs.engines.base import VoiceProfile
 from media_jobs.engines.speech.piper import PiperSpeech
 from media_jobs.models import MediaJob
+from persona_platform import fetch
 from tests import factories
 from tests.dialects.influgen.test_characters import SEED_CDN, FileServer
 from tests.helpers import assert_vendor_error, stored_files
@@ -101,9 +101,9 @@ def file_server():
 def seed_cdn(file_server, settings, monkeypatch):
     """The seed's CDN played by the local server (see test_characters.seed_cdn), serving the two samples."""
     settings.FETCH_ALLOW_PRIVATE_URLS = True
-    real = views.fetch_url
+    real = fetch.fetch_url
     monkeypatch.setattr(
-        views, "fetch_url", lambda url, **kwargs: real(url.replace(SEED_CDN, file_server.base, 1), **kwargs)
+        fetch, "fetch_url", lambda url, **kwargs: real(url.replace(SEED_CDN, file_server.base, 1), **kwargs)
     )
     for index in range(2):
         file_server.put(f"/audio/mila-{index + 1}.mp3", sample(index), content_type="audio/mpeg")

@@ -20,10 +20,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
+
+from tests.fake_http import LocalServer, QuietHandler
 
 SECONDS_PER_CHARACTER = 0.06
 TAIL_SECONDS = 0.1  # trailing silence, as a real voice has, so the last character ends before the audio does
@@ -101,8 +102,8 @@ def silent_mp3(output_format: str, seconds: float) -> bytes:
     return (header + bytes(length - len(header))) * frames
 
 
-class ElevenLabsServer:
-    """ThreadingHTTPServer on 127.0.0.1 with a random port, serving from a daemon thread."""
+class ElevenLabsServer(LocalServer):
+    """ElevenLabs' API on a local port (see tests.fake_http)."""
 
     def __init__(self, api_key: str = "test-elevenlabs-key"):
         self.api_key = api_key
@@ -111,31 +112,11 @@ class ElevenLabsServer:
         self.deleted_voices: set[str] = set()
         self._script: deque[_Scripted] = deque()
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "ElevenLabsServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._released.set()  # wake any handler that is sleeping through a scripted delay
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> "ElevenLabsServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return self.base_url
 
     def fail_next(self, status: int, body: object = None) -> None:
         """The next request is answered with this status (and the provider-like body for it unless given)."""
@@ -154,30 +135,7 @@ class ElevenLabsServer:
             return self._script.popleft() if self._script else None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    owner: ElevenLabsServer
-
-    def handle_error(self, request, client_address):
-        pass  # a client that hung up on a slow answer is expected here, not a failure to print
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
-    def do_DELETE(self):
-        self._dispatch()
-
+class _Handler(QuietHandler):
     # -- plumbing -------------------------------------------------------------------------------------------
 
     def _dispatch(self):
@@ -209,19 +167,6 @@ class _Handler(BaseHTTPRequestHandler):
         if recorded.headers.get("xi-api-key") != owner.api_key:
             return self._send_json(401, DEFAULT_FAILURES[401])
         return self._route(recorded)
-
-    def _send(self, status: int, body: bytes, content_type: str):
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def _send_json(self, status: int, payload: object):
-        self._send(status, json.dumps(payload).encode(), "application/json")
 
     # -- endpoints ------------------------------------------------------------------------------------------
 

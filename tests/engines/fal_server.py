@@ -21,8 +21,9 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.fake_http import LocalServer, QuietHandler
 
 TRAINING_APP = "fal-ai/flux-lora-fast-training"
 MAX_STEPS = 10000  # this stand-in's bound, to have an input the trainer refuses
@@ -68,8 +69,8 @@ class _Scripted:
     delay: float = 0.0
 
 
-class FalServer:
-    """ThreadingHTTPServer on 127.0.0.1 with a random port, serving from a daemon thread."""
+class FalServer(LocalServer):
+    """fal.ai's storage and queue APIs on a local port (see tests.fake_http)."""
 
     def __init__(self, api_key: str = "test-fal-key", *, queue_polls: int = 1, progress_polls: int = 2):
         self.api_key = api_key
@@ -83,15 +84,11 @@ class FalServer:
         self._pending_uploads: dict[str, str] = {}  # upload token → file_url
         self._script: list[_Scripted] = []
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.base_url
 
     @property
     def queue_url(self) -> str:
@@ -100,22 +97,6 @@ class FalServer:
     @property
     def rest_url(self) -> str:
         return self.url + "/rest"
-
-    def start(self) -> "FalServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._released.set()  # wake any handler that is sleeping through a scripted delay
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> "FalServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def fail_next(self, status: int, body: object = None, *, route: str | None = None) -> None:
         """The next request (on `route`, if given) is answered with this status and a fal-like body for it."""
@@ -140,30 +121,7 @@ class FalServer:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    owner: FalServer
-
-    def handle_error(self, request, client_address):
-        pass  # a client that hung up on a slow answer is expected here, not a failure to print
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
-    def do_PUT(self):
-        self._dispatch()
-
+class _Handler(QuietHandler):
     # -- plumbing -------------------------------------------------------------------------------------------
 
     def _dispatch(self):
@@ -198,19 +156,6 @@ class _Handler(BaseHTTPRequestHandler):
         if handler is None:
             return self._send_json(404, DEFAULT_FAILURES[404])
         return handler(recorded)
-
-    def _send(self, status: int, body: bytes, content_type: str):
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def _send_json(self, status: int, payload: object):
-        self._send(status, json.dumps(payload).encode(), "application/json")
 
     def _training(self, request: RecordedRequest) -> Training | None:
         match = re.fullmatch(r"/queue/([^/]+/[^/]+)/requests/([^/]+)(?:/status|/cancel)?", request.path)

@@ -12,7 +12,8 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.fake_http import LocalServer, QuietHandler
 
 DEFAULT_FAILURES = {
     400: {
@@ -66,8 +67,8 @@ def unauthorized(sent_key: str) -> dict:
     }
 
 
-class LLMServer:
-    """ThreadingHTTPServer on 127.0.0.1 with a random port, serving from a daemon thread."""
+class LLMServer(LocalServer):
+    """An OpenAI-compatible chat server on a local port (see tests.fake_http)."""
 
     def __init__(self, *, api_key: str | None = None, reply: str | None = None, model: str = "test-model"):
         self.api_key = api_key  # when set, requests must carry "Authorization: Bearer <api_key>"
@@ -77,32 +78,12 @@ class LLMServer:
         self.requests: list[RecordedRequest] = []
         self._script: deque[_Scripted] = deque()
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(_Handler)
 
     @property
     def url(self) -> str:
         """The base URL, as LLM_BASE_URL takes it (with /v1)."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start(self) -> "LLMServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._released.set()  # wake any handler sleeping through a scripted delay
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> "LLMServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return self.base_url + "/v1"
 
     # -- knobs ----------------------------------------------------------------------------------------------
 
@@ -131,27 +112,8 @@ class LLMServer:
             return self._script.popleft() if self._script else _Scripted()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    owner: LLMServer
-
-    def handle_error(self, request, client_address):
-        pass  # a client that hung up on a slow answer is expected here, not a failure to print
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"  # chunked transfer encoding, as real servers stream
-
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
 
     def _dispatch(self):
         owner = self.server.owner
@@ -246,13 +208,4 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _send_json(self, status: int, payload: object):
-        body = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        self._send(status, json.dumps(payload).encode(), "application/json", headers={"Connection": "close"})

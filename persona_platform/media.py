@@ -42,6 +42,15 @@ def base64_decode(value: str, *, field: str, max_bytes: int) -> bytes:
     return data
 
 
+def upload_read(upload, *, field: str, max_bytes: int) -> bytes:
+    """An uploaded file's bytes, refused with 413 beyond the limit before it is read."""
+    if upload.size > max_bytes:
+        raise MediaTooLarge(
+            f"{field}: the file is {upload.size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB."
+        )
+    return upload.read()
+
+
 def random_name(directory: str, extension: str) -> str:
     """A storage path nobody can guess or collide with; never derived from the upload's name."""
     return f"{directory.rstrip('/')}/{secrets.token_urlsafe(18)}.{extension}"

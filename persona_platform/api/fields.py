@@ -7,8 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from persona_platform.errors import MediaTooLarge
-from persona_platform.media import base64_decode
+from persona_platform.media import base64_decode, upload_read
 
 
 @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
@@ -109,11 +108,7 @@ class MediaUploadField(serializers.Field):
     def to_internal_value(self, data) -> bytes:
         max_bytes = settings.MAX_MEDIA_BYTES
         if isinstance(data, UploadedFile):
-            if data.size > max_bytes:
-                raise MediaTooLarge(
-                    f"{self.field_name}: the file is {data.size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB."
-                )
-            return data.read()
+            return upload_read(data, field=self.field_name, max_bytes=max_bytes)
         if not isinstance(data, str):
             self.fail("invalid")
         if not data.strip():

@@ -60,7 +60,8 @@ from media_jobs.selectors import job_get
 from media_jobs.services import speech_start
 from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
 from persona_platform.api.schema import error_responses
-from persona_platform.errors import InvalidInput, MediaTooLarge
+from persona_platform.errors import InvalidInput
+from persona_platform.media import upload_read
 
 CharacterPage = paginated_serializer("CharacterPage", "characters", CharacterSerializer)
 SpeechGenerationEnvelope = wrapped("SpeechGenerationEnvelope", "generation", SpeechGenerationSerializer)
@@ -68,17 +69,13 @@ SpeechGenerationPage = paginated_serializer("SpeechGenerationPage", "generations
 MULTIPART = [JSONParser, MultiPartParser]
 
 
-def _upload_bytes(upload, *, field: str) -> bytes:
-    if upload.size > settings.MAX_MEDIA_BYTES:
-        raise MediaTooLarge(
-            f"{field}: the file is {upload.size / 2**20:.1f} MB; the limit is {settings.MAX_MEDIA_BYTES / 2**20:g} MB."
-        )
-    return upload.read()
-
-
 def _uploads(request, fields: tuple[str, ...]) -> list[tuple[str, bytes]]:
     """(field, bytes) of every file sent under any of `fields`."""
-    return [(field, _upload_bytes(upload, field=field)) for field in fields for upload in request.FILES.getlist(field)]
+    return [
+        (field, upload_read(upload, field=field, max_bytes=settings.MAX_MEDIA_BYTES))
+        for field in fields
+        for upload in request.FILES.getlist(field)
+    ]
 
 
 class CharacterView(InflugenView):

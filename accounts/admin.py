@@ -4,6 +4,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import ApiKey, Company, CreditEntry, User, Workspace
 from accounts.services import api_key_create, api_key_revoke, credits_debit, credits_grant, workspace_create
+from accounts.webhook_secrets import webhook_secret
+from persona_platform.admin import ReadOnlyInline, ServiceAddAdmin
 
 
 @admin.register(User)
@@ -20,30 +22,20 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyInline, admin.TabularInline):
     model = ApiKey
     fields = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-
-class CreditEntryInline(admin.TabularInline):
+class CreditEntryInline(ReadOnlyInline, admin.TabularInline):
     model = CreditEntry
     fields = ["created_at", "amount", "balance_after", "reason", "reference", "created_by"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ["-created_at", "-id"]
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(ServiceAddAdmin):
     list_display = ["id", "name", "owner", "plan", "credit_balance", "created_at"]
     list_filter = ["plan"]
     search_fields = ["name", "owner__email"]
@@ -54,14 +46,9 @@ class WorkspaceAdmin(admin.ModelAdmin):
     @admin.display(description="Webhook signing secret")
     def webhook_signing_secret(self, workspace: Workspace) -> str:
         """What the customer needs to verify our webhooks (Standard Webhooks); one per workspace."""
-        from media_jobs.webhooks import webhook_secret
-
         return webhook_secret(workspace_id=workspace.pk) if workspace.pk else "—"
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def create(self, request, obj, form):
         # New workspaces go through the service so that they get their demo person.
         created = workspace_create(owner=obj.owner, name=obj.name, plan=obj.plan)
         obj.pk = created.pk
@@ -88,7 +75,7 @@ class ApiKeyAddForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ServiceAddAdmin):
     list_display = ["prefix", "name", "workspace", "user", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["prefix", "name", "user__email", "workspace__name"]
@@ -96,24 +83,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     autocomplete_fields = ["workspace", "user"]
     actions = ["revoke"]
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = ApiKeyAddForm
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["workspace", "user", "name"]
-        return ["prefix", "name", "workspace", "user", "created_at", "last_used_at", "revoked_at"]
+    fields = ["prefix", "name", "workspace", "user", "created_at", "last_used_at", "revoked_at"]
+    add_form, add_fields = ApiKeyAddForm, ["workspace", "user", "name"]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["prefix", "workspace", "user", "created_at", "last_used_at", "revoked_at"]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def create(self, request, obj, form):
         created, raw = api_key_create(workspace=obj.workspace, user=obj.user, name=obj.name)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
             created.pk,

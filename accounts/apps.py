@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts, keys and credits"
 
     def ready(self) -> None:
+        # Django's hook for connecting receivers once the app registry is ready.
         from accounts import signals  # noqa: F401

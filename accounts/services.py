@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from accounts.keys import key_generate, key_hash, key_visible_prefix
 from accounts.models import ApiKey, CreditEntry, Plan, User, Workspace
+from accounts.signals import workspace_created
 from persona_platform.errors import InvalidInput, NotEnoughCredits
 
 
@@ -17,13 +18,11 @@ def user_get_or_create(*, email: str) -> tuple[User, bool]:
 
 @transaction.atomic
 def workspace_create(*, owner: User, name: str = "", plan: str = Plan.FREE) -> Workspace:
-    """A new tenant, seeded with its read-only demo person."""
-    from characters.services.demo import demo_person_ensure
-
+    """A new tenant. Apps that furnish new workspaces (the demo person) listen for `workspace_created`."""
     if plan not in Plan.values:
         raise InvalidInput(f"plan: must be one of {', '.join(Plan.values)}.")
     workspace = Workspace.objects.create(owner=owner, name=name or f"{owner.email}'s workspace", plan=plan)
-    demo_person_ensure(workspace=workspace)
+    workspace_created.send(sender=Workspace, workspace=workspace)
     return workspace
 
 
@@ -56,39 +55,34 @@ def api_key_touch(*, api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
 
 
-def _ledger_append(
-    *, workspace_id: int, amount: int, reason: str, reference: str, created_by: User | None
-) -> CreditEntry:
-    """Lock the workspace row, move its balance and append the entry, all in the caller's transaction."""
-    workspace = Workspace.objects.select_for_update().get(pk=workspace_id)
-    balance = workspace.credit_balance + amount
-    if balance < 0:
+def _ledger_append(workspace: Workspace, amount: int, **details) -> CreditEntry:
+    """Lock the workspace row, move its balance by `amount` and append the entry (`details`: its reason,
+    reference and author), all in the caller's transaction."""
+    held = Workspace.objects.select_for_update().get(pk=workspace.pk).credit_balance
+    if held + amount < 0:
         raise NotEnoughCredits(
-            f"This needs {-amount} credits and the workspace has {workspace.credit_balance}.",
-            details={"required": -amount, "balance": workspace.credit_balance},
+            f"This needs {-amount} credits and the workspace has {held}.",
+            details={"required": -amount, "balance": held},
         )
-    Workspace.objects.filter(pk=workspace_id).update(credit_balance=F("credit_balance") + amount)
-    return CreditEntry.objects.create(
-        workspace_id=workspace_id,
-        amount=amount,
-        balance_after=balance,
-        reason=reason,
-        reference=reference,
-        created_by=created_by,
-    )
+    Workspace.objects.filter(pk=workspace.pk).update(credit_balance=F("credit_balance") + amount)
+    entry = CreditEntry.objects.create(workspace_id=workspace.pk, amount=amount, balance_after=held + amount, **details)
+    workspace.credit_balance = entry.balance_after
+    return entry
+
+
+def _positive(amount: int, *, what: str) -> int:
+    if amount <= 0:
+        raise InvalidInput(f"amount: {what} must be a positive number of credits.")
+    return amount
 
 
 @transaction.atomic
 def credits_grant(
     *, workspace: Workspace, amount: int, reason: str, reference: str = "", created_by: User | None = None
 ) -> CreditEntry:
-    if amount <= 0:
-        raise InvalidInput("amount: a grant must be a positive number of credits.")
-    entry = _ledger_append(
-        workspace_id=workspace.pk, amount=amount, reason=reason, reference=reference, created_by=created_by
+    return _ledger_append(
+        workspace, _positive(amount, what="a grant"), reason=reason, reference=reference, created_by=created_by
     )
-    workspace.credit_balance = entry.balance_after
-    return entry
 
 
 @transaction.atomic
@@ -96,13 +90,9 @@ def credits_debit(
     *, workspace: Workspace, amount: int, reason: str, reference: str = "", created_by: User | None = None
 ) -> CreditEntry:
     """Take credits or raise NotEnoughCredits; concurrent debits serialize on the workspace row."""
-    if amount <= 0:
-        raise InvalidInput("amount: a debit must be a positive number of credits.")
-    entry = _ledger_append(
-        workspace_id=workspace.pk, amount=-amount, reason=reason, reference=reference, created_by=created_by
+    return _ledger_append(
+        workspace, -_positive(amount, what="a debit"), reason=reason, reference=reference, created_by=created_by
     )
-    workspace.credit_balance = entry.balance_after
-    return entry
 
 
 @transaction.atomic

@@ -1,4 +1,7 @@
-"""Drop cached key snapshots whenever a key, its user or its workspace changes.
+"""`workspace_created`, sent inside the transaction that creates a workspace, so that the apps above
+can furnish it (characters gives it its demo person) without accounts knowing them.
+
+And: drop cached key snapshots whenever a key, its user or its workspace changes.
 
 Dropped at once and again after the commit: a request that read the old row just before the
 commit cannot leave a stale snapshot for longer than the snapshot's short expiry.
@@ -6,10 +9,12 @@ commit cannot leave a stale snapshot for longer than the snapshot's short expiry
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.models import ApiKey, User, Workspace
 from persona_platform.api.gate import get_gate
+
+workspace_created = Signal()  # kwargs: workspace
 
 
 def _forget(key_hashes: list[str]) -> None:

@@ -43,11 +43,11 @@ def main() -> None:
         from rest_framework.request import Request
         from rest_framework.test import APIRequestFactory
 
+        from accounts.authentication import ApiKeyAuthentication
         from accounts.keys import key_hash, key_is_well_formed
         from accounts.models import ApiKey
         from accounts.selectors import api_key_by_hash
         from accounts.services import api_key_create, user_get_or_create, workspace_create
-        from persona_platform.api.authentication import ApiKeyAuthentication
 
         user, _ = user_get_or_create(email="bench@example.com")
         workspace = workspace_create(owner=user)

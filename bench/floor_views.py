@@ -20,15 +20,10 @@ from PIL import Image, ImageOps
 from accounts.models import Workspace
 from characters.models import Person
 from media_jobs.engines.face import analyze_face
+from persona_platform.dates import iso_utc
 from persona_platform.media import random_name
 
 LIST_LIMIT = 100
-
-
-def _datetime(value) -> str:
-    """As DRF's DateTimeField writes it in UTC: ISO 8601 with a `Z`."""
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _photo_url(request, person: Person) -> str | None:
@@ -50,7 +45,7 @@ def person_list(request, workspace_id: int):
             "photo_url": _photo_url(request, person),
             "has_voice": person.voice_id is not None,
             "voice_provider": person.voice.provider if person.voice_id is not None else None,
-            "created_at": _datetime(person.created_at),
+            "created_at": iso_utc(person.created_at),
         }
         for person in persons
     ]
@@ -89,7 +84,7 @@ def person_create(request, workspace_id: int, owner_id: int):
         "voice_id": None,
         "company_id": None,
         "user_id": person.owner_id,
-        "created_at": _datetime(person.created_at),
-        "updated_at": _datetime(person.updated_at),
+        "created_at": iso_utc(person.created_at),
+        "updated_at": iso_utc(person.updated_at),
     }
     return JsonResponse(body, status=201)

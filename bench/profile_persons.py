@@ -128,11 +128,11 @@ def install_timers(timers: Timers) -> None:
     from rest_framework.serializers import ListSerializer, Serializer
     from rest_framework.views import APIView
 
+    import accounts.authentication as authentication
     import characters.api.persons.views as person_views
-    import persona_platform.api.authentication as authentication
     import persona_platform.api.fields as fields
+    from accounts.authentication import ApiKeyAuthentication
     from bench import floor_views
-    from persona_platform.api.authentication import ApiKeyAuthentication
     from persona_platform.api.dialects import DialectView
     from persona_platform.api.gate import RedisGate
     from persona_platform.api.throttling import ApiKeyRateThrottle

@@ -137,7 +137,7 @@ class Paths:
         from media_jobs.services import job_create
 
         wall, cpu = time.perf_counter(), time.process_time()
-        job = job_create(workspace=self.workspace, kind=MediaJob.Kind.SPEECH, params={"text": text, "format": "wav"})
+        job = job_create(workspace=self.workspace, kind="speech", params={"text": text, "format": "wav"})
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         job.refresh_from_db()
         if job.status != MediaJob.Status.READY:

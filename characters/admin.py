@@ -11,6 +11,7 @@ from characters.services.demo import demo_person_ensure
 from characters.services.faces import portrait_face
 from characters.services.photos import photo_from_bytes
 from characters.services.voice_clones import voice_clone_start, voice_samples_check
+from persona_platform.admin import ReadOnlyInline, ServiceAddAdmin
 from persona_platform.errors import DomainError
 
 
@@ -48,23 +49,21 @@ def _thumbnail(field_file) -> str:
     return format_html('<img src="{}" alt="" style="height:48px;border-radius:4px">', field_file.url)
 
 
-class ReferenceImageInline(admin.TabularInline):
+class ReferenceImageInline(ReadOnlyInline, admin.TabularInline):
     """Reference images arrive through the API, which checks their face; staff look and delete."""
 
     model = ReferenceImage
     fields = ["preview", "type", "source_url", "width", "height", "created_at"]
-    readonly_fields = fields
-    extra = 0
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+    can_delete = True
 
     @admin.display(description="Image")
     def preview(self, reference: ReferenceImage):
         return _thumbnail(reference.image)
 
 
-class LoraInline(admin.StackedInline):
+class LoraInline(ReadOnlyInline, admin.StackedInline):
+    """Trained through the API, which takes the credits."""
+
     model = LoraModel
     fields = [
         "status",
@@ -79,24 +78,14 @@ class LoraInline(admin.StackedInline):
         "started_at",
         "finished_at",
     ]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # trained through the API, which takes the credits
 
 
-class ProfileVideoInline(admin.TabularInline):
-    """Videos added to the profile (BHuman `admin/video`), with what probing measured."""
+class ProfileVideoInline(ReadOnlyInline, admin.TabularInline):
+    """Videos added to the profile (BHuman `admin/video`, which probes them), with what probing measured."""
 
     model = ProfileVideo
     fields = ["title", "file", "container", "video_codec", "audio_codec", "duration", "width", "height", "created_at"]
-    readonly_fields = fields
-    extra = 0
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # added through the API, which probes them
+    can_delete = True
 
 
 @admin.register(Person)
@@ -207,28 +196,17 @@ class VoiceCloneForm(forms.ModelForm):
 
 
 @admin.register(Voice)
-class VoiceAdmin(admin.ModelAdmin):
+class VoiceAdmin(ServiceAddAdmin):
     list_display = ["id", "name", "provider", "provider_voice_id", "person", "workspace", "created_at"]
     list_filter = ["provider"]
     search_fields = ["name", "provider_voice_id", "person__name", "workspace__name"]
     list_select_related = ["person", "workspace"]
     autocomplete_fields = ["workspace", "person"]
     readonly_fields = ["measurements"]
+    fields = ["workspace", "person", "name", "provider", "provider_voice_id", "settings", "measurements"]
+    add_form, add_fields = VoiceCloneForm, ["workspace", "person", "name", "samples"]
 
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = VoiceCloneForm
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["workspace", "person", "name", "samples"]
-        return ["workspace", "person", "name", "provider", "provider_voice_id", "settings", "measurements"]
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def create(self, request, obj, form):
         voice, job = voice_clone_start(
             workspace=obj.workspace, name=obj.name, samples=form.cleaned_data["samples"], person=obj.person
         )

@@ -3,6 +3,7 @@ from django.db import models
 from ulid import ULID
 
 from accounts.models import Company, Workspace
+from persona_platform.ids import character_public_id
 
 
 def new_ulid() -> str:
@@ -66,7 +67,7 @@ class Person(models.Model):
 
     @property
     def character_id(self) -> str:
-        return f"char_{self.ulid}"
+        return character_public_id(self.ulid)
 
 
 class Voice(models.Model):
@@ -97,6 +98,16 @@ class Voice(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_built_in(self) -> bool:
+        """The local voice every workspace has (an unsaved row, see characters.services.voices)."""
+        return self.pk is None
+
+    @property
+    def is_ready(self) -> bool:
+        """A clone can speak once its job has measured it (local) or the provider has named it."""
+        return self.is_built_in or bool(self.provider_voice_id or self.measurements)
 
 
 class SpeakingProfile(models.Model):
@@ -151,7 +162,20 @@ class ProfileVideo(models.Model):
         return self.title
 
 
-class ReferenceImage(models.Model):
+class FaceImage(models.Model):
+    """A stored picture that must show one face, with what face analysis found in it."""
+
+    face = models.JSONField(default=dict, blank=True, editable=False)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]
+
+
+class ReferenceImage(FaceImage):
     """A picture of the character (influgen reference image); each shows one face, analysed on arrival."""
 
     class Type(models.TextChoices):
@@ -167,13 +191,6 @@ class ReferenceImage(models.Model):
     image = models.ImageField(upload_to="persons/references/", max_length=255)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.OTHER)
     source_url = models.URLField(max_length=2000, blank=True, help_text="Where it was fetched from, if a URL.")
-    face = models.JSONField(default=dict, blank=True, editable=False)
-    width = models.PositiveIntegerField(default=0)
-    height = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.type} image of {self.person_id}"
@@ -213,19 +230,12 @@ class LoraModel(models.Model):
         return f"LoRA of {self.person_id} ({self.status})"
 
 
-class LoraTrainingImage(models.Model):
+class LoraTrainingImage(FaceImage):
     """One image a LoRA learns the character's face from; it must show one face."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="lora_training_images")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="lora_training_images")
     image = models.ImageField(upload_to="persons/lora/", max_length=255)
-    face = models.JSONField(default=dict, blank=True, editable=False)
-    width = models.PositiveIntegerField(default=0)
-    height = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"training image {self.pk} of {self.person_id}"

@@ -2,7 +2,9 @@ from django.db.models import QuerySet
 
 from accounts.models import Workspace
 from characters.models import Person, SpeakingProfile, Voice
+from persona_platform.api.converters import body_reference
 from persona_platform.errors import NotFound
+from persona_platform.ids import character_public_id
 
 
 def person_list(
@@ -28,7 +30,7 @@ def person_get_by_ulid(*, workspace: Workspace, ulid: str) -> Person:
     """A character (`char_<ulid>`); another workspace's is reported exactly like a missing one."""
     person = Person.objects.select_related("voice").filter(workspace=workspace, ulid=ulid).first()
     if person is None:
-        raise NotFound(f"Character char_{ulid} not found.")
+        raise NotFound(f"Character {character_public_id(ulid)} not found.")
     return person
 
 
@@ -44,6 +46,21 @@ def person_default(*, workspace: Workspace) -> Person:
     if person is None:
         raise NotFound("This workspace has no persona yet: create one first, or name one with instance_id.")
     return person
+
+
+def person_in_body(*, workspace: Workspace, raw_id: str, field: str, noun: str) -> Person:
+    """The persona a request body names by string id (TwinTone's `replica_id`, BHuman's `instance_id`):
+    unknown, foreign or malformed is bad input naming the field."""
+    return body_reference(
+        raw_id, field=field, noun=noun, lookup=lambda pk: person_get(workspace=workspace, person_id=pk)
+    )
+
+
+def person_instance(*, workspace: Workspace, instance_id: str | None) -> Person:
+    """The persona a BHuman call names with `instance_id`, else the workspace's default one."""
+    if instance_id is None:
+        return person_default(workspace=workspace)
+    return person_in_body(workspace=workspace, raw_id=instance_id, field="instance_id", noun="instance")
 
 
 def speaking_profile_list(*, workspace: Workspace) -> QuerySet[SpeakingProfile]:

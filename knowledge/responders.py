@@ -1,6 +1,7 @@
 """Answers in a persona's voice from the passages retrieval found, and questions a visitor might ask.
 
-Two responders speak the same `Responder` protocol:
+Two responders speak the `Responder` protocol (media_jobs.engines.base) and are resolved, like every engine,
+with `get_engine("responder")`; settings.ENGINES names "openai" first, so it is used whenever LLM_BASE_URL is set:
 
 * `LocalResponder` needs no model download and no network: it answers with the two or three sentences of
   the passages that best match the question (embedding similarity plus a small keyword bonus), in the
@@ -17,20 +18,23 @@ without re-importing.
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import numpy as np
 import requests
 from django.conf import settings
 
-from media_jobs.engines.base import EngineError, EngineUnavailable
-from media_jobs.engines.http import provider_detail, scrub
+from knowledge.embeddings import embed
+from media_jobs.engines import get_engine
+from media_jobs.engines.base import EngineError, EngineUnavailable, History, Passages, PersonaVoice, SourcePassage
+from media_jobs.engines.http import ProviderClient, scrub
 
 if TYPE_CHECKING:
     from characters.models import Person
-    from knowledge.retrieval import Passage
+
+PassageT = TypeVar("PassageT", bound=SourcePassage)
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +81,6 @@ _WARM_TONES = ("casual", "friendly", "warm", "playful", "cheerful", "enthusiasti
 _FORMAL_TONES = ("formal", "professional", "academic", "serious", "authoritative")
 
 
-@dataclass(frozen=True)
-class PersonaVoice:
-    """Who is speaking: the few profile facts an answer's wording depends on."""
-
-    name: str
-    description: str = ""
-    tone: str = ""
-
-
 def persona_voice(person: "Person") -> PersonaVoice:
     """The persona's voice from its profile; influgen profiles are free-form, so tone may be a list."""
     personality = person.personality if isinstance(person.personality, dict) else {}
@@ -94,51 +89,51 @@ def persona_voice(person: "Person") -> PersonaVoice:
     return PersonaVoice(name=person.name.strip(), description=(person.description or "").strip(), tone=tone)
 
 
-class Responder(Protocol):
-    name: ClassVar[str]
-
-    def stream(
-        self,
-        *,
-        persona: PersonaVoice,
-        question: str,
-        passages: list["Passage"],
-        history: list[tuple[str, str]],
-        context: str = "",
-    ) -> Iterator[str]:
-        """Text deltas of the answer; `"".join(...)` is the whole answer. History is (role, content)."""
-        ...
-
-
-def get_responder() -> Responder:
-    """A model server when LLM_BASE_URL names one; otherwise the local responder, which always works."""
-    if getattr(settings, "LLM_BASE_URL", ""):
-        return OpenAICompatibleResponder()
-    return LocalResponder()
-
-
 def suggest_questions(
-    *, persona: PersonaVoice, topics: list[str], context: str, passages: list["Passage"], count: int
+    *, persona: PersonaVoice, topics: Sequence[str], context: str, passages: Passages, count: int
 ) -> list[str]:
     """Up to `count` distinct questions a visitor might ask, each answerable from the passages.
 
     A model is asked when one is configured; whatever it gets wrong (errors, junk, nothing usable), the local
     questions stand in, because suggestions are a convenience that must not fail the request around them.
     """
-    local = LocalResponder()
-    responder = get_responder()
-    if isinstance(responder, LocalResponder):
-        return local.suggest_questions(persona=persona, topics=topics, context=context, passages=passages, count=count)
+    responder = get_engine("responder")
     try:
         return responder.suggest_questions(
             persona=persona, topics=topics, context=context, passages=passages, count=count
         )
     except EngineError as exc:
+        if responder.name == LocalResponder.name:
+            raise
         logger.warning("question suggestions fell back to the local responder: %s", exc)
-        return local.suggest_questions(persona=persona, topics=topics, context=context, passages=passages, count=count)
+    local = get_engine("responder", LocalResponder.name)
+    return local.suggest_questions(persona=persona, topics=topics, context=context, passages=passages, count=count)
 
 
-def cited(answer: str, passages: list["Passage"]) -> list["Passage"]:
+def answer_stream(
+    *, persona: PersonaVoice, question: str, passages: Passages, history: History, context: str = ""
+) -> Iterator[str]:
+    """The configured responder's answer, as text deltas. A model that fails before its first word (a wrong
+    key, an outage) is replaced by the local responder, as for suggestions: one rule for both, so a chat
+    still answers from the persona's knowledge, and the failure is logged for the operator."""
+    responder = get_engine("responder")
+    pieces = responder.stream(persona=persona, question=question, passages=passages, history=history, context=context)
+    try:
+        first = next(pieces)
+    except StopIteration:
+        return
+    except EngineError as exc:
+        if responder.name == LocalResponder.name:
+            raise
+        logger.warning("the answer fell back to the local responder: %s", exc)
+        local = get_engine("responder", LocalResponder.name)
+        yield from local.stream(persona=persona, question=question, passages=passages, history=history, context=context)
+        return
+    yield first
+    yield from pieces
+
+
+def cited(answer: str, passages: Sequence[PassageT]) -> list[PassageT]:
     """The passages a model's answer cites as [n], in the order first cited; out-of-range numbers are ignored."""
     seen: list[int] = []
     for match in _CITATION.finditer(answer):
@@ -164,28 +159,16 @@ class LocalResponder:
     name: ClassVar[str] = "local"
 
     def stream(
-        self,
-        *,
-        persona: PersonaVoice,
-        question: str,
-        passages: list["Passage"],
-        history: list[tuple[str, str]],
-        context: str = "",
+        self, *, persona: PersonaVoice, question: str, passages: Passages, history: History, context: str = ""
     ) -> Iterator[str]:
         yield from _pieces(self._answer(persona=persona, question=question, passages=passages))
 
     def complete(
-        self,
-        *,
-        persona: PersonaVoice,
-        question: str,
-        passages: list["Passage"],
-        history: list[tuple[str, str]],
-        context: str = "",
+        self, *, persona: PersonaVoice, question: str, passages: Passages, history: History, context: str = ""
     ) -> str:
         return self._answer(persona=persona, question=question, passages=passages)
 
-    def _answer(self, *, persona: PersonaVoice, question: str, passages: list["Passage"]) -> str:
+    def _answer(self, *, persona: PersonaVoice, question: str, passages: Passages) -> str:
         sentences = _candidate_sentences(passages)
         if not sentences or not question.strip():
             return DONT_KNOW
@@ -237,21 +220,24 @@ class LocalResponder:
         return f"{_opener(persona.tone)}{_soften(body, names)}\n\nSources: {', '.join(sources.values())}"
 
     def suggest_questions(
-        self, *, persona: PersonaVoice, topics: list[str], context: str, passages: list["Passage"], count: int
+        self, *, persona: PersonaVoice, topics: Sequence[str], context: str, passages: Passages, count: int
     ) -> list[str]:
         """Questions from the passages' titles, named things and years, spread over the topics in turn."""
         sentences = _candidate_sentences(passages)
         if count <= 0 or not sentences:
             return []
-        topics = _distinct([" ".join(topic.split()) for topic in topics if isinstance(topic, str)])
-        if not topics:
-            topics = _distinct([passage.title.strip() for passage in passages if passage.title.strip()])[:count]
-        topics = topics or [""]  # untitled pages and no topics: named things and years still make questions
+        wanted_topics = _distinct([" ".join(topic.split()) for topic in topics if isinstance(topic, str)])
+        if not wanted_topics:
+            wanted_topics = _distinct([passage.title.strip() for passage in passages if passage.title.strip()])[:count]
+        # Untitled pages and no topics: named things and years still make questions.
+        wanted_topics = wanted_topics or [""]
 
-        vectors = _embed(topics + ([context] if context.strip() else []) + [sentence.text for sentence in sentences])
-        topic_vectors = vectors[: len(topics)]
+        vectors = _embed(
+            wanted_topics + ([context] if context.strip() else []) + [sentence.text for sentence in sentences]
+        )
+        topic_vectors = vectors[: len(wanted_topics)]
         if context.strip():  # the context steers every topic a little, never more than the topic itself
-            topic_vectors = topic_vectors + 0.25 * vectors[len(topics)]
+            topic_vectors = topic_vectors + 0.25 * vectors[len(wanted_topics)]
             norms = np.linalg.norm(topic_vectors, axis=1, keepdims=True)
             topic_vectors /= np.where(norms == 0, 1.0, norms)
         sentence_vectors = vectors[-len(sentences) :]
@@ -261,7 +247,7 @@ class LocalResponder:
         known = set().union(*(_keywords(passage.title + " " + passage.text) for passage in passages))
 
         queues = []
-        for topic, topic_vector in zip(topics, topic_vectors, strict=True):
+        for topic, topic_vector in zip(wanted_topics, topic_vectors, strict=True):
             wanted = _keywords(topic)
             scores = sentence_vectors @ topic_vector
             scores = [float(scores[i]) + KEYWORD_WEIGHT * _overlap(wanted, s.text) for i, s in enumerate(sentences)]
@@ -307,14 +293,13 @@ class OpenAICompatibleResponder:
 
     name: ClassVar[str] = "openai"
 
+    @classmethod
+    def is_configured(cls) -> bool:
+        """Whether a model server is named: the registry falls back to the local responder without one."""
+        return bool(settings.LLM_BASE_URL)
+
     def stream(
-        self,
-        *,
-        persona: PersonaVoice,
-        question: str,
-        passages: list["Passage"],
-        history: list[tuple[str, str]],
-        context: str = "",
+        self, *, persona: PersonaVoice, question: str, passages: Passages, history: History, context: str = ""
     ) -> Iterator[str]:
         if not passages:
             yield DONT_KNOW
@@ -325,13 +310,7 @@ class OpenAICompatibleResponder:
         yield from self._stream_chat(messages, max_tokens=ANSWER_MAX_TOKENS)
 
     def complete(
-        self,
-        *,
-        persona: PersonaVoice,
-        question: str,
-        passages: list["Passage"],
-        history: list[tuple[str, str]],
-        context: str = "",
+        self, *, persona: PersonaVoice, question: str, passages: Passages, history: History, context: str = ""
     ) -> str:
         """The whole answer in one non-streamed request."""
         if not passages:
@@ -342,7 +321,7 @@ class OpenAICompatibleResponder:
         return self._complete_chat(messages, max_tokens=ANSWER_MAX_TOKENS)
 
     def suggest_questions(
-        self, *, persona: PersonaVoice, topics: list[str], context: str, passages: list["Passage"], count: int
+        self, *, persona: PersonaVoice, topics: Sequence[str], context: str, passages: Passages, count: int
     ) -> list[str]:
         """The model's questions, checked one by one; local ones fill any gap it leaves."""
         if count <= 0 or not passages:
@@ -363,7 +342,7 @@ class OpenAICompatibleResponder:
 
     # -- HTTP -----------------------------------------------------------------------------------------------
 
-    def _complete_chat(self, messages: list[dict], *, max_tokens: int) -> str:
+    def _complete_chat(self, messages: list[dict[str, str]], *, max_tokens: int) -> str:
         response = self._post(messages, stream=False, max_tokens=max_tokens)
         try:
             payload = response.json()
@@ -374,7 +353,7 @@ class OpenAICompatibleResponder:
             raise EngineError("The language model answered nothing.", retryable=True)
         return content.strip()
 
-    def _stream_chat(self, messages: list[dict], *, max_tokens: int) -> Iterator[str]:
+    def _stream_chat(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
         """Deltas from the Server-Sent Events stream, as they arrive."""
         api_key = _llm_key()
         response = self._post(messages, stream=True, max_tokens=max_tokens)
@@ -400,61 +379,39 @@ class OpenAICompatibleResponder:
         if not produced:
             raise EngineError("The language model answered nothing.", retryable=True)
 
-    def _post(self, messages: list[dict], *, stream: bool, max_tokens: int) -> requests.Response:
-        """One request with an explicit timeout; provider errors mapped onto EngineError, the key scrubbed."""
-        base_url = (getattr(settings, "LLM_BASE_URL", "") or "").rstrip("/")
+    def _post(self, messages: list[dict[str, str]], *, stream: bool, max_tokens: int) -> requests.Response:
+        """One chat request; the read timeout also bounds the wait for the first streamed token."""
+        base_url = settings.LLM_BASE_URL.rstrip("/")
         if not base_url:
             raise EngineUnavailable("No language model is configured: LLM_BASE_URL is empty.")
         api_key = _llm_key()
-        timeout = float(getattr(settings, "LLM_TIMEOUT_SECONDS", 60))
-        headers = {"Accept": "text/event-stream" if stream else "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
+        client = ProviderClient(
+            provider="the language model",
+            api_key=api_key,
+            key_setting="LLM_API_KEY",
+            auth_headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+            timeout=float(settings.LLM_TIMEOUT_SECONDS),
+        )
         body = {
-            "model": getattr(settings, "LLM_MODEL", "") or "gpt-4o-mini",
+            "model": settings.LLM_MODEL,
             "messages": messages,
             "stream": stream,
             "temperature": 0.2,  # grounded answers, not creative ones
             "max_tokens": max_tokens,
         }
-        try:
-            response = requests.post(
-                f"{base_url}/chat/completions",
-                json=body,
-                headers=headers,
-                timeout=(min(timeout, 10.0), timeout),  # the read timeout also bounds the wait for the first token
-                stream=stream,
-                allow_redirects=False,  # a redirect must not carry the key to another host
-            )
-        except requests.Timeout as exc:
-            raise EngineError(f"The language model did not answer within {timeout:g} s.", retryable=True) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise EngineError(
-                f"The language model could not be reached ({type(exc).__name__}).", retryable=True
-            ) from exc
-        except requests.RequestException as exc:
-            raise EngineError(scrub(f"The language model request failed: {exc}", api_key)) from exc
-
-        status = response.status_code
-        if 200 <= status < 300:
-            return response
-        try:
-            detail = scrub(provider_detail(response), api_key)
-        finally:
-            response.close()
-        message = f"The language model answered {status}" + (f": {detail}" if detail else ".")
-        retryable = status in (408, 409, 429) or status >= 500
-        raise EngineError(message[:MAX_MESSAGE], retryable=retryable)
+        return client.request(
+            "POST",
+            f"{base_url}/chat/completions",
+            what="The chat request",
+            accept="text/event-stream" if stream else "application/json",
+            json=body,
+            stream=stream,
+        )
 
 
 def answer_messages(
-    *,
-    persona: PersonaVoice,
-    question: str,
-    passages: list["Passage"],
-    history: list[tuple[str, str]],
-    context: str = "",
-) -> list[dict]:
+    *, persona: PersonaVoice, question: str, passages: Passages, history: History, context: str = ""
+) -> list[dict[str, str]]:
     """System prompt, recent turns, then the passages with the question: the order chat templates expect."""
     rules = (
         "Answer the visitor's question using ONLY the numbered passages in their message: they are everything "
@@ -472,8 +429,8 @@ def answer_messages(
 
 
 def suggestion_messages(
-    *, persona: PersonaVoice, topics: list[str], context: str, passages: list["Passage"], count: int
-) -> list[dict]:
+    *, persona: PersonaVoice, topics: Sequence[str], context: str, passages: Passages, count: int
+) -> list[dict[str, str]]:
     """Ask for a bare JSON array, which every chat model can write without a response_format option."""
     system = (
         _persona_intro(persona)
@@ -501,7 +458,7 @@ def _persona_intro(persona: PersonaVoice) -> str:
     return intro
 
 
-def _numbered(passages: list["Passage"]) -> str:
+def _numbered(passages: Passages) -> str:
     blocks = []
     for number, passage in enumerate(passages, start=1):
         text = passage.text.strip()
@@ -511,13 +468,13 @@ def _numbered(passages: list["Passage"]) -> str:
     return "\n\n".join(blocks)
 
 
-def _recent_turns(history: list[tuple[str, str]]) -> list[dict]:
+def _recent_turns(history: History) -> list[dict[str, str]]:
     """Alternating user/assistant turns, starting with the user and ending with the persona.
 
     Strict chat templates (Mistral's, Gemma's) reject anything else, so same-role turns are merged and an
     unanswered trailing question (usually the current one, already stored) is left out.
     """
-    turns: list[dict] = []
+    turns: list[dict[str, str]] = []
     for role, content in history or []:
         if role not in ("user", "assistant") or not isinstance(content, str) or not content.strip():
             continue
@@ -605,20 +562,18 @@ def _parse_questions(reply: str) -> list[str]:
 
 
 def _llm_key() -> str:
-    return getattr(settings, "LLM_API_KEY", "") or ""
+    return str(settings.LLM_API_KEY or "")
 
 
 # -- text ---------------------------------------------------------------------------------------------------
 
 
 def _embed(texts: list[str]) -> np.ndarray:
-    """Unit vectors, one row per text; imported on first use so that loading this module loads no model."""
-    from knowledge.embeddings import embed
-
+    """Unit vectors, one row per text (the sentence model loads on the first call, not on import)."""
     return np.asarray(embed(texts), dtype=np.float32)
 
 
-def _candidate_sentences(passages: list["Passage"]) -> list[_Sentence]:
+def _candidate_sentences(passages: Passages) -> list[_Sentence]:
     sentences = []
     for index, passage in enumerate(passages):
         for position, text in enumerate(_sentences(passage.text or "")):
@@ -792,3 +747,9 @@ def _text(value) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(item.strip() for item in value if isinstance(item, str) and item.strip())
     return ""
+
+
+if TYPE_CHECKING:  # mypy holds both responders to the Protocol they are registered under
+    from media_jobs.engines.base import Responder
+
+    _responders: list[type[Responder]] = [LocalResponder, OpenAICompatibleResponder]

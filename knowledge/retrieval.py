@@ -250,6 +250,14 @@ class _Cache:
         with self._lock:
             self._entries.clear()
 
+    def index(self, connection, person_id: int, key: tuple, *, with_keywords: bool) -> _PersonIndex:
+        """The person's index as cached, read again from the database once its `key` has changed."""
+        name = (connection.alias, connection.settings_dict["NAME"], person_id)
+        if (entry := self.get(name, key)) is None:
+            entry = _load(connection.alias, person_id, key, with_keywords=with_keywords)
+            self.put(name, entry)
+        return entry
+
 
 _in_process_cache = _Cache()
 _postgres_cache = _Cache()
@@ -309,12 +317,7 @@ class InProcessSearch:
         return key
 
     def index(self, person_id: int) -> _PersonIndex:
-        name = (self.connection.alias, self.connection.settings_dict["NAME"], person_id)
-        key = self._key(person_id)
-        if (entry := _in_process_cache.get(name, key)) is None:
-            entry = _load(self.connection.alias, person_id, key, with_keywords=True)
-            _in_process_cache.put(name, entry)
-        return entry
+        return _in_process_cache.index(self.connection, person_id, self._key(person_id), with_keywords=True)
 
     def search(self, *, person_id: int, query: str, vector: np.ndarray, limit: int = 5) -> list[Passage]:
         index = self.index(person_id)
@@ -566,12 +569,7 @@ class PostgresSearch:
         with self.connection.cursor() as cursor:
             cursor.execute(POSTGRES_KEY_SQL, {"person": person_id})
             count, last, total = cursor.fetchone()
-        name = (self.connection.alias, self.connection.settings_dict["NAME"], person_id)
-        key = (count, last, int(total))
-        if (entry := _postgres_cache.get(name, key)) is None:
-            entry = _load(self.connection.alias, person_id, key, with_keywords=False)
-            _postgres_cache.put(name, entry)
-        return entry
+        return _postgres_cache.index(self.connection, person_id, (count, last, int(total)), with_keywords=False)
 
     def search(self, *, person_id: int, query: str, vector: np.ndarray, limit: int = 5) -> list[Passage]:
         index = self.index(person_id)

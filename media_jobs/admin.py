@@ -3,6 +3,7 @@ from django.utils.html import format_html
 
 from media_jobs.models import MediaJob, WebhookAttempt, WebhookDelivery
 from media_jobs.services import JobNotCancelable, job_cancel, job_retry
+from persona_platform.admin import ReadOnlyInline
 
 
 @admin.register(MediaJob)
@@ -54,15 +55,9 @@ class MediaJobAdmin(admin.ModelAdmin):
         self.message_user(request, f"Canceled {canceled} job(s).", level=messages.INFO)
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline, admin.TabularInline):
     model = WebhookAttempt
     fields = ["attempted_at", "status_code", "duration_ms", "error"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)

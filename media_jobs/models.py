@@ -1,6 +1,7 @@
 from django.db import models
 
 from accounts.models import Workspace
+from media_jobs.kinds import job_kind_choices
 
 
 class MediaJob(models.Model):
@@ -13,24 +14,16 @@ class MediaJob(models.Model):
         FAILED = "failed", "Failed"
         CANCELED = "canceled", "Canceled"
 
-    class Kind(models.TextChoices):
-        SPEECH = "speech", "Speech"
-        VOICE_CLONE = "voice_clone", "Voice clone"
-        VIDEO = "video", "Video"
-        TALKING_HEAD = "talking_head", "Talking head"
-        MOTION_TRANSFER = "motion_transfer", "Motion transfer"
-        LORA_TRAINING = "lora_training", "LoRA training"
-        KNOWLEDGE_INDEX = "knowledge_index", "Knowledge indexing"
-        NOOP = "noop", "No-op (benchmarks and tests)"
-
     FINAL_STATUSES = (Status.READY, Status.FAILED, Status.CANCELED)
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="media_jobs")
-    # Generated media outlives its person: deleting the person keeps the job and its files.
+    # Generated media outlives its person: deleting the person keeps the job and its files. The one
+    # reference to an app above: by name, as the job row records whose media it made.
     person = models.ForeignKey(
         "characters.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="media_jobs"
     )
-    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # Each app registers its own kinds (media_jobs.kinds, settings.JOB_KINDS).
+    kind = models.CharField(max_length=32, choices=job_kind_choices)
     name = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0, help_text="0 to 100.")
@@ -46,6 +39,12 @@ class MediaJob(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the broker took the job's message. A queued job without it is the dispatch intent that
+    # media_jobs.services.jobs_dispatch_pending fulfils, so a broker outage delays jobs but loses none.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    # `host:pid` of the worker process running it, so that a job whose process died (SIGKILL, OOM) is
+    # taken back at once instead of after the time limit.
+    claimed_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -104,3 +103,14 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status_code or self.error[:40]}"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a background process (`worker`, `beat`): /healthz reads these."""
+
+    name = models.CharField(max_length=32, unique=True)
+    seen_at = models.DateTimeField()
+    detail = models.CharField(max_length=200, blank=True, help_text="Host and process id.")
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.seen_at:%H:%M:%S}"

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import Workspace
-from characters.models import Person
+from media_jobs.kinds import job_kind
 from media_jobs.models import MediaJob
 from persona_platform.errors import NotFound
 
@@ -13,13 +13,13 @@ def job_list(*, workspace: Workspace, kind: str, statuses: list[str] | None = No
     return jobs
 
 
-def job_get(*, workspace: Workspace, kind: str, job_id: int, person: Person | None = None) -> MediaJob:
+def job_get(*, workspace: Workspace, kind: str, job_id: int, person_id: int | None = None) -> MediaJob:
     """Another workspace's job, a job of another kind (or of another person, when one is named) is
     reported exactly like a missing one."""
     jobs = MediaJob.objects.filter(workspace=workspace, kind=kind, pk=job_id)
-    if person is not None:
-        jobs = jobs.filter(person=person)
+    if person_id is not None:
+        jobs = jobs.filter(person_id=person_id)
     job = jobs.select_related("person").first()
     if job is None:
-        raise NotFound(f"{MediaJob.Kind(kind).label} {job_id} not found.")
+        raise NotFound(f"{job_kind(kind).label} {job_id} not found.")
     return job

@@ -5,22 +5,26 @@ worker and a cancel) can never both move a job: whoever loses the race sees 0 ro
 """
 
 import logging
+import os
+import socket
 import tempfile
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Workspace
-from characters.models import Person
+from media_jobs.kinds import job_kind
 from media_jobs.models import MediaJob
-from media_jobs.runners import ABANDON, COMPLETE, runner_for
-from persona_platform.errors import Conflict, InvalidInput
+from media_jobs.webhooks import callback_url_validate, webhook_enqueue
+from persona_platform.errors import Conflict
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,9 @@ ACTIVE = (Status.QUEUED, Status.PROCESSING)
 # would have stopped the task long before.
 STALE_MARGIN = timedelta(seconds=60)
 MAX_ATTEMPTS = 3
+JOB_RUN_TASK = "media_jobs.job_run"
+DISPATCH_GRACE_SECONDS = 2
+DISPATCH_BATCH = 500
 
 
 class JobNotCancelable(Conflict):
@@ -38,23 +45,57 @@ class JobNotCancelable(Conflict):
 
 
 def _enqueue(job_id: int) -> None:
-    from media_jobs.tasks import job_run as job_run_task
+    """Dispatch once the row is committed. The queued row without `dispatched_at` is the intent: if the
+    broker cannot take the message now, jobs_dispatch_pending sends it later."""
+    transaction.on_commit(lambda: job_dispatch(job_id=job_id))
 
-    transaction.on_commit(lambda: job_run_task.delay(job_id))
+
+def job_dispatch(*, job_id: int) -> bool:
+    """Hand a queued job to the broker, by the task's name (media_jobs.tasks imports this module, not
+    the other way round), and note that it did; False when the broker is unreachable."""
+    try:
+        current_app.tasks[JOB_RUN_TASK].delay(job_id)
+    except Exception as exc:  # broker down or refusing: the row stays queued for the dispatcher
+        logger.warning("job %s not dispatched yet (%s: %s)", job_id, type(exc).__name__, exc)
+        return False
+    MediaJob.objects.filter(pk=job_id, status=Status.QUEUED).update(dispatched_at=timezone.now())
+    return True
+
+
+def jobs_dispatch_pending(*, now: datetime | None = None) -> dict:
+    """Send every queued job the broker never took, and every one that has waited past
+    JOB_REDISPATCH_SECONDS since it was sent (a broker that lost its messages). A second message for a
+    job is harmless: only one worker's claim succeeds."""
+    now = now or timezone.now()
+    fresh = now - timedelta(seconds=DISPATCH_GRACE_SECONDS)  # its own on_commit dispatch may be under way
+    pending = MediaJob.objects.filter(status=Status.QUEUED).filter(
+        Q(dispatched_at__isnull=True, updated_at__lt=fresh)
+        | Q(dispatched_at__lt=now - timedelta(seconds=settings.JOB_REDISPATCH_SECONDS))
+    )
+    sent = failed = 0
+    for job_id in pending.order_by("created_at").values_list("pk", flat=True)[:DISPATCH_BATCH]:
+        if job_dispatch(job_id=job_id):
+            sent += 1
+        else:
+            failed += 1
+            break  # the broker is down: the next sweep tries again
+    if sent or failed:
+        logger.warning("dispatched %s pending job(s); the broker refused %s", sent, failed)
+    return {"sent": sent, "failed": failed}
 
 
 def _notify(job_id: int) -> None:
     """Final states send the signed webhook once, when the job asked for one; failed and canceled
-    jobs also clear away what their kind had started (runners.ABANDON), ready ones complete it
-    (runners.COMPLETE)."""
+    jobs also clear away what their kind had started (`JobKind.abandon`), ready ones complete it
+    (`JobKind.complete`)."""
     job = MediaJob.objects.get(pk=job_id)
-    if job.status in (Status.FAILED, Status.CANCELED) and job.kind in ABANDON:
-        transaction.on_commit(lambda: ABANDON[job.kind](job))
-    if job.status == Status.READY and job.kind in COMPLETE:
-        COMPLETE[job.kind](job)
+    kind = job_kind(job.kind)
+    if job.status in (Status.FAILED, Status.CANCELED) and kind.abandon is not None:
+        abandon = kind.abandon
+        transaction.on_commit(lambda: abandon(job))
+    if job.status == Status.READY and kind.complete is not None:
+        kind.complete(job)
     if job.callback_url and job.is_final:
-        from media_jobs.webhooks import webhook_enqueue
-
         webhook_enqueue(job=job)
 
 
@@ -63,7 +104,7 @@ def job_create(
     workspace: Workspace,
     kind: str,
     params: dict,
-    person: Person | None = None,
+    person_id: int | None = None,
     name: str = "",
     callback_url: str = "",
     input_data: bytes | None = None,
@@ -74,12 +115,10 @@ def job_create(
     `input_data` is a file the job works from (a driving video): stored with the row, or not at all.
     """
     if callback_url:
-        from media_jobs.webhooks import callback_url_validate
-
         callback_url = callback_url_validate(callback_url)
     with guarded_files() as files, transaction.atomic():
         job = MediaJob(
-            workspace=workspace, person=person, kind=kind, params=params, name=name, callback_url=callback_url
+            workspace=workspace, person_id=person_id, kind=kind, params=params, name=name, callback_url=callback_url
         )
         if input_data is not None:
             job.input_file.name = files.save(random_name(f"jobs/inputs/{kind}", input_extension), input_data)
@@ -89,13 +128,48 @@ def job_create(
     return job
 
 
+def process_identity() -> str:
+    """`host:pid` of this process, as recorded on the jobs it claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claimant_is_gone(claimed_by: str) -> bool:
+    """Whether the process that claimed a job ran on this machine and has since died (SIGKILL, OOM).
+    A claimant on another machine is never judged from here: the time limit covers it."""
+    host, _, pid = claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
+
+
 def job_claim(*, job_id: int) -> MediaJob | None:
-    """queued → processing; None if another worker has it, it was canceled, or it has finished."""
-    claimed = MediaJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1, progress=0,
-        updated_at=timezone.now(),
-    )  # fmt: skip
-    return MediaJob.objects.get(pk=job_id) if claimed else None
+    """queued → processing; None if another worker has it, it was canceled, or it has finished.
+
+    A job still `processing` under a process that has died on this machine is taken over at once (the
+    broker redelivers the message of a killed worker child), unless it has used up its attempts."""
+    now = timezone.now()
+    claim = {"status": Status.PROCESSING, "started_at": now, "attempts": F("attempts") + 1, "progress": 0,
+             "claimed_by": process_identity(), "updated_at": now}  # fmt: skip
+    if MediaJob.objects.filter(pk=job_id, status=Status.QUEUED).update(**claim):
+        return MediaJob.objects.get(pk=job_id)
+    orphan = MediaJob.objects.filter(pk=job_id, status=Status.PROCESSING).only("claimed_by", "attempts").first()
+    if orphan is None or not claimant_is_gone(orphan.claimed_by):
+        return None
+    if orphan.attempts >= MAX_ATTEMPTS:
+        job_fail(job_id=job_id, error=_worker_stopped(orphan.attempts))
+        return None
+    taken = MediaJob.objects.filter(pk=job_id, status=Status.PROCESSING, claimed_by=orphan.claimed_by).update(**claim)
+    return MediaJob.objects.get(pk=job_id) if taken else None
+
+
+def _worker_stopped(attempts: int) -> str:
+    return f"The worker stopped while running this job {attempts} times (killed or out of memory)."
 
 
 def job_progress(*, job_id: int, progress: int) -> None:
@@ -109,11 +183,9 @@ def job_execute(*, job_id: int) -> MediaJob | None:
     job = job_claim(job_id=job_id)
     if job is None:
         return None
-    runner = runner_for(job.kind)
+    run = job_kind(job.kind).run
     with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as work_dir:
-        output = runner(
-            job=job, work_dir=Path(work_dir), progress=lambda pct: job_progress(job_id=job.pk, progress=pct)
-        )
+        output = run(job=job, work_dir=Path(work_dir), progress=lambda pct: job_progress(job_id=job.pk, progress=pct))
         stored = ""
         if output.path is not None:
             with output.path.open("rb") as handle:
@@ -130,6 +202,16 @@ def job_execute(*, job_id: int) -> MediaJob | None:
     return MediaJob.objects.get(pk=job.pk)
 
 
+def job_wait(*, job: MediaJob, seconds: float, interval: float = 0.1) -> MediaJob:
+    """The job once it has ended, or as it is after `seconds` (for a caller that can answer either way)."""
+    deadline = time.monotonic() + seconds
+    job.refresh_from_db()
+    while not job.is_final and time.monotonic() < deadline:
+        time.sleep(interval)
+        job.refresh_from_db()
+    return job
+
+
 def job_fail(*, job_id: int, error: str) -> bool:
     """Any active state → failed, with a message the API shows; False if the job had already ended."""
     failed = MediaJob.objects.filter(pk=job_id, status__in=ACTIVE).update(
@@ -141,13 +223,13 @@ def job_fail(*, job_id: int, error: str) -> bool:
     return bool(failed)
 
 
-def job_requeue(*, job_id: int, error: str) -> bool:
-    """processing → queued, before a retry of the same task picks it up again."""
-    return bool(
-        MediaJob.objects.filter(pk=job_id, status=Status.PROCESSING).update(
-            status=Status.QUEUED, error=f"Retrying after: {error}"[:2000], updated_at=timezone.now()
-        )
-    )
+def job_requeue(*, job_id: int, error: str, claimed_by: str | None = None) -> bool:
+    """processing → queued, before a retry of the same task picks it up again. With `claimed_by`, only
+    if that process still holds it (the sweep must not take a job another worker has just taken over)."""
+    jobs = MediaJob.objects.filter(pk=job_id, status=Status.PROCESSING)
+    if claimed_by is not None:
+        jobs = jobs.filter(claimed_by=claimed_by)
+    return bool(jobs.update(status=Status.QUEUED, error=f"Retrying after: {error}"[:2000], updated_at=timezone.now()))
 
 
 def job_cancel(*, job: MediaJob) -> MediaJob:
@@ -167,7 +249,13 @@ def job_cancel(*, job: MediaJob) -> MediaJob:
 def job_retry(*, job: MediaJob) -> MediaJob:
     """failed or canceled → queued again (operators, from the admin)."""
     retried = MediaJob.objects.filter(pk=job.pk, status__in=(Status.FAILED, Status.CANCELED)).update(
-        status=Status.QUEUED, error="", progress=0, finished_at=None, started_at=None, updated_at=timezone.now()
+        status=Status.QUEUED,
+        error="",
+        progress=0,
+        finished_at=None,
+        started_at=None,
+        dispatched_at=None,
+        updated_at=timezone.now(),
     )
     if retried:
         _enqueue(job.pk)
@@ -191,108 +279,28 @@ def job_delete(*, job: MediaJob) -> None:
     job.delete()
 
 
-def jobs_reap_stale(*, now=None) -> dict:
+def jobs_reap_stale(*, now: datetime | None = None) -> dict:
     """Find `processing` jobs whose worker died (SIGKILL, OOM, a lost machine) and run them again,
-    or fail them after MAX_ATTEMPTS. The claim makes a late redelivery of the old message harmless."""
+    or fail them after MAX_ATTEMPTS. A claimant that died on this machine is seen at once; one on another
+    machine, once the hard time limit has passed. The claim makes a late redelivery of the old message
+    harmless, and each step is conditional, so two sweeps never both act on a job."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) - STALE_MARGIN
+    suspects = MediaJob.objects.filter(status=Status.PROCESSING).filter(
+        Q(started_at__lt=cutoff) | Q(claimed_by__startswith=f"{socket.gethostname()}:")
+    )
     requeued = failed = 0
-    for job in MediaJob.objects.filter(status=Status.PROCESSING, started_at__lt=cutoff).only("pk", "attempts"):
+    for job in suspects.only("pk", "attempts", "started_at", "claimed_by"):
+        if job.started_at and job.started_at >= cutoff and not claimant_is_gone(job.claimed_by):
+            continue
         if job.attempts >= MAX_ATTEMPTS:
-            failed += job_fail(
-                job_id=job.pk,
-                error=f"The worker stopped while running this job {job.attempts} times (killed or out of memory).",
-            )
+            failed += job_fail(job_id=job.pk, error=_worker_stopped(job.attempts))
             continue
         with transaction.atomic():
-            if job_requeue(job_id=job.pk, error="the worker running it stopped"):
+            if job_requeue(job_id=job.pk, error="the worker running it stopped", claimed_by=job.claimed_by):
+                MediaJob.objects.filter(pk=job.pk).update(dispatched_at=None)
                 _enqueue(job.pk)
                 requeued += 1
     if requeued or failed:
         logger.warning("reaped stale jobs: %s requeued, %s failed", requeued, failed)
     return {"requeued": requeued, "failed": failed}
-
-
-PREVIEW_SCRIPT_CHARS = 300
-
-
-def _require_portrait(person: Person) -> None:
-    if not person.photo:
-        raise InvalidInput(f"{person.name} has no photo to animate; add a portrait first.")
-
-
-def talking_head_start(
-    *,
-    person: Person,
-    script: str,
-    kind: str = MediaJob.Kind.TALKING_HEAD,
-    name: str = "",
-    callback_url: str = "",
-    preview: bool = False,
-) -> MediaJob:
-    """A job that makes the person say the script: speech in its voice, then its photo speaking.
-    A preview renders small and fast, for a short script."""
-    script = script.strip()
-    if not script:
-        raise InvalidInput("script: may not be blank.")
-    if preview and len(script) > PREVIEW_SCRIPT_CHARS:
-        raise InvalidInput(
-            f"script: a preview speaks at most {PREVIEW_SCRIPT_CHARS} characters; this is {len(script)}."
-        )
-    _require_portrait(person)
-    return job_create(
-        workspace=person.workspace,
-        kind=kind,
-        person=person,
-        name=name,
-        params={"script": script, "preview": preview},
-        callback_url=callback_url,
-    )
-
-
-def speech_start(
-    *, person: Person, text: str, audio_format: str = "wav", name: str = "", callback_url: str = ""
-) -> MediaJob:
-    """A job that speaks the text in the person's voice, with the person's voice settings."""
-    text = text.strip()
-    if not text:
-        raise InvalidInput("text: may not be blank.")
-    return job_create(
-        workspace=person.workspace,
-        kind=MediaJob.Kind.SPEECH,
-        person=person,
-        name=name,
-        params={"text": text, "format": audio_format, "person_voice": True},
-        callback_url=callback_url,
-    )
-
-
-def motion_transfer_start(
-    *, person: Person, video: bytes, field: str = "video", name: str = "", callback_url: str = "", preview: bool = False
-) -> MediaJob:
-    """A job that moves the person's face as the face in the driving video moves, with its sound.
-    The video is probed first, so what is queued is a real video within the limits."""
-    from characters.services.videos import probed_video, video_shows_face
-
-    _require_portrait(person)
-    with probed_video(video, field=field) as (path, info):
-        if not video_shows_face(path):
-            raise InvalidInput(f"{field}: no face was found in the first seconds of the driving video.")
-    return job_create(
-        workspace=person.workspace,
-        kind=MediaJob.Kind.MOTION_TRANSFER,
-        person=person,
-        name=name,
-        params={
-            "preview": preview,
-            "driving_video": {
-                "duration": round(info.duration, 3),
-                "width": info.width,
-                "height": info.height,
-                "has_audio": info.audio_codec is not None,
-            },
-        },
-        callback_url=callback_url,
-        input_data=video,
-        input_extension=info.container,
-    )

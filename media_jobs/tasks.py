@@ -4,9 +4,15 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import beat_init, worker_ready
 from django.conf import settings
 
+from media_jobs import webhooks
 from media_jobs.engines.base import EngineError
+from media_jobs.heartbeats import heartbeats_start
+from media_jobs.services import job_execute, job_fail, job_requeue
+from media_jobs.services import jobs_dispatch_pending as jobs_pending_dispatch
+from media_jobs.services import jobs_reap_stale as jobs_stale_reap
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +24,6 @@ def _retry_countdown(retries: int) -> int:
 @shared_task(bind=True, name="media_jobs.job_run", max_retries=3, acks_late=True)
 def job_run(self, job_id: int) -> None:
     """Run one media job. Delivering it twice is harmless: only the worker that claims it does the work."""
-    from media_jobs.services import job_execute, job_fail, job_requeue
-
     try:
         job_execute(job_id=job_id)
     except SoftTimeLimitExceeded:
@@ -36,20 +40,30 @@ def job_run(self, job_id: int) -> None:
 
 @shared_task(name="media_jobs.jobs_reap_stale")
 def jobs_reap_stale() -> dict:
-    from media_jobs.services import jobs_reap_stale as reap
-
-    return reap()
+    return jobs_stale_reap()
 
 
 @shared_task(name="media_jobs.webhook_deliver", acks_late=True)
 def webhook_deliver(delivery_id: int) -> None:
-    from media_jobs.webhooks import webhook_deliver as deliver
-
-    deliver(delivery_id=delivery_id)
+    webhooks.webhook_deliver(delivery_id=delivery_id)
 
 
 @shared_task(name="media_jobs.webhooks_deliver_due")
 def webhooks_deliver_due() -> int:
-    from media_jobs.webhooks import webhooks_deliver_due as deliver_due
+    return webhooks.webhooks_deliver_due()
 
-    return deliver_due()
+
+@shared_task(name="media_jobs.jobs_dispatch_pending")
+def jobs_dispatch_pending() -> dict:
+    return jobs_pending_dispatch()
+
+
+@worker_ready.connect(dispatch_uid="media_jobs.worker_heartbeat")
+def worker_heartbeat(**kwargs) -> None:
+    """The worker's main process says it is alive (children come and go; the main process restarts them)."""
+    heartbeats_start(name="worker")
+
+
+@beat_init.connect(dispatch_uid="media_jobs.beat_heartbeat")
+def beat_heartbeat(**kwargs) -> None:
+    heartbeats_start(name="beat")

@@ -15,23 +15,24 @@ and proxies from the environment are ignored.
 """
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
 import logging
 import random
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import requests
+from celery import current_app
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.webhook_secrets import secret_bytes, webhook_secret
 from media_jobs.models import MediaJob, WebhookAttempt, WebhookDelivery
+from persona_platform.dates import iso_utc
 from persona_platform.errors import InvalidInput
 from persona_platform.fetch import PinnedHostAdapter, Target, target_resolve
 
@@ -43,44 +44,15 @@ BACKOFF_MAX_SECONDS = 6 * 3600
 # How long a claimed delivery stays invisible to other workers; a worker that dies mid-send frees it after this.
 CLAIM_LEASE_SECONDS = 300
 USER_AGENT = "PersonaPlatform-Webhooks/1.0"
-_SECRET_PREFIX = "whsec_"
 
 
 # Secret and signatures
 
 
-def webhook_secret(*, workspace_id: int) -> str:
-    """A workspace's signing secret, `whsec_<base64>`.
-
-    Each workspace gets its own, derived from the installation's master secret (WEBHOOK_SECRET, else
-    SECRET_KEY), so one customer's secret can never forge another customer's webhooks, and every process
-    signs alike without storing anything. Staff read it on the workspace's admin page.
-    """
-    if settings.WEBHOOK_SECRET:
-        master = _secret_bytes(settings.WEBHOOK_SECRET, setting=True)  # refuse a malformed setting here
-    else:
-        master = hmac.new(settings.SECRET_KEY.encode(), b"media_jobs.webhooks.signing-secret", hashlib.sha256).digest()
-    derived = hmac.new(master, f"workspace:{workspace_id}".encode(), hashlib.sha256).digest()
-    return _SECRET_PREFIX + base64.b64encode(derived).decode()
-
-
-def _secret_bytes(secret: str, *, setting: bool = False) -> bytes:
-    """The key the HMAC uses: the base64-decoded part after `whsec_`, as the spec's libraries do."""
-    encoded = secret.removeprefix(_SECRET_PREFIX)
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if not key:
-        message = "webhook secret must look like whsec_<base64>."
-        raise ImproperlyConfigured(f"WEBHOOK_SECRET: {message}") if setting else ValueError(message)
-    return key
-
-
 def webhook_signature(*, secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` value, `v1,<base64>`; exposed so docs and tests can sign like the platform does."""
     signed = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()
+    digest = hmac.new(secret_bytes(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
@@ -142,10 +114,7 @@ def _callback_target(url: str) -> Target:
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return iso_utc(value)
 
 
 def _file_url(job: MediaJob) -> str | None:
@@ -155,7 +124,7 @@ def _file_url(job: MediaJob) -> str | None:
     url = job.result_file.url
     if url.startswith(("http://", "https://")):
         return url
-    base = getattr(settings, "PUBLIC_BASE_URL", "")
+    base = settings.PUBLIC_BASE_URL
     return f"{base.rstrip('/')}/{url.lstrip('/')}" if base else url
 
 
@@ -204,9 +173,7 @@ def webhook_enqueue(*, job: MediaJob) -> WebhookDelivery | None:
 
 def _schedule(delivery_id: int) -> None:
     """Hand the first send to a worker at once, instead of waiting for the next periodic sweep."""
-    from media_jobs.tasks import webhook_deliver as webhook_deliver_task
-
-    webhook_deliver_task.delay(delivery_id)
+    current_app.tasks["media_jobs.webhook_deliver"].delay(delivery_id)
 
 
 # Delivery

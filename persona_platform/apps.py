@@ -6,4 +6,5 @@ class PersonaPlatformConfig(AppConfig):
     verbose_name = "Persona Platform"
 
     def ready(self) -> None:
-        from persona_platform.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        # Django's hook for registering things once the app registry is ready: the OpenAPI auth extension.
+        from persona_platform.api import schema  # noqa: F401

@@ -2,56 +2,54 @@
 
 
 class DomainError(Exception):
-    """A broken rule whose message is safe to show to the API caller."""
+    """A broken rule whose message is safe to show to the API caller.
+
+    A subclass names its error kind and HTTP status in its header:
+    `class NotFound(DomainError, kind="NotFound", status=404)`; a subclass naming neither keeps its parent's.
+    """
 
     kind, status = "BadRequest", 400
+
+    def __init_subclass__(cls, *, kind: str | None = None, status: int | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.kind, cls.status = kind or cls.kind, status or cls.status
 
     def __init__(self, message: str, *, details: dict | None = None):
         super().__init__(message)
         self.message, self.details = message, details or {}
 
 
-class InvalidInput(DomainError):
+class InvalidInput(DomainError, kind="ValidationError", status=422):
     """Input of the right shape whose value breaks a rule (an unknown company, a bad page number)."""
 
-    kind, status = "ValidationError", 422
 
-
-class InvalidMedia(DomainError):
+class InvalidMedia(DomainError, kind="InvalidMedia", status=400):
     """Media that is not what it must be: not base64, not an image of an accepted format, truncated."""
 
-    kind, status = "InvalidMedia", 400
+
+class MediaTooLarge(DomainError, kind="PayloadTooLarge", status=413):
+    """A body or media file over the size limit."""
 
 
-class MediaTooLarge(DomainError):
-    kind, status = "PayloadTooLarge", 413
+class NotFound(DomainError, kind="NotFound", status=404):
+    """Missing, or another workspace's: the two look the same."""
 
 
-class NotFound(DomainError):
-    kind, status = "NotFound", 404
+class NotEnoughCredits(DomainError, kind="PaymentRequired", status=402):
+    """The workspace's balance does not cover the work."""
 
 
-class NotEnoughCredits(DomainError):
-    kind, status = "PaymentRequired", 402
+class PlanLimitReached(DomainError, kind="Forbidden", status=403):
+    """The workspace's plan allows no more of something (persons)."""
 
 
-class PlanLimitReached(DomainError):
-    kind, status = "Forbidden", 403
-
-
-class ReadOnlyPerson(DomainError):
+class ReadOnlyPerson(DomainError, kind="Forbidden", status=403):
     """The demo person: every workspace shares its shape, so nobody may change or delete it."""
 
-    kind, status = "Forbidden", 403
 
-
-class Conflict(DomainError):
+class Conflict(DomainError, kind="Conflict", status=409):
     """The request is fine but the resource's state forbids it now (a training already running)."""
 
-    kind, status = "Conflict", 409
 
-
-class ProviderNotConfigured(DomainError):
+class ProviderNotConfigured(DomainError, kind="ServiceUnavailable", status=503):
     """The work needs an external provider this installation has no key for."""
-
-    kind, status = "ServiceUnavailable", 503

@@ -270,7 +270,10 @@ class _Deadline:
             if self.expired:
                 _shutdown(sock)
 
-    def cancel(self) -> None:
+    def __enter__(self) -> "_Deadline":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
         self._timer.cancel()
 
     def _expire(self) -> None:
@@ -305,69 +308,54 @@ def fetch_url(
     """
     if allow_private is None:
         allow_private = settings.FETCH_ALLOW_PRIVATE_URLS
-    deadline = _Deadline(timeout)
-    try:
-        return _fetch(
-            url,
-            field=field,
-            max_bytes=max_bytes,
-            deadline=deadline,
-            max_redirects=max_redirects,
-            allow_private=allow_private,
-            accept=accept,
-        )
-    finally:
-        deadline.cancel()
-
-
-def _fetch(
-    url: str, *, field: str, max_bytes: int, deadline: _Deadline, max_redirects: int, allow_private: bool, accept: str
-) -> Fetched:
-    current = url
-    redirects = 0
-    while True:
-        where = url_shown(url) if current == url else f"{url_shown(url)} (redirected to {url_shown(current)})"
-        try:
-            target = _resolve(current, allow_private=allow_private)
-        except _Refused as refused:
-            raise _invalid(field, f"{where} {refused.reason}") from None
-
-        with requests.Session() as session:
-            session.trust_env = False  # no proxies or netrc from the environment: the pinned address is the peer
-            session.mount(f"{target.scheme}://", PinnedHostAdapter(hostname=target.host, on_socket=deadline.watch))
-            headers = {
-                "Host": target.host_header,
-                "User-Agent": USER_AGENT,
-                "Accept": accept,
-                # No compression: the limit counts the bytes we keep, and there is no decompression bomb to defuse.
-                "Accept-Encoding": "identity",
-            }
+    with _Deadline(timeout) as deadline:
+        current = url
+        redirects = 0
+        while True:
+            where = url_shown(url) if current == url else f"{url_shown(url)} (redirected to {url_shown(current)})"
             try:
-                response = session.get(
-                    target.pinned_url,
-                    headers=headers,
-                    timeout=(deadline.remaining(), deadline.remaining()),
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.RequestException as exc:
-                raise _network_error(field, where, exc, deadline) from None
+                target = _resolve(current, allow_private=allow_private)
+            except _Refused as refused:
+                raise _invalid(field, f"{where} {refused.reason}") from None
 
-            with response:
-                location = response.headers.get("Location")
-                if response.status_code in REDIRECT_STATUSES and location:
-                    redirects += 1
-                    if redirects > max_redirects:
-                        raise _invalid(field, f"{where} redirects more than {max_redirects} times.")
-                    current = urljoin(current, location.strip())
-                    continue
-                if not 200 <= response.status_code < 300:
-                    raise _invalid(field, f"{where} answered HTTP {response.status_code}; it could not be fetched.")
-                encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-                if encoding not in ("", "identity"):
-                    raise _invalid(field, f"{where} answered with Content-Encoding {encoding}, which is not accepted.")
-                content = _read_body(response, field=field, where=where, max_bytes=max_bytes, deadline=deadline)
-                return Fetched(url=current, content=content, content_type=response.headers.get("Content-Type", ""))
+            with requests.Session() as session:
+                session.trust_env = False  # no proxies or netrc from the environment: the pinned address is the peer
+                session.mount(f"{target.scheme}://", PinnedHostAdapter(hostname=target.host, on_socket=deadline.watch))
+                headers = {
+                    "Host": target.host_header,
+                    "User-Agent": USER_AGENT,
+                    "Accept": accept,
+                    # No compression: the limit counts the bytes we keep, and there is no decompression bomb to defuse.
+                    "Accept-Encoding": "identity",
+                }
+                try:
+                    response = session.get(
+                        target.pinned_url,
+                        headers=headers,
+                        timeout=(deadline.remaining(), deadline.remaining()),
+                        allow_redirects=False,
+                        stream=True,
+                    )
+                except requests.RequestException as exc:
+                    raise _network_error(field, where, exc, deadline) from None
+
+                with response:
+                    location = response.headers.get("Location")
+                    if response.status_code in REDIRECT_STATUSES and location:
+                        redirects += 1
+                        if redirects > max_redirects:
+                            raise _invalid(field, f"{where} redirects more than {max_redirects} times.")
+                        current = urljoin(current, location.strip())
+                        continue
+                    if not 200 <= response.status_code < 300:
+                        raise _invalid(field, f"{where} answered HTTP {response.status_code}; it could not be fetched.")
+                    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+                    if encoding not in ("", "identity"):
+                        raise _invalid(
+                            field, f"{where} answered with Content-Encoding {encoding}, which is not accepted."
+                        )
+                    content = _read_body(response, field=field, where=where, max_bytes=max_bytes, deadline=deadline)
+                    return Fetched(url=current, content=content, content_type=response.headers.get("Content-Type", ""))
 
 
 def _read_body(response: requests.Response, *, field: str, where: str, max_bytes: int, deadline: _Deadline) -> bytes:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "persona_platform",
     "accounts",
     "characters",
@@ -75,11 +76,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "persona_platform.urls"
 WSGI_APPLICATION = "persona_platform.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# Admin logins: django-axes refuses further attempts after AXES_FAILURE_LIMIT failures for one user, and
+# separately for one address, for AXES_COOLOFF_HOURS. The address is X-Forwarded-For, which the front door
+# (or the production proxy) sets, else the socket's peer.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_HOURS", 1)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+AXES_VERBOSE = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TEMPLATES = [
@@ -135,8 +147,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
         "store_processed": False,
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
     }
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (CELERY_BROKER_FOLDER / folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
@@ -161,8 +174,31 @@ if "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS and (
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT, or long jobs run twice.")
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT.")
+# Job kinds, registered by the app that owns each (media_jobs.kinds): one line per kind.
+JOB_KINDS = [
+    "media_jobs.jobs.noop",
+    "characters.jobs.speech",
+    "characters.jobs.voice_clone",
+    "characters.jobs.video",
+    "characters.jobs.talking_head",
+    "characters.jobs.motion_transfer",
+    "characters.jobs.lora_training",
+    "knowledge.jobs.knowledge_index",
+]
+# A job's message that the broker could not take (it was down) is sent by this sweep; one that was sent but
+# has waited this long is sent again (a broker that lost its messages). A second message is harmless.
+JOB_REDISPATCH_SECONDS = env_int("JOB_REDISPATCH_SECONDS", 600)
+# Publishing a job's message fails fast when the broker is down: the job stays queued for the sweep.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# The worker's and beat's signs of life (media_jobs.heartbeats); /healthz answers 503 past the stale limit.
+HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 10)
+HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 60)
+# Whether /healthz requires the worker and beat to be alive (off where none run, e.g. a web-only test).
+HEALTH_REQUIRES_WORKERS = env_bool("HEALTH_REQUIRES_WORKERS", True)
 CELERY_BEAT_SCHEDULE = {
-    "reap-stale-jobs": {"task": "media_jobs.jobs_reap_stale", "schedule": 60.0},
+    "dispatch-pending-jobs": {"task": "media_jobs.jobs_dispatch_pending", "schedule": 5.0},
+    "reap-stale-jobs": {"task": "media_jobs.jobs_reap_stale", "schedule": float(env_int("JOB_SWEEP_SECONDS", 30))},
     "deliver-due-webhooks": {"task": "media_jobs.webhooks_deliver_due", "schedule": 15.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -195,6 +231,12 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME)
 MAX_MEDIA_BYTES = env_int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", (MAX_MEDIA_BYTES * 4) // 3 + 512 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# The embedded server's front door (persona_platform.frontdoor): a request reaches the app only when it is
+# whole, its headers within HTTP_HEADER_TIMEOUT_SECONDS and its body within HTTP_BODY_TIMEOUT_SECONDS.
+HTTP_HEADER_TIMEOUT_SECONDS = env_int("HTTP_HEADER_TIMEOUT_SECONDS", 10)
+HTTP_BODY_TIMEOUT_SECONDS = env_int("HTTP_BODY_TIMEOUT_SECONDS", 60)
+HTTP_KEEPALIVE_SECONDS = env_int("HTTP_KEEPALIVE_SECONDS", 5)
+HTTP_MAX_BODY_BYTES = env_int("HTTP_MAX_BODY_BYTES", API_MAX_BODY_BYTES + 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000)
 # Longest video accepted (profile videos, driving videos for motion transfer).
 MAX_VIDEO_SECONDS = env_int("MAX_VIDEO_SECONDS", 300)
@@ -207,12 +249,13 @@ MAX_SCRIPT_CHARS = env_int("MAX_SCRIPT_CHARS", 5000)
 
 # Engines: local ones by default; a provider is used when its key is set (or named explicitly).
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
-ELEVENLABS_BASE_URL = env.str("ELEVENLABS_BASE_URL", default="https://api.elevenlabs.io")
-ELEVENLABS_MODEL_ID = env.str("ELEVENLABS_MODEL_ID", default="eleven_multilingual_v2")
+# An empty value (a copied .env.example line) means the default, here as for every engine setting below.
+ELEVENLABS_BASE_URL = env.str("ELEVENLABS_BASE_URL", default="") or "https://api.elevenlabs.io"
+ELEVENLABS_MODEL_ID = env.str("ELEVENLABS_MODEL_ID", default="") or "eleven_multilingual_v2"
 FAL_KEY = env.str("FAL_KEY", default="")
-FAL_QUEUE_URL = env.str("FAL_QUEUE_URL", default="https://queue.fal.run")
-FAL_REST_URL = env.str("FAL_REST_URL", default="https://rest.alpha.fal.ai")
-FAL_LORA_TRAINING_APP = env.str("FAL_LORA_TRAINING_APP", default="fal-ai/flux-lora-fast-training")
+FAL_QUEUE_URL = env.str("FAL_QUEUE_URL", default="") or "https://queue.fal.run"
+FAL_REST_URL = env.str("FAL_REST_URL", default="") or "https://rest.alpha.fal.ai"  # fal_client's REST_URL
+FAL_LORA_TRAINING_APP = env.str("FAL_LORA_TRAINING_APP", default="") or "fal-ai/flux-lora-fast-training"
 FAL_POLL_SECONDS = env_int("FAL_POLL_SECONDS", 5)
 # A training waits inside one task: it must give up (and cancel at fal, and refund) before the
 # task's soft time limit stops it. Longer trainings need higher Celery limits too.
@@ -225,14 +268,41 @@ if FAL_TRAINING_TIMEOUT_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
 # (e.g. http://127.0.0.1:8000/v1); without it, answers are composed locally from the knowledge base.
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
-LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_MODEL = env.str("LLM_MODEL", default="") or "gpt-4o-mini"
 LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 60)
 ENGINE_TIMEOUT_SECONDS = env_int("ENGINE_TIMEOUT_SECONDS", 60)
-ENGINES = {
-    "speech": env.str("SPEECH_ENGINE", default="elevenlabs" if ELEVENLABS_API_KEY else "piper"),
+# Which engine serves each capability (media_jobs.engines.get_engine): a name from ENGINE_CLASSES, or a list of
+# names of which the first configured one is used, decided at each call ("openai" while LLM_BASE_URL is set).
+ENGINES: dict[str, str | list[str]] = {
+    "speech": env.str("SPEECH_ENGINE", default="") or ("elevenlabs" if ELEVENLABS_API_KEY else "piper"),
+    "voice_analysis": "local",
+    "voice_clone": "elevenlabs" if ELEVENLABS_API_KEY else "",
+    "face": "dlib",
+    "talking_head": env.str("TALKING_HEAD_ENGINE", default="") or "local",
     "lora": env.str("LORA_ENGINE", default="fal" if FAL_KEY else ""),
-    "talking_head": env.str("TALKING_HEAD_ENGINE", default="local"),
+    "responder": ["openai", "local"],
+    "speech_recognition": "",  # live conversation's stages: no engine yet
+    "voice_activity": "",
     "noop": "noop",
+}
+# capability → name → engine class; each capability's Protocol is in media_jobs.engines.base.
+ENGINE_CLASSES: dict[str, dict[str, str]] = {
+    "speech": {
+        "piper": "media_jobs.engines.speech.piper.PiperSpeech",
+        "elevenlabs": "media_jobs.engines.speech.elevenlabs.ElevenLabsSpeech",
+    },
+    "voice_analysis": {"local": "media_jobs.engines.voice_clone.LocalVoiceAnalyzer"},
+    "voice_clone": {"elevenlabs": "media_jobs.engines.speech.elevenlabs.ElevenLabsSpeech"},
+    "face": {"dlib": "media_jobs.engines.face.DlibFaceAnalyzer"},
+    "talking_head": {"local": "media_jobs.engines.talking_head.LocalTalkingHead"},
+    "lora": {"fal": "media_jobs.engines.lora.fal.FalLoraTrainer"},
+    "responder": {
+        "local": "knowledge.responders.LocalResponder",
+        "openai": "knowledge.responders.OpenAICompatibleResponder",
+    },
+    "speech_recognition": {},
+    "voice_activity": {},
+    "noop": {"noop": "media_jobs.engines.noop.NoopEngine"},
 }
 
 # Where the API is reached from outside, for URLs built without a request (webhook payloads).
@@ -254,14 +324,17 @@ if API_RATE_LIMIT and not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d
         f"API_RATE_LIMIT={API_RATE_LIMIT!r} must look like 600/minute (or /second, /hour, /day)."
     )
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 20)
+# A JSON body nested deeper, or with more object keys, is a 400 before it is parsed (persona_platform.api.parsers).
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+API_MAX_JSON_KEYS = env_int("API_MAX_JSON_KEYS", 10_000)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["persona_platform.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["persona_platform.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["persona_platform.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "persona_platform.api.schema.DialectAutoSchema",
     "EXCEPTION_HANDLER": "persona_platform.api.exception_handler.api_exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -3,13 +3,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from characters.api.bhuman import views as bhuman_views
-from characters.api.influgen.views import CharacterListView, VoiceListView
-from media_jobs.api.influgen.views import TalkingHeadGenerationDetailView
+from characters.api.influgen.views import CharacterListView, TalkingHeadGenerationDetailView, VoiceListView
+from media_jobs import health
 from persona_platform import views
 from persona_platform.api import converters  # noqa: F401  (registers <dbid:…>)
 
 urlpatterns = [
-    path("healthz", views.HealthView.as_view(), name="healthz"),
+    path("healthz", health.HealthView.as_view(), name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
@@ -24,8 +24,7 @@ urlpatterns = [
         TalkingHeadGenerationDetailView.as_view(),
         name="influgen-talking-head-detail",
     ),
-    path("v1/", include("characters.api.twintone.urls", namespace="twintone-personas")),
-    path("v1/", include("media_jobs.api.twintone.urls", namespace="twintone-speech")),
+    path("v1/", include("characters.api.twintone.urls", namespace="twintone")),
     path("v1/", include("knowledge.api.twintone.urls", namespace="twintone-conversations")),
     path("persona/api/", include("characters.api.bhuman.urls", namespace="bhuman-persona")),
     path("persona/voice/<dbid:embed_name>", bhuman_views.VoiceTrainingUrlView.as_view(), name="bhuman-voice-training"),

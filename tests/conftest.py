@@ -23,6 +23,13 @@ def isolated_cache(settings):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def no_background_processes(settings):
+    """No worker or beat runs beside the tests (Celery is eager): /healthz must not require them.
+    The health tests turn the requirement back on."""
+    settings.HEALTH_REQUIRES_WORKERS = False
+
+
 @pytest.fixture(autouse=True, scope="session")
 def celery_eager():
     celery_app.conf.task_always_eager = True

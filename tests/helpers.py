@@ -1,4 +1,8 @@
-"""Assertions shared by the dialect tests, one per envelope."""
+"""Assertions shared by the dialect tests, one per envelope, and a stand-in for a job kind's runner."""
+
+import dataclasses
+
+from media_jobs.kinds import job_kinds
 
 
 def assert_vendor_error(response, status: int, kind: str, message_contains: str = "") -> dict:
@@ -29,3 +33,8 @@ def assert_bhuman_error(response, status: int, message_contains: str = "") -> di
     assert isinstance(payload["message"], str) and payload["message"]
     assert message_contains in payload["message"], payload["message"]
     return payload
+
+
+def replace_runner(monkeypatch, kind: str, run) -> None:
+    """Run `kind`'s jobs with `run` for this test (the registered kind keeps its hooks)."""
+    monkeypatch.setitem(job_kinds(), kind, dataclasses.replace(job_kinds()[kind], run=run))

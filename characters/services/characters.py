@@ -4,29 +4,35 @@ A character is a person (see persons.py for capacity, the demo rule and the phot
 the rules influgen adds on top.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 
 from accounts.models import User, Workspace
 from characters.models import LoraModel, Person, ReferenceImage
+from characters.selectors import person_get_by_ulid
 from characters.services.faces import portrait_face
+from characters.services.media import MOTION_TRANSFER, TALKING_HEAD, VIDEO
 from characters.services.persons import (
     PHOTO_DIRECTORY,
     person_create,
     person_require_capacity,
     person_require_editable,
 )
-from characters.services.photos import Photo
+from characters.services.photos import Photo, photo_from_bytes
 from media_jobs.models import MediaJob
+from persona_platform import fetch
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
+from persona_platform.patch import UNSET, apply_sent
 
 REFERENCE_DIRECTORY = "persons/references"
 PROFILE_OBJECTS = ("appearance", "identity", "personality", "style", "settings")
 # Generated media that counts as a character's content.
-CONTENT_KINDS = (MediaJob.Kind.VIDEO, MediaJob.Kind.TALKING_HEAD, MediaJob.Kind.MOTION_TRANSFER)
-UNSET = object()
+CONTENT_KINDS = (VIDEO, TALKING_HEAD, MOTION_TRANSFER)
 
 
 def character_list(*, workspace: Workspace) -> QuerySet[Person]:
@@ -45,8 +51,6 @@ def character_list(*, workspace: Workspace) -> QuerySet[Person]:
 
 
 def character_get(*, workspace: Workspace, ulid: str) -> Person:
-    from characters.selectors import person_get_by_ulid
-
     person_get_by_ulid(workspace=workspace, ulid=ulid)  # the 404 for a missing or foreign id
     return character_list(workspace=workspace).get(ulid=ulid)
 
@@ -74,7 +78,7 @@ def character_create(
     niche: str = "",
     profile: dict | None = None,
     talking_head_enabled: bool = False,
-    reference_images: list[tuple[Photo, str]] = (),
+    reference_images: Sequence[tuple[Photo, str]] = (),
 ) -> Person:
     """A character and its reference images (photo, source URL). The first image becomes the primary
     one and the character's photo. Every face is checked before anything is written."""
@@ -107,15 +111,13 @@ def character_create(
 def character_update(
     *,
     person: Person,
-    name: str | object = UNSET,
-    niche: str | object = UNSET,
+    name: str = UNSET,
+    niche: str = UNSET,
     profile: dict | None = None,
-    talking_head_enabled: bool | object = UNSET,
+    talking_head_enabled: bool = UNSET,
 ) -> Person:
     person_require_editable(person=person)
-    for attribute, value in (("name", name), ("niche", niche), ("talking_head_enabled", talking_head_enabled)):
-        if value is not UNSET:
-            setattr(person, attribute, value)
+    apply_sent(person, name=name, niche=niche, talking_head_enabled=talking_head_enabled)
     for attribute, changes in (profile or {}).items():
         setattr(person, attribute, _merge(getattr(person, attribute), changes))
     person.full_clean(exclude=["photo", "workspace", "owner", "company", "voice"], validate_constraints=False)
@@ -185,15 +187,10 @@ def _read(field_file) -> bytes:
 
 def reference_photos_fetch(*, urls: list[str]) -> list[tuple[Photo, str]]:
     """The images at `reference_images` URLs, fetched safely and checked as images (not yet for faces)."""
-    from django.conf import settings
-
-    from characters.services.photos import photo_from_bytes
-    from persona_platform.fetch import fetch_url
-
     photos = []
     for index, url in enumerate(urls):
         field = f"reference_images[{index}]"
-        fetched = fetch_url(url, field=field, max_bytes=settings.MAX_MEDIA_BYTES, accept="image/*")
+        fetched = fetch.fetch_url(url, field=field, max_bytes=settings.MAX_MEDIA_BYTES, accept="image/*")
         photos.append((photo_from_bytes(fetched.content, field=f"{field} ({url})"), url))
     return photos
 
@@ -243,4 +240,4 @@ def identity_embedding(person: Person) -> list[float]:
     vectors = [np.asarray(face["embedding"], dtype=np.float32) for face in faces if face and face.get("embedding")]
     if not vectors:
         return []
-    return np.round(np.mean(vectors, axis=0), 5).tolist()
+    return [round(float(value), 5) for value in np.mean(vectors, axis=0)]

@@ -21,9 +21,12 @@ from media_jobs.engines import get_engine
 from media_jobs.engines.base import EngineUnavailable
 from media_jobs.engines.face import face_distance
 from media_jobs.models import MediaJob
+from media_jobs.services import JobNotCancelable, job_cancel, job_create
 from persona_platform.errors import Conflict, InvalidInput, PlanLimitReached, ProviderNotConfigured
+from persona_platform.ids import character_trigger_word
 from persona_platform.media import guarded_files, random_name
 
+LORA_TRAINING = "lora_training"  # the job kind (characters.jobs)
 TRAINING_DIRECTORY = "persons/lora"
 MIN_IMAGES, MAX_IMAGES = 10, 30
 STEPS_RANGE, RANK_RANGE = (1000, 1500), (16, 32)
@@ -140,12 +143,10 @@ def lora_train(*, person: Person, request: TrainingRequest, user: User | None = 
             reference=f"lora:{lora.pk}",
             created_by=user,
         )
-        from media_jobs.services import job_create
-
         job = job_create(
             workspace=person.workspace,
-            kind=MediaJob.Kind.LORA_TRAINING,
-            person=person,
+            kind=LORA_TRAINING,
+            person_id=person.pk,
             name=f"LoRA: {person.name}"[:200],
             params={"lora_id": lora.pk},
         )
@@ -154,7 +155,7 @@ def lora_train(*, person: Person, request: TrainingRequest, user: User | None = 
             base_model=request.base_model,
             training_steps=request.training_steps,
             lora_rank=request.lora_rank,
-            trigger_word=request.trigger_word or f"char_{person.ulid[-8:].lower()}",
+            trigger_word=request.trigger_word or character_trigger_word(person.ulid),
             job=job,
             provider="",
             provider_request_id="",
@@ -206,8 +207,6 @@ def lora_training_abandoned(*, job: MediaJob) -> None:
 
 def lora_delete(*, person: Person) -> None:
     """Forget the LoRA (a training in progress is canceled, and refunded); training images stay."""
-    from media_jobs.services import JobNotCancelable, job_cancel
-
     person_require_editable(person=person)
     lora = LoraModel.objects.filter(person=person).select_related("job").first()
     if lora is None:

@@ -10,9 +10,9 @@ from characters.services.faces import portrait_face
 from characters.services.photos import Photo
 from persona_platform.errors import PlanLimitReached, ReadOnlyPerson
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
+from persona_platform.patch import UNSET, apply_sent
 
 PHOTO_DIRECTORY = "persons/photos"
-UNSET = object()
 
 
 def person_require_capacity(*, workspace: Workspace) -> None:
@@ -78,22 +78,17 @@ def person_create(
 def person_update(
     *,
     person: Person,
-    name: str | object = UNSET,
-    description: str | object = UNSET,
+    name: str = UNSET,
+    description: str = UNSET,
     photo: Photo | None = None,
-    company: Company | None | object = UNSET,
+    company: Company | None = UNSET,
 ) -> Person:
     """Change what is given; a new photo replaces the old file once the change has committed."""
     person_require_editable(person=person)
     face = portrait_face(photo) if photo is not None else None
     old_photo = person.photo.name
     with guarded_files() as files, transaction.atomic():
-        if name is not UNSET:
-            person.name = name
-        if description is not UNSET:
-            person.description = description
-        if company is not UNSET:
-            person.company = company
+        apply_sent(person, name=name, description=description, company=company)
         if photo is not None:
             person.photo.name = files.save(random_name(PHOTO_DIRECTORY, photo.extension), photo.content)
             person.face = face

@@ -50,6 +50,8 @@ def photo_from_bytes(data: bytes, *, field: str = "photo_base64") -> Photo:
             raise InvalidMedia(f"{field}: is not a JPEG, PNG or WebP image.") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise InvalidMedia(f"{field}: the image is damaged or truncated ({exc}).") from None
+    if image_format is None or image_format not in ACCEPTED_FORMATS:
+        raise InvalidMedia(f"{field}: is not a JPEG, PNG or WebP image.")
     if min(upright.size) < MIN_SIDE:
         raise InvalidMedia(
             f"{field}: the image is {upright.width}x{upright.height}; each side must be at least {MIN_SIDE} pixels."

@@ -116,7 +116,7 @@ def video_shows_face(path: Path, *, within_seconds: float = 10.0) -> bool:
 
 def _sharpness(region: np.ndarray) -> float:
     """Variance of the Laplacian: motion-blurred frames score low."""
-    import cv2
+    import cv2  # heavy: OpenCV loads only in the processes that check training videos
 
     if region.size == 0:
         return 0.0

@@ -3,18 +3,21 @@
 The samples are checked here (count, size, and with ffmpeg: audio, 1 s to 5 min each, not silent,
 10 min together) so bad input is refused at once, before anything is stored. Then, in one
 transaction, the samples are stored, the Voice row is created (provider local, no measurements yet)
-and the voice_clone job is queued; if any step fails, nothing remains. The job
-(media_jobs.voice_clone_runner) measures the samples, fills in the voice, makes it its person's voice
-and deletes the samples.
+and the voice_clone job is queued; if any step fails, nothing remains. The job (characters.jobs)
+measures the samples, fills in the voice through `voice_clone_save`, makes it its person's voice and
+deletes the samples.
 """
 
+import logging
 import re
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Workspace
 from characters.models import Person, Voice
@@ -22,10 +25,14 @@ from media_jobs.engines.base import EngineError
 from media_jobs.engines.voice_clone import MAX_SAMPLES, MIN_SAMPLES, load_samples
 from media_jobs.models import MediaJob
 from media_jobs.services import job_create
+from persona_platform import fetch
 from persona_platform.errors import InvalidInput, InvalidMedia, MediaTooLarge
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
 
 SAMPLES_DIR = "voice-samples"
+VOICE_CLONE = "voice_clone"  # the job kind (characters.jobs)
+
+logger = logging.getLogger(__name__)
 
 # Leading bytes of common audio containers, only to give the stored file a fitting extension
 # (ffmpeg decodes by content, not by name).
@@ -106,9 +113,9 @@ def voice_clone_start(
         voice.save()  # provider_voice_id stays "" until the job has measured the samples
         job = job_create(
             workspace=workspace,
-            kind=MediaJob.Kind.VOICE_CLONE,
+            kind=VOICE_CLONE,
             params={"voice_id": voice.pk, "sample_files": stored, "provider": provider},
-            person=person,
+            person_id=person.pk if person is not None else None,
             name=f"Voice clone: {name}"[:200],
             callback_url=callback_url,
         )
@@ -121,9 +128,7 @@ def voice_samples_delete(*, voice: Voice) -> None:
     Samples only exist while a clone job has not finished (the job deletes them); call this when a
     voice is deleted, e.g. from a post_delete signal on Voice, so a queued job leaves nothing behind.
     """
-    jobs = MediaJob.objects.filter(
-        workspace_id=voice.workspace_id, kind=MediaJob.Kind.VOICE_CLONE, params__voice_id=voice.pk
-    )
+    jobs = MediaJob.objects.filter(workspace_id=voice.workspace_id, kind=VOICE_CLONE, params__voice_id=voice.pk)
     for params in jobs.values_list("params", flat=True):
         for name in params.get("sample_files") or []:
             delete_file_on_commit(str(name))
@@ -134,10 +139,8 @@ TRAINING_AUDIO_PATH = re.compile(r"/(voices/training/[A-Za-z0-9_-]+\.(?:wav|mp3)
 
 def samples_fetch(*, urls: list[str], field: str = "sample_urls") -> list[bytes]:
     """The recordings at public URLs, fetched safely (checked as audio by voice_clone_start)."""
-    from persona_platform.fetch import fetch_url
-
     return [
-        fetch_url(url, field=f"{field}[{index}]", max_bytes=settings.MAX_MEDIA_BYTES, accept="audio/*").content
+        fetch.fetch_url(url, field=f"{field}[{index}]", max_bytes=settings.MAX_MEDIA_BYTES, accept="audio/*").content
         for index, url in enumerate(urls)
     ]
 
@@ -145,12 +148,42 @@ def samples_fetch(*, urls: list[str], field: str = "sample_urls") -> list[bytes]
 def training_sample(*, workspace: Workspace, url: str, field: str) -> bytes:
     """The audio at a training URL: one of this workspace's own voice recordings, read from storage,
     or a public URL fetched by the safe fetch helper."""
-    from persona_platform.fetch import fetch_url
-
     match = TRAINING_AUDIO_PATH.search(urlsplit(url).path)
     if match:
         voice = Voice.objects.filter(workspace=workspace, training_audio=match.group(1)).first()
         if voice is not None:
             with voice.training_audio.open("rb") as handle:
                 return handle.read()
-    return fetch_url(url, field=field, max_bytes=settings.MAX_MEDIA_BYTES, accept="audio/*").content
+    return fetch.fetch_url(url, field=field, max_bytes=settings.MAX_MEDIA_BYTES, accept="audio/*").content
+
+
+def voice_samples_discard(names: list[str]) -> None:
+    """Delete stored samples now: the clone has used them, or will never run."""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:  # a leftover file is no reason to fail the job; the name is in the job's params
+            logger.warning("could not delete voice sample %s", name, exc_info=True)
+
+
+def voice_clone_discard(*, voice_id: int | None, sample_names: list[str]) -> None:
+    """After a final failure: the samples go, and so does the voice if it was never measured."""
+    if voice_id is not None:
+        Voice.objects.filter(pk=voice_id, measurements={}).delete()
+    voice_samples_discard(sample_names)
+
+
+def voice_clone_save(*, job: MediaJob, voice: Voice, provider: str, provider_voice_id: str, measurements=None) -> bool:
+    """Write the clone onto the voice and make it its person's voice, unless the job was canceled or the
+    voice deleted meanwhile (False)."""
+    fields = {"provider": provider, "provider_voice_id": provider_voice_id}
+    if measurements is not None:
+        fields["measurements"] = measurements
+    with transaction.atomic():
+        if not MediaJob.objects.select_for_update().filter(pk=job.pk, status=MediaJob.Status.PROCESSING).exists():
+            return False
+        if not Voice.objects.filter(pk=voice.pk).update(**fields):
+            return False
+        if voice.person_id:
+            Person.objects.filter(pk=voice.person_id).update(voice=voice, updated_at=timezone.now())
+    return True

@@ -1,13 +1,20 @@
 """Voices and speaking profiles: which engine speaks for a persona, and how."""
 
+import tempfile
+from pathlib import Path
+
+from django.core.files import File
 from django.db import transaction
 
 from accounts.models import Workspace
 from characters.models import Person, SpeakingProfile, Voice
-from media_jobs.engines.base import VoiceProfile
-from persona_platform.errors import InvalidInput
+from characters.services.persons import person_require_editable
+from media_jobs.engines import get_engine
+from media_jobs.engines.base import EngineError, VoiceProfile
+from persona_platform.errors import Conflict, InvalidInput
+from persona_platform.media import random_name
+from persona_platform.patch import UNSET, apply_sent
 
-UNSET = object()
 SPEED_RANGE, PITCH_RANGE = (0.5, 2.0), (-12.0, 12.0)
 # A character's voice settings: ElevenLabs' four, and our speed and pitch (applied by every engine).
 VOICE_SETTING_RANGES = {
@@ -18,8 +25,6 @@ VOICE_SETTING_RANGES = {
     "pitch": PITCH_RANGE,
 }
 PROVIDER_SETTINGS = ("stability", "similarity_boost", "style", "use_speaker_boost")
-# The voice every workspace has without cloning one: Piper's voice from the installed package.
-LOCAL_VOICE = {"id": "local", "name": "Joe (US English, local)", "provider": Voice.Provider.LOCAL}
 
 
 def _clamp(value: float, bounds: tuple[float, float]) -> float:
@@ -47,28 +52,28 @@ def speaking_profile_create(
     person: Person | None = None,
     voice: Voice | None = None,
 ) -> SpeakingProfile:
-    _check_voice_settings(speed=speed, pitch=pitch)
     profile = SpeakingProfile(
         workspace=workspace, name=name, description=description, speed=speed, pitch=pitch, person=person, voice=voice
     )
-    profile.full_clean(exclude=["workspace", "person", "voice"])
-    profile.save()
-    return profile
+    return _speaking_profile_save(profile)
 
 
 @transaction.atomic
 def speaking_profile_update(
     *,
     profile: SpeakingProfile,
-    name: str | object = UNSET,
-    description: str | object = UNSET,
-    speed: float | object = UNSET,
-    pitch: float | object = UNSET,
+    name: str = UNSET,
+    description: str = UNSET,
+    speed: float = UNSET,
+    pitch: float = UNSET,
 ) -> SpeakingProfile:
     """Change only what is given (PATCH)."""
-    for attribute, value in (("name", name), ("description", description), ("speed", speed), ("pitch", pitch)):
-        if value is not UNSET:
-            setattr(profile, attribute, value)
+    apply_sent(profile, name=name, description=description, speed=speed, pitch=pitch)
+    return _speaking_profile_save(profile)
+
+
+def _speaking_profile_save(profile: SpeakingProfile) -> SpeakingProfile:
+    """Check the speed and pitch (the messages name `voice_settings.*`, as every dialect sends them) and save."""
     _check_voice_settings(speed=profile.speed, pitch=profile.pitch)
     profile.full_clean(exclude=["workspace", "person", "voice"])
     profile.save()
@@ -96,7 +101,7 @@ def voice_profile_for_speech(*, workspace_id: int, profile_id: int | None) -> tu
     pitch = profile.pitch if profile else 0.0
     voice = None
     if profile is not None:
-        voice = profile.voice or (profile.person.voice if profile.person_id else None)
+        voice = profile.voice or (profile.person.voice if profile.person is not None else None)
     return _voice_profile(voice, speed=speed, pitch=pitch)
 
 
@@ -113,8 +118,6 @@ def voice_profile_for_person(*, person: Person) -> tuple[str | None, VoiceProfil
 
 def person_voice_settings_update(*, person: Person, changes: dict) -> dict:
     """Set the settings given (PUT sends any of them); ranges are checked here for every dialect."""
-    from characters.services.persons import person_require_editable
-
     person_require_editable(person=person)
     errors = {
         name: [f"Must be between {low:g} and {high:g}."]
@@ -128,27 +131,17 @@ def person_voice_settings_update(*, person: Person, changes: dict) -> dict:
     return person.voice_settings
 
 
-def voice_catalog(*, workspace: Workspace) -> list[dict]:
+def built_in_voice() -> Voice:
+    """The voice every workspace has without cloning one: Piper's voice from the installed package.
+    Not a row: an unsaved Voice, so that every dialect shows it as it shows clones."""
+    return Voice(
+        name="Joe (US English, local)", description="The built-in neural voice.", provider=Voice.Provider.LOCAL
+    )
+
+
+def voice_catalog(*, workspace: Workspace) -> list[Voice]:
     """Every voice a character of the workspace can speak with: the local one, then its clones."""
-    voices = [{**LOCAL_VOICE, "description": "The built-in neural voice.", "category": "premade", "status": "ready",
-               "character_id": None, "settings": {}, "created_at": None}]  # fmt: skip
-    for voice in Voice.objects.filter(workspace=workspace).select_related("person"):
-        voices.append(voice_entry(voice))
-    return voices
-
-
-def voice_entry(voice: Voice) -> dict:
-    return {
-        "id": str(voice.pk),
-        "name": voice.name,
-        "description": voice.description,
-        "provider": voice.provider,
-        "category": "cloned",
-        "status": "ready" if voice.provider_voice_id or voice.measurements else "processing",
-        "character_id": voice.person.character_id if voice.person_id else None,
-        "settings": voice.settings,
-        "created_at": voice.created_at,
-    }
+    return [built_in_voice(), *Voice.objects.filter(workspace=workspace).select_related("person")]
 
 
 def _voice_profile(
@@ -176,12 +169,6 @@ PREVIEW_TEXT = "Hi, I'm {name}. This is how I sound."
 
 def voice_preview(*, person: Person, text: str | None = None) -> tuple[bytes, float]:
     """A short line spoken now (no job) in the person's voice and settings: WAV bytes and seconds."""
-    import tempfile
-    from pathlib import Path
-
-    from media_jobs.engines import get_engine
-    from media_jobs.engines.base import EngineError
-
     engine_name, voice = voice_profile_for_person(person=person)
     with tempfile.TemporaryDirectory(prefix="voice-preview-") as work_dir:
         try:
@@ -201,18 +188,9 @@ TRAINING_TEXT = (
 
 def voice_training_audio(*, voice: Voice) -> Voice:
     """A reference recording of a ready voice (BHuman's training URL points at it), made once."""
-    import tempfile
-    from pathlib import Path
-
-    from django.core.files import File
-
-    from media_jobs.engines import get_engine
-    from persona_platform.errors import Conflict
-    from persona_platform.media import random_name
-
     if voice.training_audio:
         return voice
-    if not (voice.provider_voice_id or voice.measurements):
+    if not voice.is_ready:
         raise Conflict(f"Voice {voice.pk} is still being made; ask again once it is ready.")
     engine_name, profile = _voice_profile(voice, speed=1.0, pitch=0.0)
     with tempfile.TemporaryDirectory(prefix="voice-training-") as work_dir:

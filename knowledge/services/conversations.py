@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Workspace
 from characters.models import Person
+from characters.services.media import speech_start
 from knowledge.models import Conversation, Message
-from persona_platform.errors import Conflict, NotFound
+from knowledge.responders import DONT_KNOW, answer_stream, persona_voice
+from knowledge.retrieval import relevant, retrieve
+from media_jobs.models import MediaJob
+from persona_platform.errors import Conflict
 
 HISTORY_TURNS = 6  # earlier turns a responder sees, for follow-up questions
 RETRIEVED_PASSAGES = 5
@@ -30,26 +32,6 @@ def conversation_create(*, person: Person, user_id: str = "", name: str = "") ->
         name=name,
         public_id=f"chat_{secrets.token_urlsafe(12)}",
     )
-
-
-def conversation_list(
-    *, workspace: Workspace, status: str | None = None, user_id: str | None = None
-) -> QuerySet[Conversation]:
-    conversations = Conversation.objects.filter(workspace=workspace)
-    if status:
-        conversations = conversations.filter(status=status)
-    if user_id is not None:
-        conversations = conversations.filter(user_id=user_id)
-    return conversations
-
-
-def conversation_get(*, workspace: Workspace, conversation_id: int | None = None, public_id: str | None = None):
-    """By id (TwinTone) or chat_id (BHuman); another workspace's is reported exactly like a missing one."""
-    lookup = {"pk": conversation_id} if conversation_id is not None else {"public_id": public_id}
-    conversation = Conversation.objects.filter(workspace=workspace, **lookup).select_related("person").first()
-    if conversation is None:
-        raise NotFound(f"Conversation {conversation_id or public_id} not found.")
-    return conversation
 
 
 def conversation_end(*, conversation: Conversation) -> Conversation:
@@ -89,24 +71,22 @@ def _citations(passages) -> list[dict]:
 def reply_start(*, conversation: Conversation, text: str, context: str = "") -> Turn:
     """Record the question, find what the persona knows about it, and start answering. Iterate
     `turn.pieces` for the text; the answer is stored when they are exhausted (see `reply_finish`)."""
-    from knowledge.responders import DONT_KNOW, get_responder, persona_voice
-    from knowledge.retrieval import relevant, retrieve
-
     if conversation.status != Conversation.Status.ACTIVE:
         raise ConversationEnded("The conversation has ended; start a new one to ask more.")
-    if conversation.person is None:
+    person = conversation.person
+    if person is None:
         raise ConversationEnded("The persona of this conversation was deleted.")
     history = [
         (message.role, message.content)
         for message in reversed(conversation.messages.order_by("-created_at", "-id")[: HISTORY_TURNS * 2])
     ]
     question = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text)
-    passages = relevant(retrieve(person_id=conversation.person_id, query=f"{context}\n{text}".strip(),
+    passages = relevant(retrieve(person_id=person.pk, query=f"{context}\n{text}".strip(),
                                  limit=RETRIEVED_PASSAGES))  # fmt: skip
     if not passages:
         return Turn(conversation=conversation, question=question, pieces=iter([DONT_KNOW]))
-    pieces = get_responder().stream(
-        persona=persona_voice(conversation.person), question=text, passages=passages, history=history, context=context
+    pieces = answer_stream(
+        persona=persona_voice(person), question=text, passages=passages, history=history, context=context
     )
     return Turn(conversation=conversation, question=question, pieces=pieces, citations=_citations(passages))
 
@@ -123,3 +103,13 @@ def reply(*, conversation: Conversation, text: str, context: str = "") -> Messag
     """The whole answer at once (BHuman's chat)."""
     turn = reply_start(conversation=conversation, text=text, context=context)
     return reply_finish(turn=turn, text="".join(turn.pieces))
+
+
+def reply_speak(*, answer: Message) -> MediaJob:
+    """A speech job that speaks the reply in the persona's voice, linked to the message."""
+    person = answer.conversation.person
+    if person is None:
+        raise ConversationEnded("The persona of this conversation was deleted.")
+    job = speech_start(person=person, text=answer.content, name="Conversation reply")
+    Message.objects.filter(pk=answer.pk).update(audio_job=job)
+    return job

@@ -12,20 +12,23 @@ from accounts.models import User
 from characters.models import Person
 from knowledge.models import KnowledgePage, KnowledgeStream, ReviewItem
 from media_jobs.models import MediaJob
-from persona_platform.errors import Conflict, NotFound
+from media_jobs.services import job_create
+from persona_platform.errors import Conflict, InvalidInput
 
 MAX_PAGES_PER_CALL = 100
+# A stream is at most this many batches: every answer lists the stream's batches, so a client's index
+# must never size it (nor the work to build it).
+MAX_STREAM_BATCHES = 10_000
+KNOWLEDGE_INDEX = "knowledge_index"  # the job kind (knowledge.jobs)
 
 
 def _queue_index(*, person: Person, pages: list[KnowledgePage]) -> MediaJob | None:
-    from media_jobs.services import job_create
-
     if not pages:
         return None
     return job_create(
         workspace=person.workspace,
-        kind=MediaJob.Kind.KNOWLEDGE_INDEX,
-        person=person,
+        kind=KNOWLEDGE_INDEX,
+        person_id=person.pk,
         name=f"Index {len(pages)} page(s) of {person.name}"[:200],
         params={"pages": [[page.pk, page.version] for page in pages]},
     )
@@ -67,10 +70,14 @@ def stream_batch_receive(
     stream = KnowledgeStream.objects.select_for_update().get(pk=stream.pk)
     digest = _batch_digest(pages)
     received = {int(index): value for index, value in stream.batches.items()}
+    if batch_index is not None and not 0 <= batch_index < MAX_STREAM_BATCHES:
+        raise InvalidInput(f"stream_data.batch_index: must be between 0 and {MAX_STREAM_BATCHES - 1}.")
     if batch_index is None:
         batch_index = next((index for index, value in received.items() if value == digest), None)
         if batch_index is None:
             batch_index = max(received, default=-1) + 1
+    if batch_index >= MAX_STREAM_BATCHES:
+        raise InvalidInput(f"stream_data: a stream holds at most {MAX_STREAM_BATCHES} batches.")
     repeated = batch_index in received
     if repeated and received[batch_index] != digest:
         raise Conflict(
@@ -113,18 +120,6 @@ def stream_pages(*, person: Person, stream_id: str) -> QuerySet[KnowledgePage]:
     return KnowledgePage.objects.filter(person=person, stream__stream_id=stream_id).order_by("batch_index", "position")
 
 
-def page_list(*, person: Person) -> QuerySet[KnowledgePage]:
-    return KnowledgePage.objects.filter(person=person).order_by("created_at", "id")
-
-
-def page_get(*, person: Person, page_id: int) -> KnowledgePage:
-    """Another persona's or workspace's page is reported exactly like a missing one."""
-    page = KnowledgePage.objects.filter(person=person, pk=page_id).first()
-    if page is None:
-        raise NotFound(f"Training data {page_id} not found.")
-    return page
-
-
 @transaction.atomic
 def page_update(*, page: KnowledgePage, content: str, title: str | None = None) -> KnowledgePage:
     """New content: a new version, indexed again (chunks of the old version stay until then)."""
@@ -163,7 +158,7 @@ def _review_title(item: ReviewItem) -> str:
 def review_approve(*, item: ReviewItem, reviewer: User | None = None) -> KnowledgePage:
     """Approved: the item becomes a page of the persona's knowledge (once, however often approved)."""
     item = ReviewItem.objects.select_for_update().select_related("person").get(pk=item.pk)
-    if item.status == ReviewItem.Status.APPROVED and item.page_id:
+    if item.status == ReviewItem.Status.APPROVED and item.page is not None:
         return item.page
     page = _page(
         item.person,

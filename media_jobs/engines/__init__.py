@@ -1,32 +1,94 @@
-"""The engine registry: capability → name → class path. Settings pick the name; classes load on first use."""
+"""The engine registry: one way to get the engine for a capability, typed by the capability's Protocol.
+
+settings.ENGINE_CLASSES maps capability → name → class path and settings.ENGINES picks the name. The table
+lives in settings because it is the project's wiring and may name the engines of every app (the responders
+among them); this package names no other app. Classes load on first use, one instance per process.
+"""
 
 from functools import cache
+from typing import TYPE_CHECKING, Literal, overload
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from media_jobs.engines.base import EngineUnavailable
+from media_jobs.engines.base import (
+    EngineUnavailable,
+    FaceAnalyzer,
+    LoraTrainer,
+    NoopRunner,
+    Responder,
+    SpeechEngine,
+    SpeechRecognizer,
+    TalkingHeadEngine,
+    VoiceActivityDetector,
+    VoiceAnalyzer,
+    VoiceCloner,
+)
 
-ENGINES: dict[str, dict[str, str]] = {
-    "speech": {
-        "piper": "media_jobs.engines.speech.piper.PiperSpeech",
-        "elevenlabs": "media_jobs.engines.speech.elevenlabs.ElevenLabsSpeech",
-    },
-    "talking_head": {"local": "media_jobs.engines.talking_head.LocalTalkingHead"},
-    "lora": {"fal": "media_jobs.engines.lora.fal.FalLoraTrainer"},
-    "noop": {"noop": "media_jobs.engines.noop.NoopEngine"},
-}
+
+@overload
+def get_engine(capability: Literal["speech"], name: str | None = None) -> SpeechEngine: ...
+@overload
+def get_engine(capability: Literal["voice_analysis"], name: str | None = None) -> VoiceAnalyzer: ...
+@overload
+def get_engine(capability: Literal["voice_clone"], name: str | None = None) -> VoiceCloner: ...
+@overload
+def get_engine(capability: Literal["face"], name: str | None = None) -> FaceAnalyzer: ...
+@overload
+def get_engine(capability: Literal["talking_head"], name: str | None = None) -> TalkingHeadEngine: ...
+@overload
+def get_engine(capability: Literal["lora"], name: str | None = None) -> LoraTrainer: ...
+@overload
+def get_engine(capability: Literal["responder"], name: str | None = None) -> Responder: ...
+@overload
+def get_engine(capability: Literal["speech_recognition"], name: str | None = None) -> SpeechRecognizer: ...
+@overload
+def get_engine(capability: Literal["voice_activity"], name: str | None = None) -> VoiceActivityDetector: ...
+@overload
+def get_engine(capability: Literal["noop"], name: str | None = None) -> NoopRunner: ...
 
 
-def get_engine(capability: str, name: str | None = None):
-    """The engine settings chose for this capability (or the one named), one instance per process."""
-    name = name or settings.ENGINES.get(capability)
-    if not name or name not in ENGINES.get(capability, {}):
-        raise EngineUnavailable(f"No engine is configured for {capability}.")
-    return _instance(ENGINES[capability][name])
+def get_engine(capability: str, name: str | None = None) -> object:
+    """The engine settings chose for this capability (or the one named), one instance per process.
+
+    settings.ENGINES gives a name, or a list of names: then the first whose class says it is configured
+    (`is_configured()`, where the class has one) is chosen at each call, so settings changed at run time count.
+    """
+    classes: dict[str, str] = settings.ENGINE_CLASSES.get(capability, {})
+    choice: str | list[str] | tuple[str, ...] = name or settings.ENGINES.get(capability) or ()
+    names = [choice] if isinstance(choice, str) else list(choice)
+    for candidate in names:
+        path = classes.get(candidate)
+        if path and (len(names) == 1 or _configured(path)):
+            return _instance(path)
+    raise EngineUnavailable(f"No engine is configured for {capability}.")
+
+
+def _configured(path: str) -> bool:
+    is_configured = getattr(import_string(path), "is_configured", None)
+    return bool(is_configured()) if callable(is_configured) else True
 
 
 @cache
-def _instance(path: str):
+def _instance(path: str) -> object:
     # Heavy local models load in the engine's constructor or on first use: once per worker process.
     return import_string(path)()
+
+
+if TYPE_CHECKING:
+    # mypy holds each engine class of this app to the Protocol of the capability settings register it under.
+    from media_jobs.engines.face import DlibFaceAnalyzer
+    from media_jobs.engines.lora.fal import FalLoraTrainer
+    from media_jobs.engines.noop import NoopEngine
+    from media_jobs.engines.speech.elevenlabs import ElevenLabsSpeech
+    from media_jobs.engines.speech.piper import PiperSpeech
+    from media_jobs.engines.talking_head import LocalTalkingHead
+    from media_jobs.engines.voice_clone import LocalVoiceAnalyzer
+
+    _speech: list[type[SpeechEngine]] = [PiperSpeech, ElevenLabsSpeech]
+    _voice_analysis: list[type[VoiceAnalyzer]] = [LocalVoiceAnalyzer]
+    _voice_clone: list[type[VoiceCloner]] = [ElevenLabsSpeech]
+    _face: list[type[FaceAnalyzer]] = [DlibFaceAnalyzer]
+    _talking_head: list[type[TalkingHeadEngine]] = [LocalTalkingHead]
+    _lora: list[type[LoraTrainer]] = [FalLoraTrainer]
+    _noop: list[type[NoopRunner]] = [NoopEngine]

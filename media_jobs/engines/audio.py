@@ -10,6 +10,7 @@ import wave
 from functools import cache
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 
 from media_jobs.engines.base import EngineError
@@ -20,9 +21,7 @@ OCTAVE_FOLD = 1.6  # a frame this far from the median is taken for an octave err
 
 
 def ffmpeg_exe() -> str:
-    """The bundled ffmpeg binary (imported lazily so this module loads without it)."""
-    import imageio_ffmpeg
-
+    """The bundled ffmpeg binary; RuntimeError where imageio-ffmpeg has none for this platform."""
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 

@@ -7,12 +7,12 @@ and the embedding on the full image.
 """
 
 import warnings
-from dataclasses import dataclass
 from functools import cache
+from typing import Any, ClassVar
 
 import numpy as np
 
-from media_jobs.engines.base import EngineError
+from media_jobs.engines.base import Box, EngineError, Face
 
 # dlib's detector scores a real frontal face around 1; badges, patches and textures that look a
 # little like a face score near 0. Below this a detection is not a face.
@@ -30,43 +30,14 @@ class SeveralFaces(EngineError):
     """More than one face of similar size: the image does not say which person it shows."""
 
 
-@dataclass(frozen=True)
-class Face:
-    """One face. Coordinates are image pixels; landmarks follow dlib's 68-point order (jaw 0–16,
-    brows 17–26, nose 27–35, eyes 36–47, outer lips 48–59, inner lips 60–67)."""
-
-    box: tuple[int, int, int, int]  # left, top, right, bottom
-    landmarks: np.ndarray  # (68, 2) float32
-    score: float
-    embedding: np.ndarray | None = None  # (128,) float32; faces of one person lie within ~0.6
-
-    def to_json(self) -> dict:
-        return {
-            "box": list(self.box),
-            "landmarks": np.round(self.landmarks, 1).tolist(),
-            "score": round(self.score, 3),
-            "embedding": None if self.embedding is None else np.round(self.embedding, 5).tolist(),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Face":
-        embedding = data.get("embedding")
-        return cls(
-            box=tuple(data["box"]),
-            landmarks=np.asarray(data["landmarks"], dtype=np.float32),
-            score=float(data.get("score", 1.0)),
-            embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
-        )
-
-
 @cache
-def _models():
-    import dlib
+def _models() -> tuple[Any, Any, Any]:
+    import dlib  # heavy: loaded on the first look at a face, not by every importer of this module
 
     with warnings.catch_warnings():
         # face_recognition_models finds its files with pkg_resources, which warns on import.
         warnings.simplefilter("ignore")
-        import face_recognition_models
+        import face_recognition_models  # heavy, with dlib: its import looks up the model files
 
     return (
         dlib.get_frontal_face_detector(),
@@ -81,9 +52,9 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
 
 
-def detect_faces(image: np.ndarray, *, upsample: int = 1) -> list[tuple[tuple[int, int, int, int], float]]:
+def detect_faces(image: np.ndarray, *, upsample: int = 1) -> list[tuple[Box, float]]:
     """Confident face boxes (left, top, right, bottom) with their scores, largest first."""
-    import cv2
+    import cv2  # heavy: loaded on the first detection, not by every importer of this module
 
     detector, _, _ = _models()
     image = _rgb(image)
@@ -106,9 +77,9 @@ def detect_faces(image: np.ndarray, *, upsample: int = 1) -> list[tuple[tuple[in
     return sorted(found, key=lambda item: -((item[0][2] - item[0][0]) * (item[0][3] - item[0][1])))
 
 
-def landmarks_in_box(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def landmarks_in_box(image: np.ndarray, box: Box) -> np.ndarray:
     """The 68 landmarks of the face in `box` (fast: a few milliseconds; for tracking video frames)."""
-    import dlib
+    import dlib  # heavy: see _models
 
     _, predictor, _ = _models()
     shape = predictor(_rgb(image), dlib.rectangle(*map(int, box)))
@@ -118,7 +89,7 @@ def landmarks_in_box(image: np.ndarray, box: tuple[int, int, int, int]) -> np.nd
 def analyze_face(image: np.ndarray, *, embed: bool = True) -> Face:
     """The one face a portrait shows. Raises FaceNotFound or SeveralFaces; a much smaller face in
     the background is ignored."""
-    import dlib
+    import dlib  # heavy: see _models
 
     image = _rgb(image)
     found = detect_faces(image)
@@ -147,3 +118,24 @@ def find_face(image: np.ndarray) -> Face | None:
 def face_distance(first: np.ndarray, second: np.ndarray) -> float:
     """Euclidean distance of two identity embeddings: below about 0.6 means the same person."""
     return float(np.linalg.norm(np.asarray(first, dtype=np.float32) - np.asarray(second, dtype=np.float32)))
+
+
+class DlibFaceAnalyzer:
+    """The FaceAnalyzer the registry names "dlib": this module's functions, for callers that take any analyzer."""
+
+    name: ClassVar[str] = "dlib"
+
+    def analyze(self, image: np.ndarray, *, embed: bool = True) -> Face:
+        return analyze_face(image, embed=embed)
+
+    def find(self, image: np.ndarray) -> Face | None:
+        return find_face(image)
+
+    def detect(self, image: np.ndarray, *, upsample: int = 1) -> list[tuple[Box, float]]:
+        return detect_faces(image, upsample=upsample)
+
+    def landmarks(self, image: np.ndarray, box: Box) -> np.ndarray:
+        return landmarks_in_box(image, box)
+
+    def distance(self, first: np.ndarray, second: np.ndarray) -> float:
+        return face_distance(first, second)

@@ -105,7 +105,7 @@ def _sniff(path: Path) -> str:
 
 
 def _open(path: Path, demuxer: str):
-    import av
+    import av  # heavy: FFmpeg's libraries load on the first video read, not when services import this
 
     try:
         return av.open(str(path), format=demuxer, metadata_errors="ignore")
@@ -178,7 +178,7 @@ def _first_frame_rotation(container, stream) -> float:
 
     A decoder fed garbage may swallow packet after packet without a picture: it gets a few seconds' worth.
     """
-    import av
+    import av  # heavy: see _open
 
     try:
         for count, packet in enumerate(container.demux(stream)):
@@ -193,7 +193,7 @@ def _first_frame_rotation(container, stream) -> float:
 
 def _packet_span(container, stream, *, max_duration: float) -> tuple[int, float, float]:
     """(frames, first time, end time) of the video track from its packets, without decoding them."""
-    import av
+    import av  # heavy: see _open
 
     max_frames = int(max_duration * MAX_FPS) + 1
     base = float(stream.time_base)
@@ -237,7 +237,7 @@ def read_frames(
     not modify it); with `max_side`, frames are scaled down to fit. Stops at `max_duration`. Call
     probe_video first: this trusts the file to be a video.
     """
-    import av
+    import av  # heavy: see _open
 
     path = Path(path)
     with _open(path, _sniff(path)) as container:

@@ -33,14 +33,16 @@ import math
 import tempfile
 import threading
 import warnings
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from media_jobs.engines.audio import decode_to_mono, median_pitch_hz, rms_dbfs, run_ffmpeg
-from media_jobs.engines.base import EngineError, EngineUnavailable, VoiceProfile
+from media_jobs.engines.base import EngineError, EngineUnavailable, VoiceMeasurements, VoiceProfile
+from media_jobs.engines.speech.piper import PiperSpeech
 
 if TYPE_CHECKING:
     from resemblyzer import VoiceEncoder
@@ -72,31 +74,6 @@ REFERENCE_TEXT = (
 )
 
 
-@dataclass(frozen=True)
-class VoiceMeasurements:
-    """What the analyzer measured from one speaker's samples."""
-
-    embedding: list[float]  # Resemblyzer d-vector, 256 floats, unit norm
-    median_pitch_hz: float
-    speaking_rate: float  # tempo index in 1/s (inverse spectral change time), comparable between voices
-    total_seconds: float  # length of all samples together
-    sample_count: int
-    speech_seconds: float = 0.0  # the part of total_seconds that is speech rather than pauses
-
-    def summary(self) -> dict:
-        """Everything but the embedding, rounded for display."""
-        return {
-            "median_pitch_hz": round(self.median_pitch_hz, 2),
-            "speaking_rate": round(self.speaking_rate, 3),
-            "total_seconds": round(self.total_seconds, 2),
-            "speech_seconds": round(self.speech_seconds, 2),
-            "sample_count": self.sample_count,
-        }
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
 def cosine_similarity(a: list[float] | np.ndarray, b: list[float] | np.ndarray) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     denom = float(np.linalg.norm(a) * np.linalg.norm(b))
@@ -125,7 +102,7 @@ def _decode(path: Path, number: int) -> np.ndarray:
     return samples
 
 
-def load_samples(samples: list[Path]) -> list[np.ndarray]:
+def load_samples(samples: Sequence[Path]) -> list[np.ndarray]:
     """Decode and check every sample; EngineError(retryable=False) names the first one that is unusable.
 
     Each must decode as audio, last 1 s to 5 min, not be silent and hold voiced speech; together at
@@ -160,7 +137,7 @@ def load_samples(samples: list[Path]) -> list[np.ndarray]:
 
 def _log_mel(audio: np.ndarray) -> np.ndarray:
     """(frames, 40) log-mel energies in dB."""
-    import librosa
+    import librosa  # heavy (numba, scipy): loaded only by processes that measure voices
 
     mel = librosa.feature.melspectrogram(
         y=audio, sr=SAMPLE_RATE, n_fft=_N_FFT, hop_length=_HOP, n_mels=_N_MELS, fmin=100.0, fmax=6000.0
@@ -199,7 +176,7 @@ def _tempo(sums: np.ndarray, counts: np.ndarray) -> float | None:
     return float(SAMPLE_RATE / _HOP / lag)
 
 
-def _weighted_median(values: list[float], weights: list[float]) -> float:
+def _weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
     order = np.argsort(values)
     v, w = np.asarray(values)[order], np.asarray(weights, dtype=np.float64)[order]
     cum = np.cumsum(w)
@@ -210,11 +187,11 @@ _encoder: VoiceEncoder | None = None
 _encoder_lock = threading.Lock()
 
 
-def _resemblyzer():
+def _resemblyzer() -> ModuleType:
     try:
         with warnings.catch_warnings():  # resemblyzer imports a deprecated scipy path
             warnings.simplefilter("ignore", DeprecationWarning)
-            import resemblyzer
+            import resemblyzer  # heavy (torch): loaded only by processes that embed voices
     except ImportError as exc:
         raise EngineUnavailable(f"Resemblyzer is not installed: {exc}.") from exc
     return resemblyzer
@@ -232,7 +209,9 @@ def load_encoder() -> VoiceEncoder:
 class LocalVoiceAnalyzer:
     """Pitch, tempo and speaker embedding of a set of recordings of one speaker. CPU only, no network."""
 
-    def analyze(self, *, samples: list[Path]) -> VoiceMeasurements:
+    name: ClassVar[str] = "local"
+
+    def analyze(self, *, samples: Sequence[Path]) -> VoiceMeasurements:
         decoded = load_samples(samples)
         pitches, weights, speech_frames = [], [], 0
         sums, counts = np.zeros(_PLATEAU_LAGS[1]), np.zeros(_PLATEAU_LAGS[1])
@@ -256,7 +235,7 @@ class LocalVoiceAnalyzer:
             speech_seconds=speech_frames * _HOP / SAMPLE_RATE,
         )
 
-    def embed(self, decoded: list[np.ndarray]) -> list[float]:
+    def embed(self, decoded: Sequence[np.ndarray]) -> list[float]:
         """The speaker's d-vector over all samples (16 kHz mono float arrays)."""
         encoder = load_encoder()
         wavs = []
@@ -314,8 +293,6 @@ _base_lock = threading.Lock()
 
 
 def _measure_local_voice(speed: float) -> VoiceMeasurements:
-    from media_jobs.engines.speech.piper import PiperSpeech
-
     with tempfile.TemporaryDirectory() as tmp:
         speech = PiperSpeech().synthesize(text=REFERENCE_TEXT, voice=VoiceProfile(speed=speed), out_dir=Path(tmp))
         return LocalVoiceAnalyzer().analyze(samples=[speech.path])
@@ -350,8 +327,6 @@ def clone_similarity(measurements: VoiceMeasurements, profile: dict) -> float:
 
     It renders REFERENCE_TEXT with the fitted voice and embeds it, so it costs one synthesis.
     """
-    from media_jobs.engines.speech.piper import PiperSpeech
-
     voice = VoiceProfile(speed=profile["speed_factor"], pitch_semitones=profile["pitch_semitones"])
     with tempfile.TemporaryDirectory() as tmp:
         speech = PiperSpeech().synthesize(text=REFERENCE_TEXT, voice=voice, out_dir=Path(tmp))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.urls import register_converter
 
 from persona_platform.errors import InvalidInput, NotFound
+from persona_platform.ids import CHARACTER_ID_REGEX, CHARACTER_PREFIX, character_public_id, character_ulid
 
 
 class DatabaseIdConverter:
@@ -26,13 +27,13 @@ register_converter(DatabaseIdConverter, "dbid")
 class CharacterIdConverter:
     """`char_` + a ULID (Crockford base32, any case): the influgen spelling of a person's id."""
 
-    regex = "char_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}"
+    regex = CHARACTER_ID_REGEX
 
     def to_python(self, value: str) -> str:
-        return value.removeprefix("char_").upper()
+        return character_ulid(value)
 
     def to_url(self, value: str) -> str:
-        return value if value.startswith("char_") else f"char_{value}"
+        return value if value.startswith(CHARACTER_PREFIX) else character_public_id(value)
 
 
 register_converter(CharacterIdConverter, "charid")

@@ -9,7 +9,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from persona_platform.api.dialects import VENDOR, ApiError, Dialect
+from persona_platform.api.dialects import INFLUGEN, ApiError, Dialect
 from persona_platform.errors import DomainError, InvalidInput
 
 
@@ -83,7 +83,7 @@ def as_api_error(exc: Exception, dialect: Dialect) -> ApiError | None:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     view = context.get("view")
-    dialect = getattr(view, "dialect", VENDOR)
+    dialect = getattr(view, "dialect", INFLUGEN)  # a view outside the dialects: the contract's envelope
     error = as_api_error(exc, dialect)
     if error is None:
         return None  # unexpected: Django logs it and handler500 answers in the dialect's shape

@@ -1,5 +1,3 @@
-from datetime import UTC
-
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import ProhibitNullCharactersValidator
@@ -7,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from persona_platform.dates import iso_utc
 from persona_platform.media import base64_decode, upload_read
 
 
@@ -56,6 +55,15 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictFloatField(serializers.FloatField):
+    """A number, never a boolean: DRF's FloatField reads `false` as 0.0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class UtcDateTimeField(serializers.DateTimeField):
     """ISO 8601 in UTC with a `Z`, as DRF writes it, without DRF's per-value time-zone lookups.
 
@@ -68,10 +76,7 @@ class UtcDateTimeField(serializers.DateTimeField):
         super().__init__(**kwargs)
 
     def to_representation(self, value) -> str | None:
-        if not value:
-            return None
-        text = value.astimezone(UTC).isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        return iso_utc(value) if value else None
 
 
 class Base64Field(StrictCharField):

@@ -11,9 +11,13 @@ changes (see accounts.signals), so revoking a key takes effect on the next reque
 
 import json
 import logging
+import os
+import time
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
+import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from django.core.serializers.json import DjangoJSONEncoder
@@ -42,8 +46,6 @@ def _touch_key(key_hash: str) -> str:
 
 class RedisGate:
     def __init__(self, url: str):
-        import redis
-
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
     def check(self, *, key_hash: str, rate_key: str | None, rate_seconds: int) -> GateAnswer:
@@ -65,11 +67,35 @@ class RedisGate:
             self.client.delete(*(_snapshot_key(key_hash) for key_hash in key_hashes))
 
 
+def _revocation_stamp_path() -> Path:
+    return Path(settings.VAR_DIR) / "run" / "api-keys.stamp"
+
+
+def revocation_stamp() -> int:
+    """When any process last changed a key, a user or a workspace (embedded mode): a file's mtime, which every
+    process on the machine sees, where the process-local cache is each process's own."""
+    try:
+        return _revocation_stamp_path().stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def revocation_stamp_bump() -> None:
+    path = _revocation_stamp_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    now = time.time_ns()
+    os.utime(path, ns=(now, max(now, revocation_stamp() + 1)))
+
+
 class CacheGate:
-    """Django's cache: the process-local cache in embedded mode (add and incr are atomic under its lock)."""
+    """Django's cache: the process-local cache in embedded mode (add and incr are atomic under its lock).
+
+    Snapshots are filed under the revocation stamp, so a key revoked by another process (the admin, a
+    shell, `createapikey`) stops working here on the next request, not when the snapshot expires."""
 
     def check(self, *, key_hash: str, rate_key: str | None, rate_seconds: int) -> GateAnswer:
-        snapshot = django_cache.get(_snapshot_key(key_hash))
+        snapshot = django_cache.get(self._snapshot_key(key_hash))
         touch_due = django_cache.add(_touch_key(key_hash), 1, timeout=TOUCH_SECONDS)
         count = None
         if rate_key:
@@ -82,10 +108,17 @@ class CacheGate:
         return GateAnswer(snapshot=json.loads(snapshot) if snapshot else None, count=count, touch_due=touch_due)
 
     def remember(self, *, key_hash: str, snapshot: dict) -> None:
-        django_cache.set(_snapshot_key(key_hash), json.dumps(snapshot, cls=DjangoJSONEncoder), timeout=SNAPSHOT_SECONDS)
+        django_cache.set(
+            self._snapshot_key(key_hash), json.dumps(snapshot, cls=DjangoJSONEncoder), timeout=SNAPSHOT_SECONDS
+        )
 
     def forget(self, key_hashes: list[str]) -> None:
-        django_cache.delete_many([_snapshot_key(key_hash) for key_hash in key_hashes])
+        django_cache.delete_many([self._snapshot_key(key_hash) for key_hash in key_hashes])
+        revocation_stamp_bump()
+
+    @staticmethod
+    def _snapshot_key(key_hash: str) -> str:
+        return f"{_snapshot_key(key_hash)}:{revocation_stamp()}"
 
 
 @cache

@@ -9,6 +9,9 @@ from rest_framework import serializers
 
 from persona_platform.errors import InvalidInput
 
+# Far beyond any real list, and small enough that the row offset stays a sane database number.
+MAX_PAGE = 100_000
+
 
 @dataclass(frozen=True)
 class Page:
@@ -31,7 +34,13 @@ class Page:
 class PageQuerySerializer(serializers.Serializer):
     """`?page=&limit=`; a list's own filters subclass it, so one serializer checks the whole query string."""
 
-    page = serializers.IntegerField(required=False, min_value=1, default=1, help_text="1-based page number.")
+    page = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE,
+        default=1,
+        help_text=f"1-based page number, at most {MAX_PAGE}.",
+    )
     limit = serializers.IntegerField(required=False, min_value=1, help_text="Items per page.")
 
 
@@ -49,6 +58,8 @@ def paginate(
     limit = limit or default_limit
     if limit > max_limit:
         raise InvalidInput(f"limit: must be at most {max_limit}.", details={"limit": [f"At most {max_limit}."]})
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"page: must be between 1 and {MAX_PAGE}.", details={"page": [f"1 to {MAX_PAGE}."]})
     offset = (page - 1) * limit
     items = list(queryset[offset : offset + limit])
     if 0 < len(items) < limit or (offset == 0 and not items):

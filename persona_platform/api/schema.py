@@ -74,7 +74,7 @@ class DialectAutoSchema(AutoSchema):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "persona_platform.api.authentication.ApiKeyAuthentication"
+    target_class = "accounts.authentication.ApiKeyAuthentication"
     name = ["BearerAuth", "ApiKeyHeader", "BareAuthorization"]
 
     def get_security_requirement(self, auto_schema):

@@ -6,11 +6,20 @@ Counting is atomic (INCR on Redis, a lock in the local cache), so concurrent pro
 undercount, unlike DRF's read-modify-write history throttles.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
+
+# When the shared cache is down, each process counts on its own: N processes let through at most N times
+# the limit, instead of no limit at all.
+_fallback_counts = LocMemCache("persona-rate-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+_fallback_warned_at = 0.0
 
 DURATIONS = {
     "s": 1,
@@ -47,6 +56,20 @@ def rate_window(key_hash: str) -> RateWindow | None:
     limit, seconds = parse_rate(settings.API_RATE_LIMIT)
     window = int(time.time() // seconds)
     return RateWindow(limit, seconds, f"ratelimit:{key_hash[:32]}:{seconds}:{window}", (window + 1) * seconds)
+
+
+def fallback_count(window: RateWindow) -> int:
+    """This request's count in its window, counted in this process only (the shared cache is down)."""
+    global _fallback_warned_at
+    if time.monotonic() - _fallback_warned_at > 60:
+        _fallback_warned_at = time.monotonic()
+        logger.warning("rate limiting on the per-process fallback: the shared cache is unreachable")
+    _fallback_counts.add(window.cache_key, 0, timeout=window.seconds + 1)
+    try:
+        return _fallback_counts.incr(window.cache_key)
+    except ValueError:  # expired between add and incr
+        _fallback_counts.add(window.cache_key, 1, timeout=window.seconds + 1)
+        return 1
 
 
 class ApiKeyRateThrottle(BaseThrottle):

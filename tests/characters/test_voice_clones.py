@@ -13,14 +13,13 @@ import pytest
 from characters.models import Voice
 from characters.services.voice_clones import voice_clone_start, voice_samples_delete
 from characters.services.voices import speaking_profile_create, voice_profile_for_speech
-from media_jobs import runners
 from media_jobs.engines.audio import decode_to_mono, median_pitch_hz
 from media_jobs.engines.base import VoiceProfile
 from media_jobs.engines.speech.piper import PiperSpeech
 from media_jobs.models import MediaJob
-from media_jobs.voice_clone_runner import run_voice_clone
 from persona_platform.errors import InvalidInput, InvalidMedia, MediaTooLarge
 from tests import factories
+from tests.helpers import replace_runner
 
 SAMPLE_TEXT = (
     "Good afternoon, and thank you for calling. Our team is available from nine to five on weekdays, "
@@ -55,11 +54,6 @@ def speaker(tmp_path_factory):
     return speech.path, speech.path.read_bytes()
 
 
-@pytest.fixture(autouse=True)
-def voice_clone_runner(monkeypatch):
-    monkeypatch.setitem(runners.RUNNERS, MediaJob.Kind.VOICE_CLONE, run_voice_clone)
-
-
 @pytest.fixture
 def person(workspace):
     return factories.person_create(workspace=workspace, with_photo=False)
@@ -80,7 +74,7 @@ def test_a_clone_job_measures_the_samples_and_gives_the_person_the_voice(
         assert len(stored_samples(media_root)) == 1
     job.refresh_from_db()
     assert job.status == MediaJob.Status.READY, job.error
-    assert job.kind == MediaJob.Kind.VOICE_CLONE
+    assert job.kind == "voice_clone"
     assert job.person_id == person.pk
     assert job.params["voice_id"] == voice.pk
 
@@ -283,7 +277,7 @@ def test_a_clone_that_ends_without_running_to_its_end_leaves_nothing(
         def always_busy(**kwargs):
             raise EngineError("storage busy", retryable=True)
 
-        monkeypatch.setitem(runners.RUNNERS, MediaJob.Kind.VOICE_CLONE, always_busy)
+        replace_runner(monkeypatch, "voice_clone", always_busy)
         with django_capture_on_commit_callbacks(execute=True):
             voice, job = voice_clone_start(workspace=workspace, name="Busy", samples=[speaker[1]], person=person)
     else:

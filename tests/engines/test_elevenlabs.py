@@ -268,6 +268,17 @@ def test_rate_limits_and_server_errors_are_retryable(server, engine, tmp_path, s
     assert_no_key(caught.value)
 
 
+@pytest.mark.parametrize("status", [408, 409, 502])
+def test_conflicts_and_timeouts_are_retryable_as_at_every_provider(server, engine, tmp_path, status):
+    server.fail_next(status, {"detail": {"status": "busy", "message": "Another request is using this voice."}})
+
+    with pytest.raises(EngineError, match="Another request is using this voice") as caught:
+        engine.synthesize(text=TEXT, voice=voice(), out_dir=tmp_path)
+
+    assert caught.value.retryable is True
+    assert f"ElevenLabs answered {status}" in str(caught.value)
+
+
 def test_429_carries_the_provider_message(server, engine, tmp_path):
     server.fail_next(429)
 

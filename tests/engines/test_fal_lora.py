@@ -313,6 +313,24 @@ def test_rate_limits_and_server_errors_are_retryable(server, engine, photos, tmp
     assert_no_key(caught.value)
 
 
+@pytest.mark.parametrize("status", [408, 409, 502])
+def test_conflicts_and_timeouts_are_retryable_as_at_every_provider(server, engine, photos, tmp_path, status):
+    server.fail_next(status, {"detail": "The app is being redeployed."}, route="submit")
+
+    with pytest.raises(EngineError, match="The app is being redeployed") as caught:
+        train(engine, photos, tmp_path)
+
+    assert caught.value.retryable is True
+    assert f"fal answered {status}" in str(caught.value)
+
+
+def test_a_conflict_while_polling_is_retried_in_place(server, engine, photos, tmp_path):
+    server.fail_next(409, {"detail": "Status is being updated."}, route="status")
+
+    assert train(engine, photos, tmp_path).weights_url
+    assert len(server.trainings) == 1
+
+
 def test_429_carries_the_provider_message(server, engine, photos, tmp_path):
     server.fail_next(429, route="submit")
 

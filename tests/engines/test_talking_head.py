@@ -7,8 +7,6 @@ of encoding, where the claim is about exact pixels (H.264 is lossy).
 """
 
 import hashlib
-import sys
-import types
 
 import av
 import numpy as np
@@ -19,7 +17,7 @@ from media_jobs.engines.audio import decode_to_mono
 from media_jobs.engines.base import EngineError, VoiceProfile
 from media_jobs.engines.face import Face, FaceNotFound, analyze_face, landmarks_in_box
 from media_jobs.engines.speech.piper import PiperSpeech
-from media_jobs.engines.talking_head import LocalTalkingHead, RenderedVideo, render
+from media_jobs.engines.talking_head import LocalTalkingHead, RenderedVideo, render, transfer
 from media_jobs.engines.talking_head.motion import FaceMotion
 from media_jobs.engines.talking_head.speech_driver import LEAD_S, speech_motion_from_file, viseme
 
@@ -233,9 +231,7 @@ def test_a_photo_without_a_face_is_refused(speech, work):
 
 def test_motion_transfer_is_handed_to_the_transfer_module(monkeypatch, photo, face, work):
     calls = []
-    fake = types.ModuleType("transfer")
-    fake.transfer_motion = lambda **kwargs: calls.append(kwargs) or "video"
-    monkeypatch.setitem(sys.modules, "media_jobs.engines.talking_head.transfer", fake)
+    monkeypatch.setattr(transfer, "transfer_motion", lambda **kwargs: calls.append(kwargs) or "video")
     result = LocalTalkingHead().transfer_motion(
         photo=photo, driving_video=work / "driving.mp4", out_path=work / "out.mp4", face=face, preview=True
     )

@@ -167,8 +167,8 @@ def test_the_knowledge_index_job_runs_it(person, django_capture_on_commit_callba
     with django_capture_on_commit_callbacks(execute=True):
         job = job_create(
             workspace=person.workspace,
-            kind=MediaJob.Kind.KNOWLEDGE_INDEX,
-            person=person,
+            kind="knowledge_index",
+            person_id=person.pk,
             params={"pages": [[page.pk, page.version]]},
         )
 

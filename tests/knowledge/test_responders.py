@@ -14,12 +14,12 @@ from knowledge.responders import (
     LocalResponder,
     OpenAICompatibleResponder,
     PersonaVoice,
-    get_responder,
     persona_voice,
     suggest_questions,
 )
 from knowledge.retrieval import Passage
-from media_jobs.engines.base import EngineError
+from media_jobs.engines import get_engine
+from media_jobs.engines.base import EngineError, EngineUnavailable
 from tests.knowledge.llm_server import LLMServer, deltas
 
 REAL_EMBED = responders._embed
@@ -110,11 +110,22 @@ def test_persona_voice_takes_the_tone_from_the_personality_then_the_style():
     assert persona_voice(Person(name="Ada", personality=[], style=None)).tone == ""
 
 
-def test_get_responder_uses_a_model_server_only_when_one_is_configured(settings):
+def test_the_registry_uses_a_model_server_only_when_one_is_configured(settings):
     settings.LLM_BASE_URL = ""
-    assert isinstance(get_responder(), LocalResponder)
+    assert isinstance(get_engine("responder"), LocalResponder)
     settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
-    assert isinstance(get_responder(), OpenAICompatibleResponder)
+    assert isinstance(get_engine("responder"), OpenAICompatibleResponder)
+    settings.LLM_BASE_URL = ""
+    assert isinstance(get_engine("responder"), LocalResponder)  # decided at each call
+
+
+def test_a_responder_can_be_pinned_in_settings_or_named(settings):
+    settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.ENGINES = {**settings.ENGINES, "responder": "local"}
+    assert isinstance(get_engine("responder"), LocalResponder)
+    assert isinstance(get_engine("responder", "openai"), OpenAICompatibleResponder)
+    with pytest.raises(EngineUnavailable):
+        get_engine("responder", "no-such-responder")
 
 
 # -- local --------------------------------------------------------------------------------------------------
@@ -319,6 +330,16 @@ def test_openai_errors_map_onto_engine_errors(llm, mode, status, retryable, word
 
 
 @pytest.mark.parametrize("mode", ["stream", "complete"])
+@pytest.mark.parametrize("status", [408, 409, 502])
+def test_openai_conflicts_and_timeouts_are_retryable_as_at_every_provider(llm, mode, status):
+    llm.fail_next(status, {"error": {"message": "The model is being swapped.", "type": "conflict"}})
+    with pytest.raises(EngineError, match="The model is being swapped") as caught:
+        call(OpenAICompatibleResponder(), mode)
+    assert caught.value.retryable is True
+    assert f"answered {status}: " in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["stream", "complete"])
 def test_openai_wrong_key_is_permanent_and_never_repeated(llm, settings, mode):
     wrong = "sk-wrong-9876543210fedcba"
     settings.LLM_API_KEY = wrong
@@ -352,7 +373,7 @@ def test_openai_stream_cut_off_before_done_is_retryable(llm):
 def test_openai_unreachable_server_is_retryable(settings):
     settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"  # discard port: nothing listens
     settings.LLM_API_KEY = API_KEY
-    with pytest.raises(EngineError, match="could not be reached") as caught:
+    with pytest.raises(EngineError, match="could not reach the language model") as caught:
         call(OpenAICompatibleResponder(), "complete")
     assert caught.value.retryable is True
     assert_no_key(caught.value)

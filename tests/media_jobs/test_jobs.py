@@ -7,16 +7,16 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from media_jobs import runners, services
+from media_jobs import services
 from media_jobs.engines.base import EngineError
+from media_jobs.kinds import JobOutput, job_kinds
 from media_jobs.models import MediaJob
-from media_jobs.runners import JobOutput
 from media_jobs.tasks import job_run
-from tests.helpers import stored_files
+from tests.helpers import replace_runner, stored_files
 
 pytestmark = pytest.mark.django_db
 
-NOOP = MediaJob.Kind.NOOP
+NOOP = "noop"
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def runner(monkeypatch):
         path.write_text(f"job {job.pk}")
         return JobOutput(path=path, extension="txt", result={"ok": True})
 
-    monkeypatch.setitem(runners.RUNNERS, NOOP, scripted)
+    replace_runner(monkeypatch, NOOP, scripted)
     scripted.steps, scripted.calls = steps, calls
     return scripted
 
@@ -208,11 +208,11 @@ def test_deleting_a_job_deletes_its_file(workspace, runner, media_root, django_c
 
 
 def test_an_unknown_kind_fails_clearly(workspace, django_capture_on_commit_callbacks, monkeypatch):
-    from media_jobs import runners
-
-    monkeypatch.delitem(runners.RUNNERS, MediaJob.Kind.LORA_TRAINING)
-    with django_capture_on_commit_callbacks(execute=True):
-        job = services.job_create(workspace=workspace, kind=MediaJob.Kind.LORA_TRAINING, params={})
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = services.job_create(workspace=workspace, kind="lora_training", params={})
+    monkeypatch.delitem(job_kinds(), "lora_training")  # a worker whose settings don't register the kind
+    for callback in callbacks:
+        callback()
 
     job.refresh_from_db()
     assert job.status == "failed" and "cannot run lora_training jobs yet" in job.error

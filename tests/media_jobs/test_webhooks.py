@@ -143,7 +143,7 @@ def resolver(monkeypatch):
 
 def job_create(workspace, *, callback_url: str, status: str = MediaJob.Status.READY, **fields) -> MediaJob:
     return MediaJob.objects.create(
-        workspace=workspace, kind=MediaJob.Kind.SPEECH, status=status, callback_url=callback_url, **fields
+        workspace=workspace, kind="speech", status=status, callback_url=callback_url, **fields
     )
 
 
@@ -272,7 +272,7 @@ def test_payload_shape(workspace, settings):
         "created_at": job.created_at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z"),
         "finished_at": job.finished_at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z"),
     }
-    del settings.PUBLIC_BASE_URL
+    settings.PUBLIC_BASE_URL = ""  # the default: no public base URL configured
     assert webhooks.webhook_payload(job)["data"]["url"] == "/media/jobs/intro.wav"
 
     ready = job_create(workspace, callback_url="https://hooks.example.com/x")

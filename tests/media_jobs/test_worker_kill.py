@@ -80,7 +80,7 @@ def test_a_job_whose_worker_is_killed_is_recovered_and_runs_once(tmp_path, real_
     first = start_worker(env, log)
     second = None
     try:
-        job = job_create(workspace=workspace, kind=MediaJob.Kind.NOOP, params={"seconds": 3})
+        job = job_create(workspace=workspace, kind="noop", params={"seconds": 3})
         wait_for(lambda: job_state(job.pk) == ("processing", 1), 60, "the first worker to start the job")
 
         os.killpg(first.pid, signal.SIGKILL)  # the whole worker, pool child included: like a lost machine

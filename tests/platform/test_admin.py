@@ -215,3 +215,37 @@ def test_the_workspace_page_shows_its_webhook_signing_secret(staff_client, works
     response = staff_client.get(reverse("admin:accounts_workspace_change", args=[workspace.pk]))
 
     assert webhook_secret(workspace_id=workspace.pk).encode() in response.content
+
+
+def test_the_11th_admin_login_of_a_user_is_refused_even_with_the_right_password(client):
+    User.objects.create_superuser(email="ops@example.com", password="the-right-password-1")
+    answers = [client.post("/admin/login/", {"username": "ops@example.com", "password": "guess"}).status_code
+               for _ in range(10)]  # fmt: skip
+    assert answers == [200] * 9 + [429]  # the tenth wrong guess is checked, and locks the user out
+
+    refused = client.post("/admin/login/", {"username": "ops@example.com", "password": "the-right-password-1"})
+
+    assert refused.status_code == 429
+    assert client.get("/admin/").status_code == 302  # still not logged in
+
+
+def test_one_address_guessing_many_users_is_refused_after_10_failures(client):
+    User.objects.create_superuser(email="ops@example.com", password="the-right-password-1")
+    for number in range(10):
+        client.post("/admin/login/", {"username": f"user{number}@example.com", "password": "guess"})
+
+    refused = client.post("/admin/login/", {"username": "ops@example.com", "password": "the-right-password-1"})
+
+    assert refused.status_code == 429
+
+
+def test_a_right_password_before_the_limit_logs_in_and_clears_the_failures(client):
+    User.objects.create_superuser(email="ops@example.com", password="the-right-password-1")
+    for _ in range(9):
+        client.post("/admin/login/", {"username": "ops@example.com", "password": "guess"})
+
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "ops@example.com", "password": "the-right-password-1"}
+    )
+
+    assert response.status_code == 302 and client.get("/admin/").status_code == 200

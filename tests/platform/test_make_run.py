@@ -89,7 +89,7 @@ def test_serve_runs_api_and_worker_in_embedded_mode_and_stops_both(embedded_env)
                 time.sleep(0.5)
         assert (status, health["database"], health["broker"], health["storage"]) == (200, "ok", "ok", "ok")
         children = children_of(server.pid)
-        assert len(children) == 2  # gunicorn and the celery worker
+        assert len(children) == 4  # the front door, gunicorn, the celery worker and beat
 
         status, person = request(
             f"{base}/api/v1/persons", key, {"name": "Alex Chen", "photo_base64": factories.image_base64(data_url=True)}

@@ -5,26 +5,37 @@ from rest_framework import serializers
 from persona_platform.api.fields import MediaUploadField, StrictCharField, StrictIntegerField
 
 
+class BHumanInstanceBodySerializer(serializers.Serializer):
+    """A body that may name the instance (persona) it is for."""
+
+    instance_id = StrictCharField(
+        required=False, help_text="The instance (persona) this is for; the workspace's default persona when absent."
+    )
+
+
 class BHumanSuccessSerializer(serializers.Serializer):
     status = serializers.CharField(default="success", read_only=True)
     message = serializers.CharField(read_only=True)
 
 
 class BHumanVideoDataSerializer(serializers.Serializer):
-    file = MediaUploadField(help_text="The video, base64 encoded (MP4, MOV, WebM, MKV or AVI, up to 10 MB).")
+    file = MediaUploadField(
+        source="data", help_text="The video, base64 encoded (MP4, MOV, WebM, MKV or AVI, up to 10 MB)."
+    )
     title = StrictCharField(max_length=200)
     description = StrictCharField(required=False, allow_blank=True, max_length=5000, default="")
-    duration = StrictIntegerField(min_value=1, help_text="Seconds; checked against the video (within 1 s or 5%).")
+    duration = StrictIntegerField(
+        source="declared_duration", min_value=1, help_text="Seconds; checked against the video (within 1 s or 5%)."
+    )
     resolution = StrictCharField(
-        max_length=20, help_text='"1080p", "720p", "4k" or "1920x1080"; checked against the video.'
+        source="declared_resolution",
+        max_length=20,
+        help_text='"1080p", "720p", "4k" or "1920x1080"; checked against the video.',
     )
 
 
-class BHumanVideoAddSerializer(serializers.Serializer):
+class BHumanVideoAddSerializer(BHumanInstanceBodySerializer):
     video_data = BHumanVideoDataSerializer()
-    instance_id = StrictCharField(
-        required=False, help_text="The instance (persona) to add it to; the workspace's default persona when absent."
-    )
 
 
 class BHumanVideoAddedSerializer(BHumanSuccessSerializer):
@@ -56,11 +67,8 @@ class BHumanVoiceDataSerializer(serializers.Serializer):
     sample_audio = MediaUploadField(help_text="A recording of the voice, base64 encoded (WAV, MP3, FLAC or OGG).")
 
 
-class BHumanVoiceAddSerializer(serializers.Serializer):
+class BHumanVoiceAddSerializer(BHumanInstanceBodySerializer):
     voice_data = BHumanVoiceDataSerializer()
-    instance_id = StrictCharField(
-        required=False, help_text="The instance to add it to; the default persona when absent."
-    )
 
 
 class BHumanVoiceAddedSerializer(BHumanSuccessSerializer):
@@ -71,13 +79,10 @@ class BHumanTrainingUrlSerializer(serializers.Serializer):
     training_url = serializers.CharField(read_only=True)
 
 
-class BHumanVoiceGenerateSerializer(serializers.Serializer):
+class BHumanVoiceGenerateSerializer(BHumanInstanceBodySerializer):
     config = serializers.JSONField(required=False, allow_null=True, help_text="Reserved; ignored.")
     names = serializers.ListField(child=StrictCharField(max_length=200), required=False, default=list, max_length=10)
     # Strings, not URLField: the fetch helper checks them, and a host without a dot (this platform
     # behind a container name) is still a URL.
     training_urls = serializers.ListField(child=StrictCharField(max_length=2000), min_length=1, max_length=10)
     use_prosody = serializers.BooleanField(required=False, default=False)
-    instance_id = StrictCharField(
-        required=False, help_text="The instance the voice is for; the default persona when absent."
-    )

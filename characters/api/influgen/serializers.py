@@ -2,15 +2,27 @@
 
 import json
 
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from characters.models import LoraModel, ReferenceImage
 from characters.services.characters import face_consistency_tier
 from characters.services.lora import BASE_MODELS, MAX_IMAGES, MIN_IMAGES, RANK_RANGE, STEPS_RANGE
+from characters.services.media import PREVIEW_SCRIPT_CHARS
 from characters.services.voices import VOICE_SETTING_RANGES
-from persona_platform.api.fields import AbsoluteFileUrlField, StrictCharField, UtcDateTimeField
+from persona_platform.api.dialects import VENDOR_JOB_STATUS_WORDS
+from persona_platform.api.fields import (
+    AbsoluteFileUrlField,
+    MediaUploadField,
+    StrictCharField,
+    StrictFloatField,
+    UtcDateTimeField,
+)
+from persona_platform.api.pagination import PageQuerySerializer
 
 VOICE_STATUSES = ["ready", "processing"]
+VOICE_CATEGORIES = ["premade", "cloned"]
 LORA_STATUSES = LoraModel.Status.values
 
 
@@ -212,14 +224,14 @@ class LoraTrainSerializer(serializers.Serializer):
 
 
 class VoiceSettingsSerializer(serializers.Serializer):
-    stability = serializers.FloatField(required=False, min_value=0, max_value=1)
-    similarity_boost = serializers.FloatField(required=False, min_value=0, max_value=1)
-    style = serializers.FloatField(required=False, min_value=0, max_value=1)
+    stability = StrictFloatField(required=False, min_value=0, max_value=1)
+    similarity_boost = StrictFloatField(required=False, min_value=0, max_value=1)
+    style = StrictFloatField(required=False, min_value=0, max_value=1)
     use_speaker_boost = serializers.BooleanField(required=False)
-    speed = serializers.FloatField(
+    speed = StrictFloatField(
         required=False, min_value=VOICE_SETTING_RANGES["speed"][0], max_value=VOICE_SETTING_RANGES["speed"][1]
     )
-    pitch = serializers.FloatField(
+    pitch = StrictFloatField(
         required=False, min_value=VOICE_SETTING_RANGES["pitch"][0], max_value=VOICE_SETTING_RANGES["pitch"][1]
     )
 
@@ -231,17 +243,30 @@ class VoiceSettingsEnvelopeSerializer(serializers.Serializer):
 class VoiceSerializer(serializers.Serializer):
     """A voice a character can speak with: the built-in local voice or one of the workspace's clones."""
 
-    id = serializers.CharField(read_only=True)
+    id = serializers.SerializerMethodField()
     name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
     provider = serializers.CharField(read_only=True)
-    category = serializers.ChoiceField(choices=["premade", "cloned"], read_only=True)
-    status = serializers.ChoiceField(
-        choices=VOICE_STATUSES, read_only=True, help_text="A clone is `processing` until it is measured."
-    )
-    character_id = serializers.CharField(read_only=True, allow_null=True)
+    category = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField(help_text="A clone is `processing` until it is measured.")
+    character_id = serializers.SerializerMethodField()
     settings = serializers.JSONField(read_only=True)
     created_at = UtcDateTimeField(allow_null=True)
+
+    def get_id(self, voice) -> str:
+        return "local" if voice.is_built_in else str(voice.pk)
+
+    @extend_schema_field(serializers.ChoiceField(choices=VOICE_CATEGORIES))
+    def get_category(self, voice) -> str:
+        return "premade" if voice.is_built_in else "cloned"
+
+    @extend_schema_field(serializers.ChoiceField(choices=VOICE_STATUSES))
+    def get_status(self, voice) -> str:
+        return "ready" if voice.is_ready else "processing"
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_character_id(self, voice) -> str | None:
+        return voice.person.character_id if voice.person_id else None
 
 
 class CharacterVoiceSerializer(serializers.Serializer):
@@ -257,9 +282,9 @@ class VoiceCloneRequestSerializer(serializers.Serializer):
     sample_urls = serializers.ListField(
         child=StrictCharField(max_length=2000), required=False, max_length=10, help_text="Public audio URLs."
     )
-    stability = serializers.FloatField(required=False, min_value=0, max_value=1)
-    similarity_boost = serializers.FloatField(required=False, min_value=0, max_value=1)
-    style = serializers.FloatField(required=False, min_value=0, max_value=1)
+    stability = StrictFloatField(required=False, min_value=0, max_value=1)
+    similarity_boost = StrictFloatField(required=False, min_value=0, max_value=1)
+    style = StrictFloatField(required=False, min_value=0, max_value=1)
     use_speaker_boost = OptionalBooleanField(required=False)
     callback_url = serializers.URLField(required=False, max_length=2000)
 
@@ -270,6 +295,89 @@ class VoicePreviewRequestSerializer(serializers.Serializer):
 
 class VoiceGenerateRequestSerializer(serializers.Serializer):
     text = StrictCharField(max_length=5000)
-    format = serializers.ChoiceField(choices=["wav", "mp3"], default="wav")
+    format = serializers.ChoiceField(source="audio_format", choices=["wav", "mp3"], default="wav")
     name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
     callback_url = serializers.URLField(required=False, max_length=2000)
+
+
+class InflugenJobSerializer(serializers.Serializer):
+    """What every influgen video job shows; `video_url` is null until the job is ready."""
+
+    id = serializers.CharField(source="pk", read_only=True)
+    character_id = serializers.SerializerMethodField()
+    name = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=VENDOR_JOB_STATUS_WORDS, read_only=True)
+    progress = serializers.IntegerField(read_only=True, help_text="0 to 100.")
+    video_url = AbsoluteFileUrlField(source="result_file", help_text="The MP4 (H.264/AAC, 25 fps) once ready.")
+    duration = serializers.FloatField(source="result.duration", default=None, read_only=True, allow_null=True)
+    width = serializers.IntegerField(source="result.width", default=None, read_only=True, allow_null=True)
+    height = serializers.IntegerField(source="result.height", default=None, read_only=True, allow_null=True)
+    error = serializers.SerializerMethodField()
+    created_at = UtcDateTimeField()
+    completed_at = UtcDateTimeField(source="finished_at", allow_null=True)
+
+    def get_character_id(self, job) -> str | None:
+        return job.person.character_id if job.person_id else None
+
+    def get_error(self, job) -> str | None:
+        if job.status == "canceled":
+            return job.error or "Canceled."
+        return job.error if job.status == "failed" else None
+
+
+class TalkingHeadGenerationSerializer(InflugenJobSerializer):
+    type = serializers.SerializerMethodField(help_text="`preview` (small and fast) or `full`.")
+    script = serializers.CharField(source="params.script", read_only=True)
+
+    def get_type(self, job) -> str:
+        return "preview" if job.params.get("preview") else "full"
+
+
+class MotionTransferSerializer(InflugenJobSerializer):
+    driving_video = serializers.JSONField(
+        source="params.driving_video",
+        read_only=True,
+        help_text="What probing found: duration, width, height, has_audio.",
+    )
+
+
+class TalkingHeadRequestSerializer(serializers.Serializer):
+    script = StrictCharField(max_length=settings.MAX_SCRIPT_CHARS, help_text="What the character says.")
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    callback_url = serializers.URLField(
+        required=False, max_length=2000, help_text="Receives a signed POST (Standard Webhooks) when the job ends."
+    )
+
+
+class TalkingHeadPreviewRequestSerializer(TalkingHeadRequestSerializer):
+    script = StrictCharField(max_length=PREVIEW_SCRIPT_CHARS, help_text="A short line to preview.")
+
+
+class MotionTransferRequestSerializer(serializers.Serializer):
+    video = MediaUploadField(
+        help_text="The driving video (MP4, MOV, WebM, MKV or AVI, up to 10 MB): a face whose mouth, eyes and head "
+        "motion move the character's photo; its sound becomes the result's sound."
+    )
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    preview = serializers.BooleanField(default=False, help_text="Render small and fast.")
+    callback_url = serializers.URLField(required=False, max_length=2000)
+
+
+class SpeechGenerationSerializer(InflugenJobSerializer):
+    """A voice generation (speech in a character's voice); `audio_url` once ready."""
+
+    video_url = None
+    width = None
+    height = None
+    audio_url = AbsoluteFileUrlField(source="result_file", help_text="The audio once ready.")
+    text = serializers.CharField(source="params.text", read_only=True)
+    format = serializers.CharField(source="params.format", read_only=True)
+
+
+class InflugenJobListQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(choices=VENDOR_JOB_STATUS_WORDS, required=False)
+
+
+def wrapped(name: str, noun: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """`{"<noun>": {...}}`, as influgen wraps single objects (for the schema)."""
+    return type(name, (serializers.Serializer,), {noun: item(read_only=True), "__module__": __name__})

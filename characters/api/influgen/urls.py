@@ -1,54 +1,43 @@
 """influgen character routes (`/api/v1/characters/…`, alias `/api/v1/influencers/…`)."""
 
-from django.urls import path
+from django.urls import URLPattern, path
 
 from characters.api.influgen import views
-from media_jobs.api.influgen import views as media_views
 from persona_platform.api import converters  # noqa: F401  (registers <charid:…> and <dbid:…>)
 
 app_name = "influgen-characters"
 
 CHARACTER = "<charid:character_id>"
 
+
+def character_path(route: str, view: type[views.CharacterView], name: str) -> URLPattern:
+    """A route under one character: `<charid:character_id>/<route>`."""
+    return path(f"{CHARACTER}/{route}", view.as_view(), name=name)
+
+
 urlpatterns = [
     path("", views.CharacterListView.as_view(), name="character-list"),
     path(CHARACTER, views.CharacterDetailView.as_view(), name="character-detail"),
-    path(f"{CHARACTER}/default", views.CharacterDefaultView.as_view(), name="character-default"),
-    path(f"{CHARACTER}/duplicate", views.CharacterDuplicateView.as_view(), name="character-duplicate"),
-    path(f"{CHARACTER}/reference-images", views.ReferenceImageView.as_view(), name="reference-images"),
-    path(f"{CHARACTER}/lora", views.LoraView.as_view(), name="lora"),
-    path(f"{CHARACTER}/lora/status", views.LoraStatusView.as_view(), name="lora-status"),
-    path(f"{CHARACTER}/lora/images", views.LoraImagesView.as_view(), name="lora-images"),
-    path(f"{CHARACTER}/lora/train", views.LoraTrainView.as_view(), name="lora-train"),
-    path(f"{CHARACTER}/voice", views.CharacterVoiceView.as_view(), name="voice"),
-    path(f"{CHARACTER}/voice/settings", views.VoiceSettingsView.as_view(), name="voice-settings"),
-    path(f"{CHARACTER}/voice-clone", views.VoiceCloneView.as_view(), name="voice-clone"),
-    path(f"{CHARACTER}/voice/preview", views.VoicePreviewView.as_view(), name="voice-preview"),
-    path(f"{CHARACTER}/voice/generate", views.VoiceGenerateView.as_view(), name="voice-generate"),
-    path(f"{CHARACTER}/voice/generations", views.VoiceGenerationListView.as_view(), name="voice-generations"),
-    path(
-        f"{CHARACTER}/voice/generations/<dbid:generation_id>",
-        views.VoiceGenerationDetailView.as_view(),
-        name="voice-generation-detail",
+    character_path("default", views.CharacterDefaultView, "character-default"),
+    character_path("duplicate", views.CharacterDuplicateView, "character-duplicate"),
+    character_path("reference-images", views.ReferenceImageView, "reference-images"),
+    character_path("lora", views.LoraView, "lora"),
+    character_path("lora/status", views.LoraStatusView, "lora-status"),
+    character_path("lora/images", views.LoraImagesView, "lora-images"),
+    character_path("lora/train", views.LoraTrainView, "lora-train"),
+    character_path("voice", views.CharacterVoiceView, "voice"),
+    character_path("voice/settings", views.VoiceSettingsView, "voice-settings"),
+    character_path("voice-clone", views.VoiceCloneView, "voice-clone"),
+    character_path("voice/preview", views.VoicePreviewView, "voice-preview"),
+    character_path("voice/generate", views.VoiceGenerateView, "voice-generate"),
+    character_path("voice/generations", views.VoiceGenerationListView, "voice-generations"),
+    character_path(
+        "voice/generations/<dbid:generation_id>", views.VoiceGenerationDetailView, "voice-generation-detail"
     ),
-    path(
-        f"{CHARACTER}/talking-head/preview", media_views.TalkingHeadPreviewView.as_view(), name="talking-head-preview"
-    ),
-    path(
-        f"{CHARACTER}/talking-head/generate",
-        media_views.TalkingHeadGenerateView.as_view(),
-        name="talking-head-generate",
-    ),
-    path(
-        f"{CHARACTER}/talking-head/generations",
-        media_views.TalkingHeadGenerationListView.as_view(),
-        name="talking-head-generations",
-    ),
-    path(f"{CHARACTER}/motion-transfer", media_views.MotionTransferStartView.as_view(), name="motion-transfer-start"),
-    path(
-        f"{CHARACTER}/motion-transfer/<dbid:job_id>",
-        media_views.MotionTransferDetailView.as_view(),
-        name="motion-transfer-detail",
-    ),
-    path(f"{CHARACTER}/motion-transfers", media_views.MotionTransferListView.as_view(), name="motion-transfer-list"),
+    character_path("talking-head/preview", views.TalkingHeadPreviewView, "talking-head-preview"),
+    character_path("talking-head/generate", views.TalkingHeadGenerateView, "talking-head-generate"),
+    character_path("talking-head/generations", views.TalkingHeadGenerationListView, "talking-head-generations"),
+    character_path("motion-transfer", views.MotionTransferStartView, "motion-transfer-start"),
+    character_path("motion-transfer/<dbid:job_id>", views.MotionTransferDetailView, "motion-transfer-detail"),
+    character_path("motion-transfers", views.MotionTransferListView, "motion-transfer-list"),
 ]

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from characters.api.influgen.serializers import (
@@ -14,23 +14,32 @@ from characters.api.influgen.serializers import (
     CharacterSerializer,
     CharacterUpdateSerializer,
     CharacterVoiceSerializer,
+    InflugenJobListQuerySerializer,
     LoraEnvelopeSerializer,
     LoraImagesSerializer,
     LoraImagesUploadSerializer,
     LoraSerializer,
     LoraStatusSerializer,
     LoraTrainSerializer,
+    MotionTransferRequestSerializer,
+    MotionTransferSerializer,
     ReferenceImageEnvelopeSerializer,
     ReferenceImageSerializer,
     ReferenceImageUploadSerializer,
+    SpeechGenerationSerializer,
+    TalkingHeadGenerationSerializer,
+    TalkingHeadPreviewRequestSerializer,
+    TalkingHeadRequestSerializer,
     VoiceCloneRequestSerializer,
     VoiceGenerateRequestSerializer,
     VoicePreviewRequestSerializer,
     VoiceSerializer,
     VoiceSettingsEnvelopeSerializer,
     VoiceSettingsSerializer,
+    wrapped,
 )
 from characters.models import ReferenceImage
+from characters.selectors import person_get_by_ulid
 from characters.services.characters import (
     PROFILE_OBJECTS,
     character_create,
@@ -50,15 +59,21 @@ from characters.services.lora import (
     lora_state,
     lora_train,
 )
+from characters.services.media import (
+    MOTION_TRANSFER,
+    SPEECH,
+    TALKING_HEAD,
+    motion_transfer_start,
+    speech_start,
+    talking_head_start,
+)
 from characters.services.photos import photo_from_bytes
 from characters.services.voice_clones import samples_fetch, voice_clone_start
-from characters.services.voices import person_voice_settings_update, voice_catalog, voice_entry, voice_preview
-from media_jobs.api.influgen.serializers import InflugenJobListQuerySerializer, SpeechGenerationSerializer, wrapped
-from media_jobs.api.influgen.views import InflugenView
-from media_jobs.models import MediaJob
-from media_jobs.selectors import job_get
-from media_jobs.services import speech_start
-from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
+from characters.services.voices import built_in_voice, person_voice_settings_update, voice_catalog, voice_preview
+from media_jobs.selectors import job_get, job_list
+from persona_platform.api.dialects.influgen import InflugenView
+from persona_platform.api.pagination import PageQuerySerializer, paginated_serializer
+from persona_platform.api.parsers import BoundedJSONParser
 from persona_platform.api.schema import error_responses
 from persona_platform.errors import InvalidInput
 from persona_platform.media import upload_read
@@ -66,7 +81,7 @@ from persona_platform.media import upload_read
 CharacterPage = paginated_serializer("CharacterPage", "characters", CharacterSerializer)
 SpeechGenerationEnvelope = wrapped("SpeechGenerationEnvelope", "generation", SpeechGenerationSerializer)
 SpeechGenerationPage = paginated_serializer("SpeechGenerationPage", "generations", SpeechGenerationSerializer)
-MULTIPART = [JSONParser, MultiPartParser]
+MULTIPART = [BoundedJSONParser, MultiPartParser]
 
 
 def _uploads(request, fields: tuple[str, ...]) -> list[tuple[str, bytes]]:
@@ -79,6 +94,18 @@ def _uploads(request, fields: tuple[str, ...]) -> list[tuple[str, bytes]]:
 
 
 class CharacterView(InflugenView):
+    """A route under one character: `char_<ulid>` of the caller's workspace, else 404."""
+
+    def character(self, character_id: str):
+        return person_get_by_ulid(workspace=self.request.auth.workspace, ulid=character_id)
+
+    def job_page(self, *, kind: str, person, key: str, serializer) -> Response:
+        query = self.query(InflugenJobListQuerySerializer)
+        jobs = job_list(
+            workspace=self.request.auth.workspace, kind=kind, statuses=[query["status"]] if "status" in query else None
+        ).filter(person=person)
+        return self.page_response(jobs.select_related("person"), query, key=key, serializer=serializer)
+
     def character_envelope(self, person, *, status_code: int = status.HTTP_200_OK) -> Response:
         person = character_get(workspace=self.request.auth.workspace, ulid=person.ulid)
         return Response({"character": CharacterSerializer(person, context=self.ctx).data}, status=status_code)
@@ -89,8 +116,8 @@ class CharacterListView(CharacterView):
     def get(self, request):
         """Your workspace's characters, newest first, with `page` and `limit`."""
         query = self.query(PageQuerySerializer)
-        page = paginate(character_list(workspace=request.auth.workspace), page=query["page"], limit=query.get("limit"))
-        return Response(page.envelope("characters", CharacterSerializer(page.items, many=True, context=self.ctx).data))
+        characters = character_list(workspace=request.auth.workspace)
+        return self.page_response(characters, query, key="characters", serializer=CharacterSerializer)
 
     @extend_schema(
         summary="Create a character",
@@ -293,7 +320,7 @@ class CharacterVoiceView(CharacterView):
     def get(self, request, character_id: str):
         """The voice the character speaks with (the local voice when it has none) and its settings."""
         person = self.character(character_id)
-        voice = voice_entry(person.voice) if person.voice else voice_catalog(workspace=request.auth.workspace)[0]
+        voice = person.voice or built_in_voice()
         return Response({"voice": VoiceSerializer(voice).data, "settings": person.voice_settings})
 
 
@@ -348,7 +375,7 @@ class VoiceCloneView(CharacterView):
             callback_url=data.get("callback_url", ""),
         )
         return Response(
-            {"voice": VoiceSerializer(voice_entry(voice)).data, "settings": person.voice_settings},
+            {"voice": VoiceSerializer(voice).data, "settings": person.voice_settings},
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -384,14 +411,7 @@ class VoiceGenerateView(CharacterView):
     def post(self, request, character_id: str):
         """A speech job: poll `GET /api/v1/characters/{id}/voice/generations/{generationId}` or pass `callback_url`."""
         person = self.character(character_id)
-        data = self.validated(VoiceGenerateRequestSerializer, request.data)
-        job = speech_start(
-            person=person,
-            text=data["text"],
-            audio_format=data["format"],
-            name=data["name"],
-            callback_url=data.get("callback_url", ""),
-        )
+        job = speech_start(person=person, **self.validated(VoiceGenerateRequestSerializer, request.data))
         body = {"generation": SpeechGenerationSerializer(job, context=self.ctx).data}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -405,7 +425,7 @@ class VoiceGenerationListView(CharacterView):
     def get(self, request, character_id: str):
         """Speech generated in the character's voice, newest first."""
         return self.job_page(
-            kind=MediaJob.Kind.SPEECH,
+            kind=SPEECH,
             person=self.character(character_id),
             key="generations",
             serializer=SpeechGenerationSerializer,
@@ -417,5 +437,119 @@ class VoiceGenerationDetailView(CharacterView):
     def get(self, request, character_id: str, generation_id: int):
         """One voice generation: its status, and `audio_url` once ready."""
         person = self.character(character_id)
-        job = job_get(workspace=request.auth.workspace, kind=MediaJob.Kind.SPEECH, job_id=generation_id, person=person)
+        job = job_get(workspace=request.auth.workspace, kind=SPEECH, job_id=generation_id, person_id=person.pk)
         return Response({"generation": SpeechGenerationSerializer(job, context=self.ctx).data})
+
+
+GenerationEnvelope = wrapped("TalkingHeadGenerationEnvelope", "generation", TalkingHeadGenerationSerializer)
+MotionTransferEnvelope = wrapped("MotionTransferEnvelope", "job", MotionTransferSerializer)
+GenerationPage = paginated_serializer("TalkingHeadGenerationPage", "generations", TalkingHeadGenerationSerializer)
+MotionTransferPage = paginated_serializer("MotionTransferPage", "motion_transfers", MotionTransferSerializer)
+
+
+class TalkingHeadStartView(CharacterView):
+    preview = False
+    request_serializer = TalkingHeadRequestSerializer
+
+    def post(self, request, character_id: str):
+        person = self.character(character_id)
+        job = talking_head_start(
+            person=person, preview=self.preview, **self.validated(self.request_serializer, request.data)
+        )
+        body = {"generation": TalkingHeadGenerationSerializer(job, context=self.ctx).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class TalkingHeadPreviewView(TalkingHeadStartView):
+    preview = True
+    request_serializer = TalkingHeadPreviewRequestSerializer
+
+    @extend_schema(
+        summary="Preview a talking head",
+        request=TalkingHeadPreviewRequestSerializer,
+        responses={202: GenerationEnvelope, **error_responses(404, 413, 422)},
+    )
+    def post(self, request, character_id: str):
+        """A short script (up to 300 characters) spoken by the character's photo, rendered small
+        (256 px) and fast, to check a look and a voice before a full render."""
+        return super().post(request, character_id)
+
+
+class TalkingHeadGenerateView(TalkingHeadStartView):
+    @extend_schema(
+        summary="Generate a talking head",
+        request=TalkingHeadRequestSerializer,
+        responses={202: GenerationEnvelope, **error_responses(404, 413, 422)},
+    )
+    def post(self, request, character_id: str):
+        """The script spoken in the character's voice by its photo, lip-synced, as an H.264/AAC MP4
+        at 25 fps and the photo's full size. Poll `GET /api/v1/talking-head/{id}` or pass `callback_url`."""
+        return super().post(request, character_id)
+
+
+class TalkingHeadGenerationListView(CharacterView):
+    @extend_schema(
+        summary="List a character's talking heads",
+        parameters=[InflugenJobListQuerySerializer],
+        responses={200: GenerationPage, **error_responses(404, 422)},
+    )
+    def get(self, request, character_id: str):
+        """The character's talking-head generations (previews and full renders), newest first."""
+        return self.job_page(
+            kind=TALKING_HEAD,
+            person=self.character(character_id),
+            key="generations",
+            serializer=TalkingHeadGenerationSerializer,
+        )
+
+
+class TalkingHeadGenerationDetailView(InflugenView):
+    @extend_schema(summary="Get a talking head", responses={200: GenerationEnvelope, **error_responses(404)})
+    def get(self, request, generation_id: int):
+        """One generation: its status and progress, and `video_url` once ready."""
+        job = job_get(workspace=request.auth.workspace, kind=TALKING_HEAD, job_id=generation_id)
+        return Response({"generation": TalkingHeadGenerationSerializer(job, context=self.ctx).data})
+
+
+class MotionTransferStartView(CharacterView):
+    parser_classes = [BoundedJSONParser, MultiPartParser]
+
+    @extend_schema(
+        summary="Start a motion transfer",
+        request={
+            "application/json": MotionTransferRequestSerializer,
+            "multipart/form-data": MotionTransferRequestSerializer,
+        },
+        responses={202: MotionTransferEnvelope, **error_responses(400, 404, 413, 422)},
+    )
+    def post(self, request, character_id: str):
+        """The character's photo moved by a driving video: its mouth, eyes and head follow the face in
+        the video, with the video's sound. Send `video` as a multipart file or as base64 in JSON."""
+        person = self.character(character_id)
+        job = motion_transfer_start(person=person, **self.validated(MotionTransferRequestSerializer, request.data))
+        return Response({"job": MotionTransferSerializer(job, context=self.ctx).data}, status=status.HTTP_202_ACCEPTED)
+
+
+class MotionTransferListView(CharacterView):
+    @extend_schema(
+        summary="List a character's motion transfers",
+        parameters=[InflugenJobListQuerySerializer],
+        responses={200: MotionTransferPage, **error_responses(404, 422)},
+    )
+    def get(self, request, character_id: str):
+        """The character's motion transfers, newest first."""
+        return self.job_page(
+            kind=MOTION_TRANSFER,
+            person=self.character(character_id),
+            key="motion_transfers",
+            serializer=MotionTransferSerializer,
+        )
+
+
+class MotionTransferDetailView(CharacterView):
+    @extend_schema(summary="Get a motion transfer", responses={200: MotionTransferEnvelope, **error_responses(404)})
+    def get(self, request, character_id: str, job_id: int):
+        """One motion transfer of the character: status, progress, and `video_url` once ready."""
+        person = self.character(character_id)
+        job = job_get(workspace=request.auth.workspace, kind=MOTION_TRANSFER, job_id=job_id, person_id=person.pk)
+        return Response({"job": MotionTransferSerializer(job, context=self.ctx).data})

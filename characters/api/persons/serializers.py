@@ -12,8 +12,8 @@ from persona_platform.api.fields import (
 from persona_platform.api.pagination import PageQuerySerializer
 
 
-class PersonsPersonSummarySerializer(serializers.Serializer):
-    """One item of `GET /persons`, with exactly the fields of the seed's list example."""
+class PersonsPersonFieldsSerializer(serializers.Serializer):
+    """The fields the list item and the full Person object begin with."""
 
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
@@ -21,10 +21,15 @@ class PersonsPersonSummarySerializer(serializers.Serializer):
     photo_url = AbsoluteFileUrlField(source="photo")
     has_voice = serializers.SerializerMethodField()
     voice_provider = serializers.CharField(source="voice.provider", read_only=True, allow_null=True, default=None)
-    created_at = UtcDateTimeField()
 
     def get_has_voice(self, person) -> bool:
         return person.voice_id is not None
+
+
+class PersonsPersonSummarySerializer(PersonsPersonFieldsSerializer):
+    """One item of `GET /persons`, with exactly the fields of the seed's list example."""
+
+    created_at = UtcDateTimeField()
 
     def to_representation(self, person) -> dict:
         """The declared fields above, written out: this runs for every row of the dialect's busiest route,
@@ -41,23 +46,14 @@ class PersonsPersonSummarySerializer(serializers.Serializer):
         }
 
 
-class PersonsPersonSerializer(serializers.Serializer):
+class PersonsPersonSerializer(PersonsPersonFieldsSerializer):
     """The Person object as create, get and PUT return it (seed: the create response)."""
 
-    id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(read_only=True)
-    description = serializers.CharField(read_only=True)
-    photo_url = AbsoluteFileUrlField(source="photo")
-    has_voice = serializers.SerializerMethodField()
-    voice_provider = serializers.CharField(source="voice.provider", read_only=True, allow_null=True, default=None)
     voice_id = serializers.CharField(source="voice.provider_voice_id", read_only=True, allow_null=True, default=None)
     company_id = serializers.IntegerField(read_only=True, allow_null=True)
     user_id = serializers.IntegerField(source="owner_id", read_only=True)
     created_at = UtcDateTimeField()
     updated_at = UtcDateTimeField()
-
-    def get_has_voice(self, person) -> bool:
-        return person.voice_id is not None
 
 
 class PersonsPersonCreateSerializer(serializers.Serializer):

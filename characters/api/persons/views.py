@@ -16,7 +16,6 @@ from characters.selectors import person_get, person_list
 from characters.services.persons import person_create, person_delete, person_update
 from characters.services.photos import photo_from_base64
 from persona_platform.api.dialects import PERSONS, DialectView
-from persona_platform.api.pagination import paginate
 from persona_platform.api.schema import error_responses
 
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 100, 1000
@@ -39,15 +38,10 @@ class PersonListView(PersonsView):
         page through large workspaces; the headers `X-Total-Count`, `X-Page` and `X-Pages` tell where you are.
         """
         query = self.query(PersonsPersonListQuerySerializer)
-        page = paginate(
-            person_list(
-                workspace=request.auth.workspace, has_voice=query["has_voice"], company_id=query.get("company_id")
-            ),
-            page=query["page"],
-            limit=query.get("limit"),
-            default_limit=LIST_DEFAULT_LIMIT,
-            max_limit=LIST_MAX_LIMIT,
+        persons = person_list(
+            workspace=request.auth.workspace, has_voice=query["has_voice"], company_id=query.get("company_id")
         )
+        page = self.page(persons, query, default_limit=LIST_DEFAULT_LIMIT, max_limit=LIST_MAX_LIMIT)
         response = Response(PersonsPersonSummarySerializer(page.items, many=True, context=self.ctx).data)
         response["X-Total-Count"], response["X-Page"], response["X-Pages"] = page.total, page.page, page.pages
         return response

@@ -1,17 +1,16 @@
-from django.urls import path
-
 from characters.api.twintone import views
 from persona_platform.api import converters  # noqa: F401  (registers <dbid:…>)
+from persona_platform.api.routes import with_slash
 
-app_name = "twintone-personas"
+app_name = "twintone"
 
 urlpatterns = [
-    path("personas", views.PersonaListView.as_view(), name="persona-list"),
-    path("personas/", views.PersonaListView.as_view()),
-    path("personas/<dbid:persona_id>", views.PersonaDetailView.as_view(), name="persona-detail"),
-    path("personas/<dbid:persona_id>/", views.PersonaDetailView.as_view()),
-    path("replicas", views.ReplicaListView.as_view(), name="replica-list"),
-    path("replicas/", views.ReplicaListView.as_view()),
-    path("replicas/<dbid:replica_id>", views.ReplicaDetailView.as_view(), name="replica-detail"),
-    path("replicas/<dbid:replica_id>/", views.ReplicaDetailView.as_view()),
+    *with_slash("personas", views.PersonaListView, "persona-list"),
+    *with_slash("personas/<dbid:persona_id>", views.PersonaDetailView, "persona-detail"),
+    *with_slash("replicas", views.ReplicaListView, "replica-list"),
+    *with_slash("replicas/<dbid:replica_id>", views.ReplicaDetailView, "replica-detail"),
+    *with_slash("speech", views.SpeechListView, "speech-list"),
+    *with_slash("speech/<dbid:speech_id>", views.SpeechDetailView, "speech-detail"),
+    *with_slash("videos", views.VideoListView, "video-list"),
+    *with_slash("videos/<dbid:video_id>", views.VideoDetailView, "video-detail"),
 ]

@@ -2,44 +2,46 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from characters.api.twintone.serializers import (
+    TwinToneJobCreatedSerializer,
+    TwinToneJobListQuerySerializer,
+    TwinToneJobRenamedSerializer,
+    TwinToneJobRenameSerializer,
     TwinTonePersonaCreateSerializer,
+    TwinTonePersonaPageSerializer,
     TwinTonePersonaSerializer,
     TwinTonePersonaSummarySerializer,
     TwinTonePersonaUpdatedSerializer,
     TwinTonePersonaUpdateSerializer,
     TwinToneReplicaCreateSerializer,
+    TwinToneReplicaPageSerializer,
     TwinToneReplicaRenameSerializer,
     TwinToneReplicaSerializer,
     TwinToneReplicaUpdatedSerializer,
+    TwinToneSpeechCreateSerializer,
+    TwinToneSpeechPageSerializer,
+    TwinToneSpeechSerializer,
+    TwinToneVideoCreateSerializer,
+    TwinToneVideoPageSerializer,
+    TwinToneVideoSerializer,
 )
-from characters.selectors import person_get, person_list, speaking_profile_get, speaking_profile_list
+from characters.selectors import person_get, person_in_body, person_list, speaking_profile_get, speaking_profile_list
+from characters.services.media import SPEECH, VIDEO, profile_speech_start, talking_head_start
 from characters.services.persons import person_create, person_delete, person_update
 from characters.services.photos import photo_from_bytes
 from characters.services.videos import photo_from_video
 from characters.services.voices import speaking_profile_create, speaking_profile_delete, speaking_profile_update
+from media_jobs.models import MediaJob
+from media_jobs.selectors import job_get, job_list
+from media_jobs.services import job_delete, job_rename
 from persona_platform.api.converters import body_reference
-from persona_platform.api.dialects import TWINTONE, DialectView
-from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
+from persona_platform.api.dialects.twintone import TwinToneView
+from persona_platform.api.pagination import PageQuerySerializer
+from persona_platform.api.parsers import BoundedJSONParser
 from persona_platform.api.schema import error_responses
-
-TwinTonePersonaPageSerializer = paginated_serializer(
-    "TwinTonePersonaPageSerializer", "personas", TwinTonePersonaSummarySerializer
-)
-
-
-class TwinToneView(DialectView):
-    dialect = TWINTONE
-
-    def replica_in_body(self, raw_id: str):
-        """The replica a body's `replica_id` names; unknown or foreign is a 400 naming the field."""
-        workspace = self.request.auth.workspace
-        return body_reference(
-            raw_id, field="replica_id", noun="replica", lookup=lambda pk: person_get(workspace=workspace, person_id=pk)
-        )
 
 
 class PersonaListView(TwinToneView):
@@ -49,10 +51,8 @@ class PersonaListView(TwinToneView):
     def get(self, request):
         """Your workspace's personas (speaking profiles), newest first, with `page` and `limit`."""
         query = self.query(PageQuerySerializer)
-        page = paginate(
-            speaking_profile_list(workspace=request.auth.workspace), page=query["page"], limit=query.get("limit")
-        )
-        return Response(page.envelope("personas", TwinTonePersonaSummarySerializer(page.items, many=True).data))
+        profiles = speaking_profile_list(workspace=request.auth.workspace)
+        return self.page_response(profiles, query, key="personas", serializer=TwinTonePersonaSummarySerializer)
 
     @extend_schema(
         summary="Create a persona",
@@ -71,7 +71,11 @@ class PersonaListView(TwinToneView):
             description=data["description"],
             speed=voice_settings.get("speed", 1.0),
             pitch=voice_settings.get("pitch", 0.0),
-            person=None if data.get("replica_id") is None else self.replica_in_body(data["replica_id"]),
+            person=None
+            if data.get("replica_id") is None
+            else person_in_body(
+                workspace=request.auth.workspace, raw_id=data["replica_id"], field="replica_id", noun="replica"
+            ),
         )
         return Response(TwinTonePersonaSummarySerializer(profile).data, status=status.HTTP_201_CREATED)
 
@@ -104,13 +108,8 @@ class PersonaDetailView(TwinToneView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-TwinToneReplicaPageSerializer = paginated_serializer(
-    "TwinToneReplicaPageSerializer", "replicas", TwinToneReplicaSerializer
-)
-
-
 class ReplicaListView(TwinToneView):
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser]
 
     @extend_schema(
         summary="List replicas", parameters=[PageQuerySerializer], responses={200: TwinToneReplicaPageSerializer}
@@ -118,10 +117,8 @@ class ReplicaListView(TwinToneView):
     def get(self, request):
         """Your workspace's replicas (the personas videos animate), newest first, with `page` and `limit`."""
         query = self.query(PageQuerySerializer)
-        page = paginate(person_list(workspace=request.auth.workspace), page=query["page"], limit=query.get("limit"))
-        return Response(
-            page.envelope("replicas", TwinToneReplicaSerializer(page.items, many=True, context=self.ctx).data)
-        )
+        persons = person_list(workspace=request.auth.workspace)
+        return self.page_response(persons, query, key="replicas", serializer=TwinToneReplicaSerializer)
 
     @extend_schema(
         summary="Create a replica",
@@ -167,3 +164,143 @@ class ReplicaDetailView(TwinToneView):
         """Delete the replica, its photo and its voice clones; videos made with it are kept."""
         person_delete(person=person_get(workspace=request.auth.workspace, person_id=replica_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TwinToneJobListView(TwinToneView):
+    kind: str
+    envelope_key: str
+    item_serializer: type
+
+    def list(self, request):
+        query = self.query(TwinToneJobListQuerySerializer)
+        statuses = self.dialect.job_statuses_for(query["status"]) if "status" in query else None
+        jobs = job_list(workspace=request.auth.workspace, kind=self.kind, statuses=statuses)
+        return self.page_response(jobs, query, key=self.envelope_key, serializer=self.item_serializer)
+
+    def created(self, job: MediaJob) -> Response:
+        return Response(TwinToneJobCreatedSerializer(job, context=self.ctx).data, status=status.HTTP_201_CREATED)
+
+
+class TwinToneJobDetailView(TwinToneView):
+    kind: str
+    item_serializer: type
+
+    def job(self, job_id: int) -> MediaJob:
+        return job_get(workspace=self.request.auth.workspace, kind=self.kind, job_id=job_id)
+
+    def retrieve(self, job_id: int) -> Response:
+        return Response(self.item_serializer(self.job(job_id), context=self.ctx).data)
+
+    def rename(self, request, job_id: int) -> Response:
+        job = self.job(job_id)
+        data = self.validated(TwinToneJobRenameSerializer, request.data)
+        return Response(TwinToneJobRenamedSerializer(job_rename(job=job, name=data["name"]), context=self.ctx).data)
+
+    def destroy(self, job_id: int) -> Response:
+        job_delete(job=self.job(job_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SpeechListView(TwinToneJobListView):
+    kind, envelope_key, item_serializer = SPEECH, "speech", TwinToneSpeechSerializer
+
+    @extend_schema(
+        summary="List speech generations",
+        parameters=[TwinToneJobListQuerySerializer],
+        responses={200: TwinToneSpeechPageSerializer, **error_responses(400)},
+    )
+    def get(self, request):
+        """Your speech generations, newest first, with `page`, `limit` and `status` (processing, ready, failed)."""
+        return self.list(request)
+
+    @extend_schema(
+        summary="Generate speech",
+        request=TwinToneSpeechCreateSerializer,
+        responses={201: TwinToneJobCreatedSerializer, **error_responses(400)},
+    )
+    def post(self, request):
+        """Start generating speech in the persona's voice. Answers at once with `processing`; poll
+        `GET /v1/speech/{id}` (or pass `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
+        data = self.validated(TwinToneSpeechCreateSerializer, request.data)
+        workspace = request.auth.workspace
+        profile = body_reference(
+            data.pop("persona_id"),
+            field="persona_id",
+            noun="persona",
+            lookup=lambda pk: speaking_profile_get(workspace=workspace, profile_id=pk),
+        )
+        return self.created(profile_speech_start(profile=profile, **data))
+
+
+class SpeechDetailView(TwinToneJobDetailView):
+    kind, item_serializer = SPEECH, TwinToneSpeechSerializer
+
+    @extend_schema(summary="Get a speech generation", responses={200: TwinToneSpeechSerializer, **error_responses(404)})
+    def get(self, request, speech_id: int):
+        """The generation's state; `url` of the audio once `ready`, `error` once `failed`."""
+        return self.retrieve(speech_id)
+
+    @extend_schema(
+        summary="Rename a speech generation",
+        request=TwinToneJobRenameSerializer,
+        responses={200: TwinToneJobRenamedSerializer, **error_responses(400, 404)},
+    )
+    def patch(self, request, speech_id: int):
+        """Change the generation's name."""
+        return self.rename(request, speech_id)
+
+    @extend_schema(summary="Delete a speech generation", responses={204: None, **error_responses(404)})
+    def delete(self, request, speech_id: int):
+        """Delete the generation and its audio file (a running one is canceled)."""
+        return self.destroy(speech_id)
+
+
+class VideoListView(TwinToneJobListView):
+    kind, envelope_key, item_serializer = VIDEO, "videos", TwinToneVideoSerializer
+
+    @extend_schema(
+        summary="List videos",
+        parameters=[TwinToneJobListQuerySerializer],
+        responses={200: TwinToneVideoPageSerializer, **error_responses(400)},
+    )
+    def get(self, request):
+        """Your generated videos, newest first, with `page`, `limit` and `status` (processing, ready, failed)."""
+        return self.list(request)
+
+    @extend_schema(
+        summary="Generate a video",
+        request=TwinToneVideoCreateSerializer,
+        responses={201: TwinToneJobCreatedSerializer, **error_responses(400)},
+    )
+    def post(self, request):
+        """Make the replica say the script: speech in its voice, then its photo lip-synced to it, as an
+        H.264/AAC MP4 at 25 fps. Answers at once with `processing`; poll `GET /v1/videos/{id}` (or pass
+        `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
+        data = self.validated(TwinToneVideoCreateSerializer, request.data)
+        person = person_in_body(
+            workspace=request.auth.workspace, raw_id=data.pop("replica_id"), field="replica_id", noun="replica"
+        )
+        return self.created(talking_head_start(person=person, kind=VIDEO, **data))
+
+
+class VideoDetailView(TwinToneJobDetailView):
+    kind, item_serializer = VIDEO, TwinToneVideoSerializer
+
+    @extend_schema(summary="Get a video", responses={200: TwinToneVideoSerializer, **error_responses(404)})
+    def get(self, request, video_id: int):
+        """The video's state; its `url` once `ready`, `error` once `failed`."""
+        return self.retrieve(video_id)
+
+    @extend_schema(
+        summary="Rename a video",
+        request=TwinToneJobRenameSerializer,
+        responses={200: TwinToneJobRenamedSerializer, **error_responses(400, 404)},
+    )
+    def patch(self, request, video_id: int):
+        """Change the video's name."""
+        return self.rename(request, video_id)
+
+    @extend_schema(summary="Delete a video", responses={204: None, **error_responses(404)})
+    def delete(self, request, video_id: int):
+        """Delete the video and its file (a running one is canceled)."""
+        return self.destroy(video_id)

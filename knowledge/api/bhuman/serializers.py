@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from knowledge.services.pages import MAX_PAGES_PER_CALL
+from knowledge.services.pages import MAX_PAGES_PER_CALL, MAX_STREAM_BATCHES
 from persona_platform.api.fields import StrictCharField, StrictIntegerField
 from persona_platform.api.pagination import PageQuerySerializer
 
@@ -26,6 +26,7 @@ class StreamDataSerializer(serializers.Serializer):
     batch_index = StrictIntegerField(
         required=False,
         min_value=0,
+        max_value=MAX_STREAM_BATCHES - 1,
         help_text="The batch's place in the stream (0, 1, ...); batches may arrive in any order. Absent: the next "
         "batch, or the same batch again if these very pages were already received.",
     )

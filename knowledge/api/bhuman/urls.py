@@ -1,14 +1,14 @@
 from django.urls import path
 
 from knowledge.api.bhuman import views
+from persona_platform.api.routes import with_slash
 
 urlpatterns = [
     path("kb/auto-generate-prompts", views.AutoPromptsView.as_view(), name="kb-auto-generate-prompts"),
     path("kb/review-data", views.ReviewDataView.as_view(), name="kb-review-data"),
     path("kb/store-pages", views.StorePagesView.as_view(), name="kb-store-pages"),
     path("kb/stream-pages", views.StreamPagesView.as_view(), name="kb-stream-pages"),
-    path("kb/training-data", views.TrainingDataView.as_view(), name="kb-training-data"),
-    path("kb/training-data/", views.TrainingDataView.as_view()),
+    *with_slash("kb/training-data", views.TrainingDataView, "kb-training-data"),
     path("kb/training-data/<dbid:data_id>", views.TrainingDataItemView.as_view(), name="kb-training-data-item"),
     path("kb/v2/chat", views.ChatView.as_view(), name="kb-chat"),
     path("persona/chats", views.ChatsView.as_view(), name="chats"),

@@ -3,11 +3,11 @@
 Calls act on the instance named by `instance_id`, else on the workspace's default persona.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from characters.api.bhuman.views import BHumanView, bhuman_success
+from characters.api.bhuman.views import InstanceScopedView
 from knowledge.api.bhuman.serializers import (
     AutoPromptsSerializer,
     ChatSerializer,
@@ -21,29 +21,18 @@ from knowledge.api.bhuman.serializers import (
     TrainingDataQuerySerializer,
     TrainingDataUpdateSerializer,
 )
-from knowledge.services.conversations import conversation_create, conversation_get, conversation_list, reply
+from knowledge.selectors import conversation_get, conversation_list, page_get, page_list
+from knowledge.services.conversations import conversation_create, reply
 from knowledge.services.pages import (
     page_delete,
-    page_get,
-    page_list,
     page_update,
     pages_store,
     review_submit,
     stream_batch_receive,
 )
 from knowledge.services.prompts import prompts_suggest
-from persona_platform.api.pagination import paginate
-from persona_platform.api.schema import BHumanErrorSerializer
-from persona_platform.api.schema import error_responses as _error_responses
+from persona_platform.api.dialects.bhuman import BHumanView, bhuman_success, error_responses, success_response
 from persona_platform.errors import InvalidInput
-
-
-def error_responses(*codes: int) -> dict:
-    return _error_responses(*codes, serializer=BHumanErrorSerializer)
-
-
-def success(description: str) -> OpenApiResponse:
-    return OpenApiResponse(description=f'`{{"status": "success", ...}}`: {description}')
 
 
 def _page_id(raw: str, *, field: str) -> int:
@@ -52,67 +41,61 @@ def _page_id(raw: str, *, field: str) -> int:
     return int(raw)
 
 
-class StorePagesView(BHumanView):
+class StorePagesView(InstanceScopedView):
     @extend_schema(
         summary="Store pages",
         request=StorePagesSerializer,
-        responses={201: success("`page_ids` and the indexing `job_id`."), **error_responses(400, 404)},
+        responses={201: success_response("`page_ids` and the indexing `job_id`."), **error_responses(400, 404)},
     )
     def post(self, request):
         """Pages (title, content, metadata) added to the persona's knowledge. They are chunked and embedded by a
         job; answers use them once it is done."""
-        data = self.validated(StorePagesSerializer, request.data)
-        pages = pages_store(person=self.instance(data.get("instance_id")), pages=data["pages"])
+        person, pages = self.instance_and_body(StorePagesSerializer, "pages")
+        pages = pages_store(person=person, pages=pages)
         return bhuman_success("Pages stored successfully", status.HTTP_201_CREATED, page_ids=[str(p.pk) for p in pages])
 
 
-class StreamPagesView(BHumanView):
+class StreamPagesView(InstanceScopedView):
     @extend_schema(
         summary="Stream pages",
         request=StreamPagesSerializer,
-        responses={200: success("The stream's state: received and missing batches."), **error_responses(400, 404, 409)},
+        responses={
+            200: success_response("The stream's state: received and missing batches."),
+            **error_responses(400, 404, 409),
+        },
     )
     def post(self, request):
         """One batch of a stream: an ordered, resumable sequence of batches under `stream_id`. Batches may
         arrive out of order (`batch_index`); sending a batch again changes nothing; the answer lists what has
         been received and what is missing, so a client can resume."""
-        data = self.validated(StreamPagesSerializer, request.data)
-        stream = data["stream_data"]
-        state = stream_batch_receive(
-            person=self.instance(data.get("instance_id")),
-            stream_id=stream["stream_id"],
-            pages=stream["pages"],
-            batch_index=stream.get("batch_index"),
-            final=stream["final"],
-        )
-        return bhuman_success("Pages streamed successfully", **state)
+        person, stream = self.instance_and_body(StreamPagesSerializer, "stream_data")
+        return bhuman_success("Pages streamed successfully", **stream_batch_receive(person=person, **stream))
 
 
-class TrainingDataView(BHumanView):
+class TrainingDataView(InstanceScopedView):
     @extend_schema(
         summary="List training data",
         parameters=[TrainingDataQuerySerializer],
-        responses={200: success("`training_data`: [{id, title, content, status}]"), **error_responses(400, 404)},
+        responses={
+            200: success_response("`training_data`: [{id, title, content, status}]"),
+            **error_responses(400, 404),
+        },
     )
     def get(self, request):
         """The persona's knowledge, page by page, oldest first (`page` and `limit` optional)."""
         query = self.query(TrainingDataQuerySerializer)
-        page = paginate(
-            page_list(person=self.instance(query.get("instance_id"))), page=query["page"], limit=query.get("limit")
-        )
+        page = self.page(page_list(person=self.instance(query)), query)
         items = TrainingDataItemSerializer(page.items, many=True).data
         return Response({"status": "success", "training_data": items, "pagination": page.meta()})
 
     @extend_schema(
         summary="Update training data",
         request=TrainingDataUpdateSerializer,
-        responses={200: success("Updated; indexed again by a job."), **error_responses(400, 404)},
+        responses={200: success_response("Updated; indexed again by a job."), **error_responses(400, 404)},
     )
     def put(self, request):
         """New `content` (and optionally `title`) for the item `id`; it is indexed again."""
-        data = self.validated(TrainingDataUpdateSerializer, request.data)
-        item = data["training_data"]
-        person = self.instance(data.get("instance_id"))
+        person, item = self.instance_and_body(TrainingDataUpdateSerializer, "training_data")
         page = page_get(person=person, page_id=_page_id(item["id"], field="training_data.id"))
         page_update(page=page, content=item["content"], title=item.get("title"))
         return bhuman_success("Training data updated successfully")
@@ -120,83 +103,70 @@ class TrainingDataView(BHumanView):
     @extend_schema(
         summary="Delete training data",
         request=TrainingDataDeleteSerializer,
-        responses={200: success("Deleted."), **error_responses(400, 404)},
+        responses={200: success_response("Deleted."), **error_responses(400, 404)},
     )
     def delete(self, request):
         """Delete the item `id` (in the body, or `?id=`), with its passages."""
         data = self.validated(TrainingDataDeleteSerializer, {**request.query_params.dict(), **request.data})
         if "id" not in data:
             raise InvalidInput("id: This field is required.")
-        person = self.instance(data.get("instance_id"))
-        page_delete(page=page_get(person=person, page_id=_page_id(data["id"], field="id")))
+        page_delete(page=page_get(person=self.instance(data), page_id=_page_id(data["id"], field="id")))
         return bhuman_success("Training data deleted successfully")
 
 
-class TrainingDataItemView(BHumanView):
+class TrainingDataItemView(InstanceScopedView):
     @extend_schema(
         summary="Get one training data item",
         parameters=[InstanceQuerySerializer],
-        responses={200: success("`training_data`: {id, title, content, status}"), **error_responses(404)},
+        responses={200: success_response("`training_data`: {id, title, content, status}"), **error_responses(404)},
     )
     def get(self, request, data_id: int):
-        query = self.query(InstanceQuerySerializer)
-        page = page_get(person=self.instance(query.get("instance_id")), page_id=data_id)
+        page = page_get(person=self.instance(self.query(InstanceQuerySerializer)), page_id=data_id)
         return Response({"status": "success", "training_data": TrainingDataItemSerializer(page).data})
 
     @extend_schema(
         summary="Delete one training data item",
         parameters=[InstanceQuerySerializer],
-        responses={200: success("Deleted."), **error_responses(404)},
+        responses={200: success_response("Deleted."), **error_responses(404)},
     )
     def delete(self, request, data_id: int):
-        query = self.query(InstanceQuerySerializer)
-        page_delete(page=page_get(person=self.instance(query.get("instance_id")), page_id=data_id))
+        page_delete(page=page_get(person=self.instance(self.query(InstanceQuerySerializer)), page_id=data_id))
         return bhuman_success("Training data deleted successfully")
 
 
-class ReviewDataView(BHumanView):
+class ReviewDataView(InstanceScopedView):
     @extend_schema(
         summary="Submit data for review",
         request=ReviewSubmitSerializer,
-        responses={202: success("Queued for review."), **error_responses(400, 404)},
+        responses={202: success_response("Queued for review."), **error_responses(400, 404)},
     )
     def post(self, request):
         """Articles and notes wait for staff in the admin's review queue; approved ones become knowledge,
         rejected ones never do."""
-        data = self.validated(ReviewSubmitSerializer, request.data)
-        review = data["review_data"]
-        items = review_submit(
-            person=self.instance(data.get("instance_id")), articles=review["articles"], notes=review["notes"]
-        )
+        person, review = self.instance_and_body(ReviewSubmitSerializer, "review_data")
+        items = review_submit(person=person, **review)
         return bhuman_success(
             "Data submitted for review", status.HTTP_202_ACCEPTED, review_ids=[str(i.pk) for i in items]
         )
 
 
-class AutoPromptsView(BHumanView):
+class AutoPromptsView(InstanceScopedView):
     @extend_schema(
         summary="Suggest prompts",
         request=AutoPromptsSerializer,
-        responses={200: success("`prompts`: questions a visitor might ask."), **error_responses(400, 404)},
+        responses={200: success_response("`prompts`: questions a visitor might ask."), **error_responses(400, 404)},
     )
     def post(self, request):
         """Questions a visitor might ask the persona about the `topics`, grounded in its knowledge base."""
-        data = self.validated(AutoPromptsSerializer, request.data)
-        prompt_data = data["data"]
-        prompts = prompts_suggest(
-            person=self.instance(data.get("instance_id")),
-            topics=prompt_data["topics"],
-            context=prompt_data["context"],
-            count=prompt_data["count"],
-        )
-        return Response({"status": "success", "prompts": prompts})
+        person, prompt_data = self.instance_and_body(AutoPromptsSerializer, "data")
+        return Response({"status": "success", "prompts": prompts_suggest(person=person, **prompt_data)})
 
 
-class ChatView(BHumanView):
+class ChatView(InstanceScopedView):
     @extend_schema(
         summary="Chat with the persona",
         request=ChatSerializer,
-        responses={200: success("`chat_id`, `response` and its `sources`."), **error_responses(400, 404, 409)},
+        responses={200: success_response("`chat_id`, `response` and its `sources`."), **error_responses(400, 404, 409)},
     )
     def post(self, request):
         """The persona answers `message` from its knowledge base, in its voice, naming its sources (page
@@ -207,7 +177,7 @@ class ChatView(BHumanView):
         if "chat_id" in chat:
             conversation = conversation_get(workspace=request.auth.workspace, public_id=chat["chat_id"])
         else:
-            conversation = conversation_create(person=self.instance(data.get("instance_id")), user_id=chat["user_id"])
+            conversation = conversation_create(person=self.instance(data), user_id=chat["user_id"])
         answer = reply(conversation=conversation, text=chat["message"], context=chat["context"])
         sources = [{"page_id": str(c["page_id"]), "title": c["title"]} for c in answer.citations]
         return Response(
@@ -219,13 +189,13 @@ class ChatsView(BHumanView):
     @extend_schema(
         summary="Chat history",
         parameters=[ChatsQuerySerializer],
-        responses={200: success("`chats`: [{chat_id, user_id, messages}]"), **error_responses(400)},
+        responses={200: success_response("`chats`: [{chat_id, user_id, messages}]"), **error_responses(400)},
     )
     def get(self, request):
         """The workspace's chats, newest first, each with its messages in order; `user_id` filters."""
         query = self.query(ChatsQuerySerializer)
         conversations = conversation_list(workspace=request.auth.workspace, user_id=query.get("user_id"))
-        page = paginate(conversations.prefetch_related("messages"), page=query["page"], limit=query.get("limit"))
+        page = self.page(conversations.prefetch_related("messages"), query)
         chats = [
             {
                 "chat_id": conversation.public_id,
@@ -241,7 +211,7 @@ class ChatMessagesView(BHumanView):
     @extend_schema(
         summary="Messages of a chat",
         responses={
-            200: success("`messages` (texts in order) and `details` (role, sources, time)."),
+            200: success_response("`messages` (texts in order) and `details` (role, sources, time)."),
             **error_responses(404),
         },  # fmt: skip
     )

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from knowledge.models import Conversation
 from persona_platform.api.fields import StrictCharField, UtcDateTimeField
-from persona_platform.api.pagination import PageQuerySerializer
+from persona_platform.api.pagination import PageQuerySerializer, paginated_serializer
 
 
 class TwinToneConversationSerializer(serializers.Serializer):
@@ -60,3 +60,7 @@ class TwinToneMessageCreateSerializer(serializers.Serializer):
     text = StrictCharField(max_length=5000, help_text="What the user says.")
     context = StrictCharField(required=False, allow_blank=True, max_length=5000, default="")
     speak = serializers.BooleanField(default=True, help_text="Also speak the reply (an `audio` event with its URL).")
+
+
+ConversationPage = paginated_serializer("TwinToneConversationPage", "conversations", TwinToneConversationSerializer)
+MessagePage = paginated_serializer("TwinToneMessagePage", "messages", TwinToneMessageSerializer)

@@ -2,7 +2,6 @@
 ours beyond the seed: `/v1/conversations/{id}/messages`, the reply streamed as Server-Sent Events."""
 
 import json
-import time
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
@@ -10,8 +9,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from characters.api.twintone.views import TwinToneView
+from characters.selectors import person_in_body
 from knowledge.api.twintone.serializers import (
+    ConversationPage,
+    MessagePage,
     TwinToneConversationCreateSerializer,
     TwinToneConversationEndedSerializer,
     TwinToneConversationListQuerySerializer,
@@ -20,22 +21,20 @@ from knowledge.api.twintone.serializers import (
     TwinToneMessageSerializer,
 )
 from knowledge.models import Message
+from knowledge.selectors import conversation_get, conversation_list, message_list
 from knowledge.services.conversations import (
     conversation_create,
     conversation_delete,
     conversation_end,
-    conversation_get,
-    conversation_list,
     reply_finish,
+    reply_speak,
     reply_start,
 )
 from media_jobs.models import MediaJob
-from media_jobs.services import speech_start
-from persona_platform.api.pagination import PageQuerySerializer, paginate, paginated_serializer
+from media_jobs.services import job_wait
+from persona_platform.api.dialects.twintone import TwinToneView
+from persona_platform.api.pagination import PageQuerySerializer
 from persona_platform.api.schema import error_responses
-
-ConversationPage = paginated_serializer("TwinToneConversationPage", "conversations", TwinToneConversationSerializer)
-MessagePage = paginated_serializer("TwinToneMessagePage", "messages", TwinToneMessageSerializer)
 
 
 def sse(event: str, data: dict) -> bytes:
@@ -52,8 +51,7 @@ class ConversationListView(TwinToneView):
         """Your conversations, newest first, with `page`, `limit` and `status` (active, ended)."""
         query = self.query(TwinToneConversationListQuerySerializer)
         conversations = conversation_list(workspace=request.auth.workspace, status=query.get("status"))
-        page = paginate(conversations, page=query["page"], limit=query.get("limit"))
-        return Response(page.envelope("conversations", TwinToneConversationSerializer(page.items, many=True).data))
+        return self.page_response(conversations, query, key="conversations", serializer=TwinToneConversationSerializer)
 
     @extend_schema(
         summary="Create a conversation",
@@ -64,7 +62,9 @@ class ConversationListView(TwinToneView):
         """A conversation with a replica, `active` until ended. Send it messages with
         `POST /v1/conversations/{id}/messages`."""
         data = self.validated(TwinToneConversationCreateSerializer, request.data)
-        person = self.replica_in_body(data["replica_id"])
+        person = person_in_body(
+            workspace=request.auth.workspace, raw_id=data["replica_id"], field="replica_id", noun="replica"
+        )
         conversation = conversation_create(person=person, name=data["name"])
         return Response(TwinToneConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
 
@@ -109,11 +109,8 @@ class ConversationMessagesView(ConversationView):
         """Both sides of the conversation in order, with each reply's sources and spoken audio."""
         conversation = self.conversation(conversation_id)
         query = self.query(PageQuerySerializer)
-        messages = Message.objects.filter(conversation=conversation).select_related("audio_job")
-        page = paginate(messages, page=query["page"], limit=query.get("limit"))
-        return Response(
-            page.envelope("messages", TwinToneMessageSerializer(page.items, many=True, context=self.ctx).data)
-        )
+        messages = message_list(conversation=conversation)
+        return self.page_response(messages, query, key="messages", serializer=TwinToneMessageSerializer)
 
     @extend_schema(
         summary="Send a message (the reply streams as Server-Sent Events)",
@@ -159,15 +156,9 @@ class ConversationMessagesView(ConversationView):
 
 def _spoken(answer: Message, request) -> dict:
     """Speak the reply (a speech job) and wait a while for it; past that, the client can poll the job."""
-    job = speech_start(person=answer.conversation.person, text=answer.content, name="Conversation reply")
-    Message.objects.filter(pk=answer.pk).update(audio_job=job)
-    deadline = time.monotonic() + settings.CONVERSATION_AUDIO_WAIT_SECONDS
-    while True:
-        job.refresh_from_db()
-        if job.status == MediaJob.Status.READY:
-            return {"status": "ready", "speech_id": str(job.pk), "url": request.build_absolute_uri(job.result_file.url)}
-        if job.is_final:
-            return {"status": "failed", "speech_id": str(job.pk), "error": job.error or "Canceled."}
-        if time.monotonic() > deadline:
-            return {"status": "processing", "speech_id": str(job.pk)}
-        time.sleep(0.1)
+    job = job_wait(job=reply_speak(answer=answer), seconds=settings.CONVERSATION_AUDIO_WAIT_SECONDS)
+    if job.status == MediaJob.Status.READY:
+        return {"status": "ready", "speech_id": str(job.pk), "url": request.build_absolute_uri(job.result_file.url)}
+    if job.is_final:
+        return {"status": "failed", "speech_id": str(job.pk), "error": job.error or "Canceled."}
+    return {"status": "processing", "speech_id": str(job.pk)}

@@ -21,8 +21,9 @@ Decisions callers can rely on:
   is None: the trainer chose it. `base_model` is recorded as given: it names the inference app that uses the LoRA.
 * The status is polled every FAL_POLL_SECONDS, stretching to four times that, until FAL_TRAINING_TIMEOUT_SECONDS
   have passed since `train()` began; then the request is canceled and a retryable EngineError raised.
-* A 429, 5xx or timeout while polling or fetching the result is retried in place (MAX_POLL_FAILURES in a row at
-  most): the training is already paid for, and failing the job would train it twice.
+* A retryable failure (media_jobs.engines.http: a timeout, 409, 429 or 5xx) while polling or fetching the result
+  is retried in place, MAX_POLL_FAILURES in a row at most, waiting at least as long as a Retry-After says: the
+  training is already paid for, and failing the job would train it twice.
 * Once submitted, every way out except a finished request cancels it (best effort), so nothing trains unwatched.
 * Settings are read at call time, so tests and deployments can change them without re-importing.
 """
@@ -30,44 +31,29 @@ Decisions callers can rely on:
 import re
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeGuard
 from urllib.parse import quote
 
 import requests
 from django.conf import settings
 
-from media_jobs.engines.base import EngineError, EngineUnavailable
-from media_jobs.engines.http import provider_detail, scrub
+from media_jobs.engines.base import EngineError, EngineUnavailable, LoraTrainingResult, Progress
+from media_jobs.engines.http import ProviderClient, json_object
 
-DEFAULT_QUEUE_URL = "https://queue.fal.run"
-DEFAULT_REST_URL = "https://rest.alpha.fal.ai"  # fal_client's REST_URL
-DEFAULT_TRAINING_APP = "fal-ai/flux-lora-fast-training"
+PROVIDER = "fal"
 STORAGE_TYPE = "fal-cdn-v3"
 ZIP_NAME = "fal-training-images.zip"
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: no clock in the archive
 MAX_POLL_FAILURES = 5
+MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After while polling is waited out in steps of this
 BACKOFF, MAX_BACKOFF = 1.5, 4.0  # each poll waits 1.5× longer, up to 4× FAL_POLL_SECONDS
-MAX_MESSAGE = 500
 # Progress: the upload is done at UPLOADED, the queue ends at QUEUED, training fills the span up to TRAINED.
 UPLOADED, QUEUED, TRAINED = 0.05, 0.10, 0.95
 # The trainer logs a step counter as tqdm prints it ("Training:  40%|████      | 400/1000 [...]").
 STEP_COUNTER = re.compile(r"(?<![\d.])(\d+)\s*/\s*(\d+)(?![\d.])")
-
-
-@dataclass(frozen=True)
-class LoraTrainingResult:
-    """A trained LoRA where fal stores it: the weights stay at fal's URLs until the service copies them."""
-
-    request_id: str
-    weights_url: str  # diffusers_lora_file: the .safetensors to load
-    config_url: str
-    base_model: str  # the inference app the LoRA is used with, e.g. fal-ai/flux-lora
-    trigger_word: str
-    steps: int
-    rank: int | None  # None: the trainer has no rank setting and chose its own
 
 
 @dataclass(frozen=True)
@@ -90,13 +76,13 @@ class FalLoraTrainer:
     def train(
         self,
         *,
-        images: list[Path],
+        images: Sequence[Path],
         steps: int,
         rank: int,
         base_model: str,
         trigger_word: str,
         work_dir: Path,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> LoraTrainingResult:
         """Train a LoRA on `images` and answer where fal stored it. `progress` gets 0..1, never going back."""
@@ -130,7 +116,7 @@ class FalLoraTrainer:
         )
         finished = False
         try:
-            deadline = started + float(getattr(settings, "FAL_TRAINING_TIMEOUT_SECONDS", 3600))
+            deadline = started + float(settings.FAL_TRAINING_TIMEOUT_SECONDS)
             self._wait(request, steps=steps, deadline=deadline, report=report, stop=stop)
             finished = True
             payload = self._result(request)
@@ -155,14 +141,12 @@ class FalLoraTrainer:
 
     def _upload(self, archive: Path, *, content_type: str) -> str:
         """Initiate an upload, PUT the bytes to the signed URL it gives, answer the URL the trainer reads."""
-        answer = _json(
-            self._call(
-                "POST",
-                f"{_rest_url()}/storage/upload/initiate",
-                what="Starting the upload",
-                params={"storage_type": STORAGE_TYPE},
-                json={"file_name": archive.name, "content_type": content_type},
-            )
+        answer = self._fetch(
+            "POST",
+            f"{_rest_url()}/storage/upload/initiate",
+            what="Starting the upload",
+            params={"storage_type": STORAGE_TYPE},
+            json={"file_name": archive.name, "content_type": content_type},
         )
         upload_url, file_url = answer.get("upload_url"), answer.get("file_url")
         if not _is_http_url(upload_url) or not _is_http_url(file_url):
@@ -173,9 +157,9 @@ class FalLoraTrainer:
             self._call("PUT", upload_url, what="Uploading the training images", key=False, data=data, headers=headers)
         return file_url
 
-    def _submit(self, arguments: dict) -> _Request:
+    def _submit(self, arguments: dict[str, Any]) -> _Request:
         app = _training_app()
-        answer = _json(self._call("POST", f"{_queue_url()}/{app}", what="Submitting the training", json=arguments))
+        answer = self._fetch("POST", f"{_queue_url()}/{app}", what="Submitting the training", json=arguments)
         request_id = answer.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise EngineError("fal did not answer a request_id for the training.", retryable=True)
@@ -189,26 +173,28 @@ class FalLoraTrainer:
             cancel_url=_on_queue(answer.get("cancel_url"), base + "/cancel"),
         )
 
-    def _wait(self, request: _Request, *, steps: int, deadline: float, report, stop) -> None:
+    def _wait(
+        self, request: _Request, *, steps: int, deadline: float, report: "_Progress", stop: Callable[[], bool]
+    ) -> None:
         """Poll until the request is COMPLETED; raise on cancellation, the deadline or lasting failures."""
-        interval = base = max(float(getattr(settings, "FAL_POLL_SECONDS", 5)), 0.01)
+        interval = base = max(float(settings.FAL_POLL_SECONDS), 0.01)
         failures = 0
         while True:
             if stop():
                 raise EngineError("Canceled")
             if time.monotonic() >= deadline:
-                limit = float(getattr(settings, "FAL_TRAINING_TIMEOUT_SECONDS", 3600))
+                limit = float(settings.FAL_TRAINING_TIMEOUT_SECONDS)
                 raise EngineError(
                     f"The LoRA training did not finish within {limit:g} s at fal; it was canceled.", retryable=True
                 )
+            pause = interval
             try:
-                answer = _json(
-                    self._call("GET", request.status_url, what="Checking the training", params={"logs": "1"})
-                )
+                answer = self._fetch("GET", request.status_url, what="Checking the training", params={"logs": "1"})
             except EngineError as exc:
                 failures += 1
                 if not exc.retryable or failures > MAX_POLL_FAILURES:
                     raise
+                pause = max(interval, min(exc.retry_after or 0.0, MAX_RETRY_AFTER))
             else:
                 failures = 0
                 status = answer.get("status")
@@ -226,20 +212,20 @@ class FalLoraTrainer:
                         report(QUEUED + (TRAINED - QUEUED) * done)
                 else:
                     raise EngineError(f"fal answered an unknown status {status!r} for the training.", retryable=True)
-            time.sleep(max(min(interval, deadline - time.monotonic()), 0.0))
+            time.sleep(max(min(pause, deadline - time.monotonic()), 0.0))
             interval = min(interval * BACKOFF, base * MAX_BACKOFF)
 
-    def _result(self, request: _Request) -> dict:
+    def _result(self, request: _Request) -> dict[str, Any]:
         """The finished request's output; transient failures are retried here, as a new job would train again."""
         failures = 0
         while True:
             try:
-                return _json(self._call("GET", request.response_url, what="Fetching the trained LoRA"))
+                return self._fetch("GET", request.response_url, what="Fetching the trained LoRA")
             except EngineError as exc:
                 failures += 1
                 if not exc.retryable or failures > MAX_POLL_FAILURES:
                     raise
-            time.sleep(max(float(getattr(settings, "FAL_POLL_SECONDS", 5)), 0.01))
+                time.sleep(max(float(settings.FAL_POLL_SECONDS), 0.01, min(exc.retry_after or 0.0, MAX_RETRY_AFTER)))
 
     def _cancel_quietly(self, request: _Request) -> None:
         """Best effort: the request may have finished or gone already, and the caller's error matters more."""
@@ -250,49 +236,27 @@ class FalLoraTrainer:
 
     # -- HTTP -----------------------------------------------------------------------------------------------
 
-    def _call(self, method: str, url: str, *, what: str, key: bool = True, **kwargs) -> requests.Response:
-        """One request with an explicit timeout, the key where fal wants it, errors mapped onto EngineError."""
+    def _call(self, method: str, url: str, *, what: str, key: bool = True, **kwargs: Any) -> requests.Response:
+        """One request; `key=False` for the signed upload URL, which needs none and may belong to another host."""
         api_key = _api_key()
-        timeout = float(getattr(settings, "ENGINE_TIMEOUT_SECONDS", 60))
-        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-        if key:
-            headers["Authorization"] = f"Key {api_key}"
-        try:
-            response = requests.request(
-                method,
-                url,
-                headers=headers,
-                timeout=(min(timeout, 10.0), timeout),
-                allow_redirects=False,  # a redirect must not carry the key to another host
-                **kwargs,
-            )
-        except requests.Timeout as exc:
-            raise EngineError(f"{what} timed out after {timeout:g} s waiting for fal.", retryable=True) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise EngineError(f"{what} could not reach fal ({type(exc).__name__}).", retryable=True) from exc
-        except requests.RequestException as exc:
-            raise EngineError(scrub(f"{what} failed: {exc}", api_key)) from exc
+        client = ProviderClient(
+            provider=PROVIDER,
+            api_key=api_key,
+            key_setting="FAL_KEY",
+            auth_headers={"Authorization": f"Key {api_key}"},
+            timeout=float(settings.ENGINE_TIMEOUT_SECONDS),
+        )
+        return client.request(method, url, what=what, authorize=key, **kwargs)
 
-        status = response.status_code
-        if 200 <= status < 300:
-            return response
-        detail = scrub(provider_detail(response), api_key)
-        if status == 401:
-            message = f"{what} failed: fal refused the key (401), so FAL_KEY is wrong or revoked"
-        elif status == 422:
-            message = f"{what} failed: fal refused the input (422)"
-        else:
-            message = f"{what} failed: fal answered {status}"
-        message += f": {detail}" if detail else "."
-        if status == 429 and response.headers.get("Retry-After"):
-            message += f" (retry after {response.headers['Retry-After']} s)"
-        raise EngineError(message[:MAX_MESSAGE], retryable=status in (408, 429) or status >= 500)
+    def _fetch(self, method: str, url: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
+        """One request whose answer is a JSON object."""
+        return json_object(self._call(method, url, what=what, **kwargs), provider=PROVIDER)
 
 
 # -- the archive --------------------------------------------------------------------------------------------
 
 
-def zip_images(images: list[Path], path: Path) -> Path:
+def zip_images(images: Sequence[Path], path: Path) -> Path:
     """Write the image files among `images` into a zip at `path`, named by position and kind; answer `path`."""
     entries = []
     for image in images:
@@ -331,51 +295,41 @@ def image_extension(data: bytes) -> str | None:
 
 def _api_key() -> str:
     """Checked first in every call: without a key the engine is unavailable, whatever the input."""
-    api_key = getattr(settings, "FAL_KEY", "")
+    api_key: str = settings.FAL_KEY
     if not api_key:
         raise EngineUnavailable("fal.ai is not configured: FAL_KEY is empty.")
     return api_key
 
 
 def _queue_url() -> str:
-    return (getattr(settings, "FAL_QUEUE_URL", "") or DEFAULT_QUEUE_URL).rstrip("/")
+    return str(settings.FAL_QUEUE_URL).rstrip("/")
 
 
 def _rest_url() -> str:
-    return (getattr(settings, "FAL_REST_URL", "") or DEFAULT_REST_URL).rstrip("/")
+    return str(settings.FAL_REST_URL).rstrip("/")
 
 
 def _training_app() -> str:
-    app = (getattr(settings, "FAL_LORA_TRAINING_APP", "") or DEFAULT_TRAINING_APP).strip("/")
+    app = str(settings.FAL_LORA_TRAINING_APP).strip("/")
     if len(app.split("/")) < 2:
-        raise EngineUnavailable(f"FAL_LORA_TRAINING_APP must be an app id such as {DEFAULT_TRAINING_APP}.")
+        raise EngineUnavailable("FAL_LORA_TRAINING_APP must be an app id such as fal-ai/flux-lora-fast-training.")
     return app
 
 
-def _check_positive(name: str, value) -> None:
+def _check_positive(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise EngineError(f"{name} must be a positive whole number, not {value!r}.")
 
 
-def _is_http_url(value) -> bool:
+def _is_http_url(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(("https://", "http://"))
 
 
-def _on_queue(url, fallback: str) -> str:
+def _on_queue(url: object, fallback: str) -> str:
     return url if isinstance(url, str) and url.startswith(_queue_url() + "/") else fallback
 
 
-def _json(response: requests.Response) -> dict:
-    try:
-        payload = response.json()
-    except ValueError as exc:
-        raise EngineError("fal answered something that is not JSON.", retryable=True) from exc
-    if not isinstance(payload, dict):
-        raise EngineError("fal answered JSON of an unexpected shape.", retryable=True)
-    return payload
-
-
-def _file_url(payload: dict, field: str) -> str:
+def _file_url(payload: dict[str, Any], field: str) -> str:
     file = payload.get(field)
     url = file.get("url") if isinstance(file, dict) else None
     if not _is_http_url(url):
@@ -383,7 +337,7 @@ def _file_url(payload: dict, field: str) -> str:
     return url
 
 
-def _training_fraction(logs, steps: int) -> float | None:
+def _training_fraction(logs: object, steps: int) -> float | None:
     """How far training got, from the latest "done/steps" counter in the logs; None before the first one."""
     for entry in reversed(logs if isinstance(logs, list) else []):
         message = entry.get("message") if isinstance(entry, dict) else None
@@ -398,7 +352,7 @@ def _training_fraction(logs, steps: int) -> float | None:
 class _Progress:
     """Reports only forward steps, clamped to 0..1, so a caller's progress bar never jumps back."""
 
-    def __init__(self, callback: Callable[[float], None] | None):
+    def __init__(self, callback: Progress | None):
         self.callback, self.value = callback, 0.0
 
     def __call__(self, value: float) -> None:

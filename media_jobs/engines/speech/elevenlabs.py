@@ -20,9 +20,10 @@ import mimetypes
 import subprocess
 import uuid
 import wave
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import requests
@@ -30,8 +31,9 @@ from django.conf import settings
 
 from media_jobs.engines.audio import ffmpeg_exe, pitch_filter
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
-from media_jobs.engines.http import provider_detail, scrub
+from media_jobs.engines.http import ProviderClient, json_object
 
+PROVIDER = "ElevenLabs"
 SPEED_RANGE = (0.7, 1.2)  # what the provider accepts for voice_settings.speed
 MAX_PITCH_SEMITONES = 12.0  # beyond an octave a tempo-preserving shift sounds broken
 PCM_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
@@ -39,7 +41,6 @@ MP3_FORMATS = {22050: "mp3_22050_32", 44100: "mp3_44100_128"}
 DEFAULT_WAV_RATE = 24000  # available on every plan; 44100 needs a paid tier
 DEFAULT_MP3_RATE = 44100
 UNIT_SETTINGS = ("stability", "similarity_boost", "style")  # floats in 0..1
-MAX_MESSAGE = 500
 
 
 class ElevenLabsSpeech:
@@ -110,7 +111,7 @@ class ElevenLabsSpeech:
 
     # -- voices ---------------------------------------------------------------------------------------------
 
-    def clone_voice(self, *, name: str, samples: list[Path], description: str = "") -> str:
+    def clone_voice(self, *, name: str, samples: Sequence[Path], description: str = "") -> str:
         """Create an instant voice clone from recorded samples and answer its voice_id."""
         _api_key()
         if not name or not name.strip():
@@ -137,7 +138,7 @@ class ElevenLabsSpeech:
                 for path in paths
             ]
             answer = self._call("POST", "/v1/voices/add", what="Voice cloning", data=data, files=files)
-        voice_id = _json(answer).get("voice_id")
+        voice_id = json_object(answer, provider=PROVIDER).get("voice_id")
         if not isinstance(voice_id, str) or not voice_id:
             raise EngineError("ElevenLabs did not answer a voice_id for the new voice.", retryable=True)
         # requires_verification=True still gives a usable id once the owner verifies it in their account.
@@ -152,38 +153,10 @@ class ElevenLabsSpeech:
 
     # -- HTTP -----------------------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, what: str, missing_ok: bool = False, **kwargs) -> requests.Response:
-        """One request with the key, an explicit timeout and provider errors mapped onto EngineError."""
-        api_key = _api_key()
-        base_url = (getattr(settings, "ELEVENLABS_BASE_URL", "") or "https://api.elevenlabs.io").rstrip("/")
-        timeout = float(getattr(settings, "ENGINE_TIMEOUT_SECONDS", 60))
-        try:
-            response = requests.request(
-                method,
-                base_url + path,
-                headers={"xi-api-key": api_key, "Accept": "application/json"},
-                timeout=(min(timeout, 10.0), timeout),
-                allow_redirects=False,  # a redirect must not carry the key to another host
-                **kwargs,
-            )
-        except requests.Timeout as exc:
-            raise EngineError(f"{what} timed out after {timeout:g} s waiting for ElevenLabs.", retryable=True) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise EngineError(f"{what} could not reach ElevenLabs ({type(exc).__name__}).", retryable=True) from exc
-        except requests.RequestException as exc:
-            raise EngineError(scrub(f"{what} request failed: {exc}", api_key)) from exc
-
-        status = response.status_code
-        if 200 <= status < 300 or (missing_ok and status == 404):
-            return response
-        detail = scrub(provider_detail(response), api_key)
-        message = f"{what} failed: ElevenLabs answered {status}" + (f": {detail}" if detail else ".")
-        if status == 429:
-            retry_after = response.headers.get("Retry-After")
-            if retry_after:
-                message += f" (retry after {retry_after} s)"
-        retryable = status in (408, 429) or status >= 500
-        raise EngineError(message[:MAX_MESSAGE], retryable=retryable)
+    def _call(self, method: str, path: str, *, what: str, missing_ok: bool = False, **kwargs: Any) -> requests.Response:
+        """One request to the configured API; a 404 counts as done where `missing_ok`."""
+        url = settings.ELEVENLABS_BASE_URL.rstrip("/") + path
+        return _client().request(method, url, what=what, ok=(404,) if missing_ok else (), **kwargs)
 
 
 # -- request building ---------------------------------------------------------------------------------------
@@ -191,15 +164,26 @@ class ElevenLabsSpeech:
 
 def _api_key() -> str:
     """Checked first in every call: without a key the engine is unavailable, whatever the input."""
-    api_key = getattr(settings, "ELEVENLABS_API_KEY", "")
+    api_key: str = settings.ELEVENLABS_API_KEY
     if not api_key:
         raise EngineUnavailable("ElevenLabs is not configured: ELEVENLABS_API_KEY is empty.")
     return api_key
 
 
+def _client() -> ProviderClient:
+    api_key = _api_key()
+    return ProviderClient(
+        provider=PROVIDER,
+        api_key=api_key,
+        key_setting="ELEVENLABS_API_KEY",
+        auth_headers={"xi-api-key": api_key},
+        timeout=float(settings.ENGINE_TIMEOUT_SECONDS),
+    )
+
+
 def _model_id(value) -> str:
     if value is None:
-        return getattr(settings, "ELEVENLABS_MODEL_ID", "") or "eleven_multilingual_v2"
+        return settings.ELEVENLABS_MODEL_ID
     if not isinstance(value, str) or not value:
         raise EngineError("provider_settings.model_id must be a non-empty string.")
     return value
@@ -245,18 +229,8 @@ def _voice_settings(voice: VoiceProfile, options: dict) -> dict:
 # -- answers ------------------------------------------------------------------------------------------------
 
 
-def _json(response: requests.Response) -> dict:
-    try:
-        payload = response.json()
-    except ValueError as exc:
-        raise EngineError("ElevenLabs answered something that is not JSON.", retryable=True) from exc
-    if not isinstance(payload, dict):
-        raise EngineError("ElevenLabs answered JSON of an unexpected shape.", retryable=True)
-    return payload
-
-
 def _decode_timestamps_answer(response: requests.Response) -> tuple[bytes, dict | None]:
-    payload = _json(response)
+    payload = json_object(response, provider=PROVIDER)
     try:
         audio = base64.b64decode(payload.get("audio_base64") or "", validate=True)
     except (binascii.Error, TypeError) as exc:
@@ -332,10 +306,10 @@ def mp3_samples(data: bytes) -> tuple[int, int]:
 
 
 def _ffmpeg() -> str | None:
-    """The ffmpeg that imageio-ffmpeg ships, looked up at call time (it may be installed later)."""
+    """The ffmpeg that imageio-ffmpeg ships, or None where it has no binary for this platform."""
     try:
         return ffmpeg_exe()
-    except (ImportError, RuntimeError):
+    except RuntimeError:
         return None
 
 
@@ -365,7 +339,7 @@ def _shift_pitch(ffmpeg: str, audio: bytes, audio_format: str, sample_rate: int,
         target = ["-f", "mp3", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "128k", "-ar", str(rate), "pipe:1"]
     chain = pitch_filter(semitones, rate, samples)
     command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", *source, "-af", chain, *target]
-    timeout = float(getattr(settings, "ENGINE_TIMEOUT_SECONDS", 60))
+    timeout = float(settings.ENGINE_TIMEOUT_SECONDS)
     try:
         result = subprocess.run(command, input=audio, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:

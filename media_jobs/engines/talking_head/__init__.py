@@ -1,33 +1,23 @@
 """Talking heads on the CPU: a photo and a source of motion (speech, or a driving video) → an MP4.
 
 The speech driver and the motion-transfer driver each turn their input into a FaceMotion; the
-renderer applies a FaceMotion to the photo. The modules load on first use, so importing the engine
-class (the registry does) costs nothing.
+renderer applies a FaceMotion to the photo. The registry imports this package only when a worker first
+renders, so OpenCV (which the renderer needs) loads there and not in web processes.
 """
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from media_jobs.engines.base import PhonemeTiming
+from media_jobs.engines.base import Face, PhonemeTiming, Progress, RenderedVideo
+from media_jobs.engines.face import analyze_face
+from media_jobs.engines.talking_head import transfer
+from media_jobs.engines.talking_head.render import render_video
+from media_jobs.engines.talking_head.speech_driver import speech_motion_from_file
 
-if TYPE_CHECKING:
-    from media_jobs.engines.face import Face
-
-
-@dataclass(frozen=True)
-class RenderedVideo:
-    """An H.264/AAC MP4 the engine wrote to the path it was given."""
-
-    path: Path
-    width: int
-    height: int
-    fps: int
-    frames: int
-    duration: float  # seconds of video: frames / fps
+__all__ = ["LocalTalkingHead", "RenderedVideo"]
 
 
 class LocalTalkingHead:
@@ -42,19 +32,15 @@ class LocalTalkingHead:
         audio: Path,
         phonemes: Sequence[PhonemeTiming],
         out_path: Path,
-        face: "Face | None" = None,
+        face: Face | None = None,
         preview: bool = False,
         seed: int = 0,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> RenderedVideo:
         """The photo speaking `audio` (phonemes: its timings); one frame per 40 ms of audio.
 
         face: the photo's face if already analysed (saves ~0.1 s); seed picks blinks and head sway.
         """
-        from media_jobs.engines.face import analyze_face
-        from media_jobs.engines.talking_head.render import render_video
-        from media_jobs.engines.talking_head.speech_driver import speech_motion_from_file
-
         if face is None:
             face = analyze_face(photo, embed=False)
         motion = speech_motion_from_file(audio=Path(audio), phonemes=phonemes, seed=seed)
@@ -74,13 +60,11 @@ class LocalTalkingHead:
         photo: np.ndarray,
         driving_video: Path,
         out_path: Path,
-        face: "Face | None" = None,
+        face: Face | None = None,
         preview: bool = False,
-        progress: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> RenderedVideo:
         """The photo's face doing what the face in `driving_video` does, with that video's sound."""
-        from media_jobs.engines.talking_head.transfer import transfer_motion
-
-        return transfer_motion(
+        return transfer.transfer_motion(
             photo=photo, driving_video=driving_video, out_path=out_path, face=face, preview=preview, progress=progress
         )

@@ -102,6 +102,8 @@ class VideoWriter:
         except OSError as exc:
             self._stderr.close()
             raise EngineError(f"ffmpeg could not start: {exc}") from exc
+        assert self._process.stdin is not None  # stdin=PIPE
+        self._stdin = self._process.stdin
 
     @property
     def pid(self) -> int:
@@ -113,14 +115,14 @@ class VideoWriter:
         if frame.nbytes != self.frame_bytes:
             raise ValueError(f"frame has {frame.nbytes} bytes, expected {self.frame_bytes}")
         try:
-            self._process.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+            self._stdin.write(np.ascontiguousarray(frame).data.cast("B"))
         except (BrokenPipeError, ValueError):
             self._fail("ffmpeg stopped reading frames")
         self.frames += 1
 
     def close(self) -> Path:
         try:
-            self._process.stdin.close()
+            self._stdin.close()
         except BrokenPipeError:
             pass
         if self._process.wait() != 0:
@@ -133,7 +135,7 @@ class VideoWriter:
         if self._process.poll() is None:
             self._process.kill()
         try:
-            self._process.stdin.close()
+            self._stdin.close()
         except (BrokenPipeError, OSError):
             pass
         self._process.wait()

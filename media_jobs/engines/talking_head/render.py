@@ -22,16 +22,13 @@ The mouth and eye warps are applied in the face's own frame first and the head m
 the painted mouth moves with the head. A frame whose motion is all zero is the photo, unchanged.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from media_jobs.engines.base import EngineError
-from media_jobs.engines.face import Face
-from media_jobs.engines.talking_head import RenderedVideo
+from media_jobs.engines.base import EngineError, Face, RenderedVideo
 from media_jobs.engines.talking_head.encode import VideoWriter
 from media_jobs.engines.talking_head.motion import FaceMotion
 
@@ -52,6 +49,8 @@ def fit_photo(photo: np.ndarray, landmarks: np.ndarray, max_side: int) -> tuple[
     A photo small enough keeps its pixels (an odd last row or column is dropped); a larger one is
     scaled down with area averaging.
     """
+    import cv2  # heavy: OpenCV loads when a worker first renders, not when the engine is imported
+
     if photo.ndim == 2:
         photo = np.stack([photo] * 3, axis=-1)
     if photo.ndim != 3 or photo.shape[2] < 3 or photo.dtype != np.uint8:
@@ -76,8 +75,12 @@ def _smoothstep(t: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
-def _median_colour(image: np.ndarray, polygons: list[np.ndarray], minus: list[np.ndarray] = (), top: float = 1.0):
+def _median_colour(
+    image: np.ndarray, polygons: Sequence[np.ndarray], minus: Sequence[np.ndarray] = (), top: float = 1.0
+) -> np.ndarray | None:
     """Median RGB inside the polygons (less the `minus` ones); `top` keeps only the brightest share."""
+    import cv2  # heavy: see fit_photo
+
     mask = np.zeros(image.shape[:2], dtype=np.uint8)
     for polygon in polygons:
         cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
@@ -148,6 +151,8 @@ class FaceRig:
 
     def _head_fields(self, cols, rows, edge_taper):
         """Backward displacement per degree (yaw, pitch, roll) and per face width (dx, dy)."""
+        import cv2  # heavy: see fit_photo
+
         lm, fw, fh = self.lm, self.face_width, self.face_height
         centre = lm.mean(axis=0)
         # The head: the jaw line below, an arc over the hair above; the weight falls off within a
@@ -336,6 +341,8 @@ class FaceRig:
 
     def render(self, jaw: float, width: float, eyes: dict[str, float], head: dict[str, float]) -> np.ndarray:
         """The ROI for one frame (the photo's own ROI, not a copy, when nothing moves)."""
+        import cv2  # heavy: see fit_photo
+
         work = self.photo_roi
         if abs(jaw) > STILL or abs(width) > STILL:
             work = work.copy()
@@ -358,6 +365,8 @@ class FaceRig:
         return work
 
     def _mouth(self, work: np.ndarray, jaw: float, width: float) -> None:
+        import cv2  # heavy: see fit_photo
+
         x0, y0, x1, y1 = self.mouth_box
         grid_x, grid_y = self.mouth_grid
         map_x = cv2.scaleAdd(self.width_x, width, grid_x) if width else grid_x
@@ -436,6 +445,8 @@ class FaceRig:
     def _close_eye(self, work: np.ndarray, eye: _Eye, closed: float) -> None:
         """Bring the upper lid down: lid skin stretched from `top` to the closing line, the eye below
         it pushed down under the rising lower lid."""
+        import cv2  # heavy: see fit_photo
+
         x0, y0, x1, y1 = eye.box
         opening = eye.lower - eye.upper
         line = eye.upper + closed * EYE_MEET * opening  # where the lids' edges are now

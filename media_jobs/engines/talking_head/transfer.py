@@ -6,18 +6,15 @@ looks like every other talking head.
 """
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from media_jobs.engines.face import Face, analyze_face
+from media_jobs.engines.base import Face, Progress, RenderedVideo
+from media_jobs.engines.face import analyze_face
+from media_jobs.engines.talking_head.render import render_video
 from media_jobs.engines.talking_head.video_driver import MAX_DURATION_S, motion_from_video
 from media_jobs.engines.video import extract_audio, probe_video
-
-if TYPE_CHECKING:
-    from media_jobs.engines.talking_head import RenderedVideo
 
 # Following the face costs about a third of rendering it: that share of the progress goes to it.
 TRACKING_SHARE = 0.25
@@ -30,16 +27,14 @@ def transfer_motion(
     out_path: Path,
     face: Face | None = None,
     preview: bool = False,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
     max_duration: float = MAX_DURATION_S,
-) -> "RenderedVideo":
+) -> RenderedVideo:
     """Render `photo` moving as the face in `driving_video` moves, as an MP4 at out_path.
 
     Raises InvalidVideo for a driving video that is not a usable video (or is longer than
     max_duration), NoFaceInVideo when it shows no face, FaceNotFound/SeveralFaces for the photo.
     """
-    from media_jobs.engines.talking_head.render import render_video
-
     driving_video = Path(driving_video)
     info = probe_video(driving_video, max_duration=max_duration)
     if face is None:
@@ -63,7 +58,7 @@ def transfer_motion(
         )
 
 
-def _part(progress: Callable[[float], None] | None, start: float, end: float) -> Callable[[float], None] | None:
+def _part(progress: Progress | None, start: float, end: float) -> Progress | None:
     """A progress callback for one stage, reporting into its share [start, end] of the whole."""
     if progress is None:
         return None

@@ -107,7 +107,8 @@ def _track(
             abs(scale / last[1] - 1) > MAX_JUMP or np.hypot(*(center - last[0])) > MAX_JUMP * scale
         ):
             next_check = index + 1  # the landmarks jumped: make sure the face is still there
-        box = tuple(int(round(v)) for v in (center + anchor * scale).reshape(-1))
+        left, top, right, bottom = (int(round(v)) for v in (center + anchor * scale).reshape(-1))
+        box = (left, top, right, bottom)
         last = (center, scale)
         tracks.append(points)
     if not tracks:

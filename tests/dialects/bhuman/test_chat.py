@@ -212,3 +212,15 @@ def test_with_a_model_server_nothing_relevant_asks_no_model(api_client, pages, l
 
     assert (payload["response"], payload["sources"]) == (DONT_KNOW, [])
     assert llm.requests == []
+
+
+@pytest.mark.parametrize("status", [401, 429, 500])
+def test_a_failing_model_is_replaced_by_the_local_answer_not_a_500(api_client, pages, llm, status):
+    """One rule for chat and suggestions: the local responder answers when the configured model fails."""
+    llm.fail_next(status)
+
+    payload = chat(api_client, "How much is postage to America?")
+
+    assert "£14" in payload["response"] and "[1]" not in payload["response"]  # the local answer, not the model's
+    assert payload["sources"][0]["page_id"] == pages["Delivery and shipping"]
+    assert len(llm.requests) == 1

@@ -120,7 +120,7 @@ def test_the_seed_body_stores_a_page_that_is_indexed(api_client, persona, django
     assert page.metadata == {"author": "Author Name", "date": "2024-05-01"}
     assert page.status == KnowledgePage.Status.INDEXED
     assert KnowledgeChunk.objects.filter(page=page, person=persona).exists()
-    job = MediaJob.objects.get(kind=MediaJob.Kind.KNOWLEDGE_INDEX)
+    job = MediaJob.objects.get(kind="knowledge_index")
     assert (job.status, job.params["pages"]) == (MediaJob.Status.READY, [[page.pk, 1]])
 
 

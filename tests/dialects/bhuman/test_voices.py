@@ -99,7 +99,7 @@ def test_the_voice_chain_of_the_documents(
     # 1. admin/add_voice with the seed's body: a voice is cloned by a job, and the persona speaks with it.
     voice = add_voice(api_client, django_capture_on_commit_callbacks, sample)
 
-    job = MediaJob.objects.get(kind=MediaJob.Kind.VOICE_CLONE, params__voice_id=voice.pk)
+    job = MediaJob.objects.get(kind="voice_clone", params__voice_id=voice.pk)
     assert job.status == MediaJob.Status.READY, job.error
     assert (voice.workspace, voice.person, voice.provider) == (workspace, persona, Voice.Provider.LOCAL)
     assert voice.provider_voice_id == f"local_{voice.pk}"
@@ -129,7 +129,7 @@ def test_the_voice_chain_of_the_documents(
     assert (payload["status"], payload["message"]) == ("success", "Voice generated successfully")
     generated = Voice.objects.get(pk=int(payload["voice_id"]))
     assert generated.pk != voice.pk
-    job = MediaJob.objects.get(kind=MediaJob.Kind.VOICE_CLONE, params__voice_id=generated.pk)
+    job = MediaJob.objects.get(kind="voice_clone", params__voice_id=generated.pk)
     assert job.status == MediaJob.Status.READY, job.error
     assert (generated.person, generated.name, generated.settings) == (persona, "Ada again", {"use_prosody": True})
     # Measured from the training recording, which speaks at the first voice's pitch.
@@ -150,7 +150,7 @@ def test_instance_id_adds_the_voice_to_that_persona(api_client, workspace, perso
     assert response.status_code == 201, response.content
     voice = Voice.objects.get(pk=int(response.json()["voice_id"]))
     assert (voice.person, voice.name) == (other, "Grace (friendly)")
-    assert MediaJob.objects.get(kind=MediaJob.Kind.VOICE_CLONE).person == other
+    assert MediaJob.objects.get(kind="voice_clone").person == other
 
 
 def test_a_training_url_of_a_voice_still_being_made_is_409(api_client, persona, sample):
@@ -283,7 +283,7 @@ def test_a_fetched_training_url_is_the_clones_sample(api_client, persona, sample
     assert response.status_code == 201, response.content
     voice = Voice.objects.get(pk=int(response.json()["voice_id"]))
     assert (voice.person, voice.name, voice.settings) == (persona, "Ada (generated)", {"use_prosody": False})
-    job = MediaJob.objects.get(kind=MediaJob.Kind.VOICE_CLONE)  # queued: its callbacks were not run
+    job = MediaJob.objects.get(kind="voice_clone")  # queued: its callbacks were not run
     assert job.params["voice_id"] == voice.pk and len(job.params["sample_files"]) == 2
     for name in job.params["sample_files"]:
         with default_storage.open(name, "rb") as handle:

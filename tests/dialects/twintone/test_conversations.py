@@ -196,7 +196,7 @@ def test_a_reply_streams_from_the_knowledge_with_its_sources(api_client, replica
     assert sources[0]["page_id"] == knowledge["Delivery and shipping"]
     assert events[-1][1] == {"message_id": str(answer.pk)}
     assert (question.role, question.content, answer.role) == ("user", QUESTION, "assistant")
-    assert not MediaJob.objects.filter(kind=MediaJob.Kind.SPEECH).exists()
+    assert not MediaJob.objects.filter(kind="speech").exists()
 
 
 def test_an_unrelated_question_streams_i_dont_know(api_client, replica, knowledge):
@@ -248,7 +248,7 @@ def test_the_spoken_reply_is_an_audio_event_and_both_turns_are_listed(tmp_path):
     answer = Message.objects.get(role="assistant")
     assert "".join(data["text"] for event, data in events if event == "delta").strip() == answer.content
     audio = dict(events)["audio"]
-    job = MediaJob.objects.get(kind=MediaJob.Kind.SPEECH)
+    job = MediaJob.objects.get(kind="speech")
     assert audio == {"status": "ready", "speech_id": str(job.pk), "url": audio["url"]}
     assert audio["url"].startswith("http://testserver/media/") and audio["url"].endswith(".wav")
     assert (job.params["text"], answer.audio_job) == (answer.content, job)

@@ -14,7 +14,7 @@ from accounts.keys import key_hash, key_is_well_formed
 from accounts.selectors import api_key_by_hash
 from accounts.services import api_key_touch
 from persona_platform.api.gate import GateAnswer, get_gate
-from persona_platform.api.throttling import rate_window
+from persona_platform.api.throttling import fallback_count, rate_window
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                 rate_key=window.cache_key if window else None,
                 rate_seconds=window.seconds if window else 0,
             )
-        except Exception as exc:  # the cache is down: serve from the database, unthrottled, and say so
+        except Exception as exc:  # the cache is down: serve from the database, still throttled, and say so
             logger.warning("API gate unavailable, authenticating from the database: %s", exc)
-            answer, gate = GateAnswer(snapshot=None, count=None, touch_due=True), None
+            count = fallback_count(window) if window else None
+            answer, gate = GateAnswer(snapshot=None, count=count, touch_due=True), None
 
         if answer.snapshot is not None:
             api_key = api_key_from_snapshot(answer.snapshot)

@@ -1,13 +1,13 @@
-"""The four dialects: how each one names errors, shapes its error body and words job states.
-
-A view names its dialect; paths that never reach a view (unmatched routes, 500s, oversized
-bodies) find theirs by URL prefix.
-"""
+"""What every dialect is made of: an error envelope, status words for jobs, and a base view."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from persona_platform.api.pagination import Page, paginate
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,6 @@ def vendor_error(error: ApiError) -> dict:
     return {"error": error.kind, "message": error.message, "status": error.status}
 
 
-def bhuman_error(error: ApiError) -> dict:
-    return {"status": "error", "message": error.message}
-
-
 # MediaJob.Status → each dialect's words. One table per dialect; serializers never spell statuses.
 VENDOR_JOB_STATUS = {
     "queued": "queued",
@@ -39,14 +35,6 @@ VENDOR_JOB_STATUS = {
     "canceled": "canceled",
 }
 VENDOR_JOB_STATUS_WORDS = list(VENDOR_JOB_STATUS)
-# TwinTone knows processing|ready|failed only: a queued job is processing, a canceled one failed.
-TWINTONE_JOB_STATUS = {
-    "queued": "processing",
-    "processing": "processing",
-    "ready": "ready",
-    "failed": "failed",
-    "canceled": "failed",
-}
 
 
 @dataclass(frozen=True)
@@ -66,35 +54,10 @@ class Dialect:
         return [status for status, dialect_word in self.job_status.items() if dialect_word == word]
 
 
-PERSONS = Dialect(name="persons", tag="Persons (twin.actor)", error_body=vendor_error)
-VENDOR = Dialect(name="vendor", tag="API", error_body=vendor_error)
-TWINTONE = Dialect(
-    name="twintone", tag="TwinTone", error_body=vendor_error, validation_status=400, job_status=TWINTONE_JOB_STATUS
-)
-BHUMAN = Dialect(name="bhuman", tag="BHuman Persona", error_body=bhuman_error, validation_status=400)
-
-# Longest prefix first.
-PREFIXES: list[tuple[str, Dialect]] = [
-    ("/api/v1/persons", PERSONS),
-    ("/api/v1/", VENDOR),
-    ("/v1/", TWINTONE),
-    ("/persona/", BHUMAN),
-    ("/voice/api/", BHUMAN),
-]
-
-
-def dialect_for_path(path: str) -> Dialect | None:
-    """The dialect that owns a URL, or None for the admin, docs and other HTML pages."""
-    for prefix, dialect in PREFIXES:
-        if path.startswith(prefix) or path == prefix.rstrip("/"):
-            return dialect
-    return None
-
-
 class DialectView(APIView):
     """Base of every dialect's views: carries the dialect and the serializer context."""
 
-    dialect: Dialect = VENDOR
+    dialect: Dialect  # each dialect's base view sets it (persona_platform.api.dialects.<dialect>)
 
     @property
     def ctx(self) -> dict:
@@ -110,3 +73,12 @@ class DialectView(APIView):
     def query(self, serializer_class) -> dict:
         """Validated query parameters. A plain dict, so that an absent boolean stays absent."""
         return self.validated(serializer_class, self.request.query_params.dict())
+
+    def page(self, queryset: QuerySet, query: dict, **limits) -> Page:
+        """The page of `queryset` that a validated query's `page` and `limit` ask for."""
+        return paginate(queryset, page=query["page"], limit=query.get("limit"), **limits)
+
+    def page_response(self, queryset: QuerySet, query: dict, *, key: str, serializer) -> Response:
+        """That page in the `{key: [...], "pagination": {...}}` envelope, its items in `serializer`'s shape."""
+        page = self.page(queryset, query)
+        return Response(page.envelope(key, serializer(page.items, many=True, context=self.ctx).data))

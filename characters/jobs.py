@@ -1,0 +1,311 @@
+"""The job kinds this app owns: speech, voice clone, video and talking head, motion transfer, LoRA training.
+
+A runner reads its job's parameters and the rows they name, calls an engine in a private working
+folder and hands back a file and a result; `media_jobs` stores the file and moves the job's state.
+What a job changes in this app's rows it changes through this app's services.
+"""
+
+import shutil
+from pathlib import Path
+
+from django.core.files.storage import default_storage
+
+from characters.models import LoraModel, LoraTrainingImage, Person, Voice
+from characters.services.faces import person_portrait
+from characters.services.lora import LORA_TRAINING, lora_training_abandoned, lora_training_succeeded
+from characters.services.media import MOTION_TRANSFER, SPEECH, TALKING_HEAD, VIDEO
+from characters.services.voice_clones import (
+    VOICE_CLONE,
+    voice_clone_discard,
+    voice_clone_save,
+    voice_samples_discard,
+)
+from characters.services.voices import voice_profile_for_person, voice_profile_for_speech
+from media_jobs.engines import get_engine
+from media_jobs.engines.base import EngineError
+from media_jobs.engines.speech.piper import VOICE_ID as PIPER_VOICE_ID
+from media_jobs.engines.talking_head import RenderedVideo
+from media_jobs.engines.voice_clone import (
+    LocalVoiceAnalyzer,
+    clone_profile,
+    clone_similarity,
+    cosine_similarity,
+    local_voice_base,
+    local_voice_tempo_curve,
+)
+from media_jobs.kinds import JobKind, JobOutput, Progress
+from media_jobs.models import MediaJob
+from persona_platform.media import delete_file_on_commit
+
+
+def _person_for(job: MediaJob) -> Person:
+    person = Person.objects.select_related("voice").filter(pk=job.person_id).first() if job.person_id else None
+    if person is None:
+        raise EngineError("The persona was deleted before its media was made.")
+    return person
+
+
+# Speech
+
+
+def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    audio_format = job.params.get("format", "wav")
+    if job.params.get("person_voice"):  # a character speaking with its own voice and settings
+        engine_name, voice = voice_profile_for_person(person=_person_for(job))
+    else:
+        engine_name, voice = voice_profile_for_speech(
+            workspace_id=job.workspace_id, profile_id=job.params.get("profile_id")
+        )
+    progress(10)
+    speech = get_engine("speech", engine_name).synthesize(
+        text=job.params.get("text", ""), voice=voice, out_dir=work_dir, audio_format=audio_format
+    )
+    return JobOutput(
+        path=speech.path,
+        extension=speech.audio_format,
+        content_type="audio/mpeg" if speech.audio_format == "mp3" else "audio/wav",
+        result={
+            "duration": round(speech.duration, 3),
+            "sample_rate": speech.sample_rate,
+            "engine": engine_name,
+            "phonemes": [[timing.phoneme, round(timing.start, 4), round(timing.end, 4)] for timing in speech.phonemes],
+        },
+    )
+
+
+# Videos: the persona's photo speaking a script, or moved by a driving video
+
+
+def _video_output(video: RenderedVideo, *, result: dict) -> JobOutput:
+    return JobOutput(
+        path=video.path,
+        extension="mp4",
+        content_type="video/mp4",
+        result={
+            **result,
+            "duration": round(video.duration, 3),
+            "frames": video.frames,
+            "fps": video.fps,
+            "width": video.width,
+            "height": video.height,
+        },
+    )
+
+
+def run_talking_head(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    """Script → speech in the persona's voice → the persona's photo speaking it (TwinTone videos and
+    influgen talking heads alike)."""
+    person = _person_for(job)
+    photo, face = person_portrait(person)
+    engine_name, voice = voice_profile_for_person(person=person)
+    speech = get_engine("speech", engine_name).synthesize(text=job.params["script"], voice=voice, out_dir=work_dir)
+    progress(25)
+    video = get_engine("talking_head").render_speech(
+        photo=photo,
+        audio=speech.path,
+        phonemes=speech.phonemes,
+        out_path=work_dir / "talking-head.mp4",
+        face=face,
+        preview=bool(job.params.get("preview")),
+        seed=job.pk,
+        progress=lambda done: progress(25 + int(done * 70)),
+    )
+    return _video_output(video, result={"speech_engine": engine_name})
+
+
+def run_motion_transfer(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    """The driving video's face motion (mouth, eyes, head) and audio, on the persona's photo."""
+    person = _person_for(job)
+    photo, face = person_portrait(person)
+    if not job.input_file:
+        raise EngineError("The driving video is no longer stored.")
+    driving = work_dir / "driving-video"
+    with job.input_file.open("rb") as source, driving.open("wb") as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+    progress(5)
+    video = get_engine("talking_head").transfer_motion(
+        photo=photo,
+        driving_video=driving,
+        out_path=work_dir / "motion-transfer.mp4",
+        face=face,
+        preview=bool(job.params.get("preview")),
+        progress=lambda done: progress(5 + int(done * 90)),
+    )
+    return _video_output(video, result={})
+
+
+def complete_motion_transfer(job: MediaJob) -> None:
+    """The result is made: the uploaded driving video is not needed any more (a failed job keeps it,
+    so that it can be retried)."""
+    if job.input_file:
+        MediaJob.objects.filter(pk=job.pk).update(input_file="")
+        delete_file_on_commit(job.input_file.name)
+
+
+# LoRA training
+
+
+def run_lora_training(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    """The character's training images, trained into a LoRA by the provider (fal.ai)."""
+    lora = LoraModel.objects.filter(pk=job.params.get("lora_id"), job_id=job.pk).first()
+    if lora is None:
+        raise EngineError("The LoRA was deleted before it was trained.")
+    LoraModel.objects.filter(pk=lora.pk).update(status=LoraModel.Status.TRAINING)
+    images = []
+    for index, training_image in enumerate(LoraTrainingImage.objects.filter(person_id=lora.person_id)):
+        path = work_dir / f"image-{index:02d}.{training_image.image.name.rsplit('.', 1)[-1]}"
+        with training_image.image.open("rb") as source:
+            path.write_bytes(source.read())
+        images.append(path)
+    if lora.training_steps is None or lora.lora_rank is None:
+        raise EngineError("The LoRA was never given its training parameters.")
+    engine = get_engine("lora")
+    result = engine.train(
+        images=images,
+        steps=lora.training_steps,
+        rank=lora.lora_rank,
+        base_model=lora.base_model,
+        trigger_word=lora.trigger_word,
+        work_dir=work_dir,
+        progress=lambda done: progress(int(done * 99)),
+        should_stop=lambda: MediaJob.objects.filter(pk=job.pk, status=MediaJob.Status.CANCELED).exists(),
+    )
+    return JobOutput(
+        path=None,
+        result={
+            "provider": engine.name,
+            "request_id": result.request_id,
+            "weights_url": result.weights_url,
+            "config_url": result.config_url,
+            "base_model": result.base_model,
+            "trigger_word": result.trigger_word,
+        },
+    )
+
+
+def abandon_lora_training(job: MediaJob) -> None:
+    lora_training_abandoned(job=job)
+
+
+def complete_lora_training(job: MediaJob) -> None:
+    lora_training_succeeded(job=job)
+
+
+# Voice clone
+#
+# params: {"voice_id": <Voice pk>, "sample_files": [storage names], "provider": "local" | "elevenlabs"}.
+# On success the voice gets its measurements (local) or the provider's voice id, it becomes its person's
+# speaking voice, and the samples are deleted: recordings of someone's voice are not kept longer than the
+# clone needs them. A failure a retry cannot fix (bad audio, a missing sample, a cancel) deletes the samples
+# and the never-measured voice too; a retryable one (storage unreachable) keeps both for the retry.
+
+
+def _sample_names(job: MediaJob) -> list[str]:
+    return [str(name) for name in job.params.get("sample_files") or []]
+
+
+def _fetch_samples(names: list[str], work_dir: Path) -> list[Path]:
+    """Copy the samples out of storage into the job's folder."""
+    if not names:
+        raise EngineError("The job has no sample files.", retryable=False)
+    paths = []
+    for number, name in enumerate(names, start=1):
+        path = work_dir / f"sample-{number}{Path(name).suffix}"
+        try:
+            with default_storage.open(name, "rb") as source, path.open("wb") as target:
+                shutil.copyfileobj(source, target)
+        except FileNotFoundError as exc:
+            raise EngineError(f"sample {number}: the file is no longer stored.", retryable=False) from exc
+        except OSError as exc:  # storage unreachable: worth another try
+            raise EngineError(f"sample {number}: could not be read from storage ({exc}).", retryable=True) from exc
+        paths.append(path)
+    return paths
+
+
+def _clone_locally(*, job: MediaJob, voice: Voice, samples: list[Path], progress: Progress) -> dict:
+    """Measure the samples and fit the local voice to them."""
+    measured = LocalVoiceAnalyzer().analyze(samples=samples)
+    progress(40)
+    base = local_voice_base()
+    profile = clone_profile(measured, base, tempo_curve=local_voice_tempo_curve())
+    progress(60)
+    similarity = clone_similarity(measured, profile)
+    progress(90)
+    summary = {
+        **measured.summary(),
+        **profile,
+        "engine": "piper",
+        "engine_voice": PIPER_VOICE_ID,
+        "base_median_pitch_hz": round(base.median_pitch_hz, 2),
+        "base_speaking_rate": round(base.speaking_rate, 3),
+        # cosine similarity of speaker embeddings: the fitted local voice vs the samples, and the
+        # unfitted local voice vs the samples (1.0 = the same speaker)
+        "similarity": round(similarity, 3),
+        "base_similarity": round(cosine_similarity(measured.embedding, base.embedding), 3),
+    }
+    provider_voice_id = f"local_{voice.pk}"
+    saved = voice_clone_save(
+        job=job,
+        voice=voice,
+        provider=Voice.Provider.LOCAL,
+        provider_voice_id=provider_voice_id,
+        measurements={**summary, "embedding": measured.embedding},
+    )
+    if not saved:
+        raise EngineError("The clone was canceled or its voice deleted before it finished.", retryable=False)
+    return {"voice_id": voice.pk, "provider_voice_id": provider_voice_id, **summary}
+
+
+def _clone_with_provider(*, job: MediaJob, voice: Voice, samples: list[Path], progress: Progress) -> dict:
+    """ElevenLabs instant voice clone: the samples go to the provider, which answers with its voice id."""
+    progress(20)
+    provider_voice_id = get_engine("voice_clone", "elevenlabs").clone_voice(name=voice.name, samples=samples)
+    saved = voice_clone_save(
+        job=job, voice=voice, provider=Voice.Provider.ELEVENLABS, provider_voice_id=provider_voice_id
+    )
+    if not saved:
+        raise EngineError("The clone was canceled or its voice deleted before it finished.")
+    return {"voice_id": voice.pk, "provider": "elevenlabs", "provider_voice_id": provider_voice_id}
+
+
+def run_voice_clone(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    names = _sample_names(job)
+    voice = Voice.objects.filter(pk=job.params.get("voice_id"), workspace_id=job.workspace_id).first()
+    if voice is None:
+        voice_samples_discard(names)
+        raise EngineError("The voice this clone was for has been deleted.", retryable=False)
+    clone = _clone_with_provider if job.params.get("provider") == Voice.Provider.ELEVENLABS else _clone_locally
+    try:
+        samples = _fetch_samples(names, work_dir)
+        progress(10)
+        result = clone(job=job, voice=voice, samples=samples, progress=progress)
+    except EngineError as exc:
+        if not exc.retryable:
+            voice_clone_discard(voice_id=voice.pk, sample_names=names)
+        raise
+    except Exception:
+        voice_clone_discard(voice_id=voice.pk, sample_names=names)  # a crash is not retried either
+        raise
+    voice_samples_discard(names)
+    return JobOutput(path=None, result=result)
+
+
+def abandon_voice_clone(job: MediaJob) -> None:
+    """The job ended failed or canceled: its samples go, and its voice too if it was never measured."""
+    voice_clone_discard(voice_id=job.params.get("voice_id"), sample_names=_sample_names(job))
+
+
+speech = JobKind(name=SPEECH, label="Speech", run=run_speech)
+voice_clone = JobKind(name=VOICE_CLONE, label="Voice clone", run=run_voice_clone, abandon=abandon_voice_clone)
+video = JobKind(name=VIDEO, label="Video", run=run_talking_head)
+talking_head = JobKind(name=TALKING_HEAD, label="Talking head", run=run_talking_head)
+motion_transfer = JobKind(
+    name=MOTION_TRANSFER, label="Motion transfer", run=run_motion_transfer, complete=complete_motion_transfer
+)
+lora_training = JobKind(
+    name=LORA_TRAINING,
+    label="LoRA training",
+    run=run_lora_training,
+    abandon=abandon_lora_training,
+    complete=complete_lora_training,
+)

@@ -14,7 +14,7 @@ Input: scikit-image's astronaut (512x512, the face about 90 px wide) and a scrip
 Piper's voice, synthesized once for the render paths. Paths, alternated round by round (the order
 rotates each round):
 
-- render: `LocalTalkingHead.render_speech(photo, audio, phonemes, out_path, face=...)` with the
+- render: `LocalTalkingHead.render_speech(SpeechVideoRequest(photo, audio, ..., face=...))` with the
   face analysed beforehand, as a job passes the analysis stored with the person: speech driver,
   warps, mouth painting, the pipe and ffmpeg (x264 + AAC, faststart) until the MP4 is in place.
 - end-to-end: `PiperSpeech.synthesize(script)` then that render on the fresh audio.
@@ -121,13 +121,13 @@ class Paths:
     def __init__(self, work_dir: Path, preview: bool):
         from skimage import data
 
-        from media_jobs.engines import get_engine
+        from media_jobs.engines import SPEECH_ENGINE, get_engine
         from media_jobs.engines.base import VoiceProfile
         from media_jobs.engines.face import analyze_face
         from media_jobs.engines.talking_head import LocalTalkingHead
 
         self.work_dir, self.preview = work_dir, preview
-        self.speech_engine, self.voice = get_engine("speech", "piper"), VoiceProfile()
+        self.speech_engine, self.voice = get_engine(SPEECH_ENGINE, "piper"), VoiceProfile()
         self.engine = LocalTalkingHead()
         self.photo = data.astronaut()
         self.face = analyze_face(self.photo, embed=False)  # stored with the person, in the job path
@@ -139,8 +139,10 @@ class Paths:
         return self.work_dir / f"{name}-{self.count}.mp4"
 
     def _render(self, speech) -> dict:
+        from media_jobs.engines.base import SpeechVideoRequest
+
         out = self._out("render")
-        video = self.engine.render_speech(
+        request = SpeechVideoRequest(
             photo=self.photo,
             audio=speech.path,
             phonemes=speech.phonemes,
@@ -149,6 +151,7 @@ class Paths:
             preview=self.preview,
             seed=self.count,
         )
+        video = self.engine.render_speech(request)
         out.unlink()
         return {"frames": video.frames, "audio_s": speech.duration}
 

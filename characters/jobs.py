@@ -21,8 +21,8 @@ from characters.services.voice_clones import (
     voice_samples_discard,
 )
 from characters.services.voices import voice_profile_for_person, voice_profile_for_speech
-from media_jobs.engines import get_engine
-from media_jobs.engines.base import EngineError
+from media_jobs.engines import LORA_TRAINER, SPEECH_ENGINE, TALKING_HEAD_ENGINE, VOICE_CLONER, get_engine
+from media_jobs.engines.base import EngineError, LoraTrainingRequest, MotionTransferRequest, SpeechVideoRequest
 from media_jobs.engines.speech.piper import VOICE_ID as PIPER_VOICE_ID
 from media_jobs.engines.talking_head import RenderedVideo
 from media_jobs.engines.voice_clone import (
@@ -57,7 +57,7 @@ def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutpu
             workspace_id=job.workspace_id, profile_id=job.params.get("profile_id")
         )
     progress(10)
-    speech = get_engine("speech", engine_name).synthesize(
+    speech = get_engine(SPEECH_ENGINE, engine_name).synthesize(
         text=job.params.get("text", ""), voice=voice, out_dir=work_dir, audio_format=audio_format
     )
     return JobOutput(
@@ -98,18 +98,18 @@ def run_talking_head(*, job: MediaJob, work_dir: Path, progress: Progress) -> Jo
     person = _person_for(job)
     photo, face = person_portrait(person)
     engine_name, voice = voice_profile_for_person(person=person)
-    speech = get_engine("speech", engine_name).synthesize(text=job.params["script"], voice=voice, out_dir=work_dir)
+    speech = get_engine(SPEECH_ENGINE, engine_name).synthesize(text=job.params["script"], voice=voice, out_dir=work_dir)
     progress(25)
-    video = get_engine("talking_head").render_speech(
+    request = SpeechVideoRequest(
         photo=photo,
+        face=face,
         audio=speech.path,
         phonemes=speech.phonemes,
         out_path=work_dir / "talking-head.mp4",
-        face=face,
         preview=bool(job.params.get("preview")),
         seed=job.pk,
-        progress=lambda done: progress(25 + int(done * 70)),
     )
+    video = get_engine(TALKING_HEAD_ENGINE).render_speech(request, progress=lambda done: progress(25 + int(done * 70)))
     return _video_output(video, result={"speech_engine": engine_name})
 
 
@@ -123,14 +123,14 @@ def run_motion_transfer(*, job: MediaJob, work_dir: Path, progress: Progress) ->
     with job.input_file.open("rb") as source, driving.open("wb") as target:
         shutil.copyfileobj(source, target, 1 << 20)
     progress(5)
-    video = get_engine("talking_head").transfer_motion(
+    request = MotionTransferRequest(
         photo=photo,
+        face=face,
         driving_video=driving,
         out_path=work_dir / "motion-transfer.mp4",
-        face=face,
         preview=bool(job.params.get("preview")),
-        progress=lambda done: progress(5 + int(done * 90)),
     )
+    video = get_engine(TALKING_HEAD_ENGINE).transfer_motion(request, progress=lambda done: progress(5 + int(done * 90)))
     return _video_output(video, result={})
 
 
@@ -159,14 +159,17 @@ def run_lora_training(*, job: MediaJob, work_dir: Path, progress: Progress) -> J
         images.append(path)
     if lora.training_steps is None or lora.lora_rank is None:
         raise EngineError("The LoRA was never given its training parameters.")
-    engine = get_engine("lora")
-    result = engine.train(
+    engine = get_engine(LORA_TRAINER)
+    request = LoraTrainingRequest(
         images=images,
         steps=lora.training_steps,
         rank=lora.lora_rank,
         base_model=lora.base_model,
         trigger_word=lora.trigger_word,
         work_dir=work_dir,
+    )
+    result = engine.train(
+        request,
         progress=lambda done: progress(int(done * 99)),
         should_stop=lambda: MediaJob.objects.filter(pk=job.pk, status=MediaJob.Status.CANCELED).exists(),
     )
@@ -259,7 +262,7 @@ def _clone_locally(*, job: MediaJob, voice: Voice, samples: list[Path], progress
 def _clone_with_provider(*, job: MediaJob, voice: Voice, samples: list[Path], progress: Progress) -> dict:
     """ElevenLabs instant voice clone: the samples go to the provider, which answers with its voice id."""
     progress(20)
-    provider_voice_id = get_engine("voice_clone", "elevenlabs").clone_voice(name=voice.name, samples=samples)
+    provider_voice_id = get_engine(VOICE_CLONER, "elevenlabs").clone_voice(name=voice.name, samples=samples)
     saved = voice_clone_save(
         job=job, voice=voice, provider=Voice.Provider.ELEVENLABS, provider_voice_id=provider_voice_id
     )

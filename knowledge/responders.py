@@ -1,7 +1,7 @@
 """Answers in a persona's voice from the passages retrieval found, and questions a visitor might ask.
 
 Two responders speak the `Responder` protocol (media_jobs.engines.base) and are resolved, like every engine,
-with `get_engine("responder")`; settings.ENGINES names "openai" first, so it is used whenever LLM_BASE_URL is set:
+with `get_engine(RESPONDER)`; settings.ENGINES names "openai" first, so it is used whenever LLM_BASE_URL is set:
 
 * `LocalResponder` needs no model download and no network: it answers with the two or three sentences of
   the passages that best match the question (embedding similarity plus a small keyword bonus), in the
@@ -27,7 +27,7 @@ import requests
 from django.conf import settings
 
 from knowledge.embeddings import embed
-from media_jobs.engines import get_engine
+from media_jobs.engines import RESPONDER, get_engine
 from media_jobs.engines.base import EngineError, EngineUnavailable, History, Passages, PersonaVoice, SourcePassage
 from media_jobs.engines.http import ProviderClient, scrub
 
@@ -97,7 +97,7 @@ def suggest_questions(
     A model is asked when one is configured; whatever it gets wrong (errors, junk, nothing usable), the local
     questions stand in, because suggestions are a convenience that must not fail the request around them.
     """
-    responder = get_engine("responder")
+    responder = get_engine(RESPONDER)
     try:
         return responder.suggest_questions(
             persona=persona, topics=topics, context=context, passages=passages, count=count
@@ -106,7 +106,7 @@ def suggest_questions(
         if responder.name == LocalResponder.name:
             raise
         logger.warning("question suggestions fell back to the local responder: %s", exc)
-    local = get_engine("responder", LocalResponder.name)
+    local = get_engine(RESPONDER, LocalResponder.name)
     return local.suggest_questions(persona=persona, topics=topics, context=context, passages=passages, count=count)
 
 
@@ -116,7 +116,7 @@ def answer_stream(
     """The configured responder's answer, as text deltas. A model that fails before its first word (a wrong
     key, an outage) is replaced by the local responder, as for suggestions: one rule for both, so a chat
     still answers from the persona's knowledge, and the failure is logged for the operator."""
-    responder = get_engine("responder")
+    responder = get_engine(RESPONDER)
     pieces = responder.stream(persona=persona, question=question, passages=passages, history=history, context=context)
     try:
         first = next(pieces)
@@ -126,7 +126,7 @@ def answer_stream(
         if responder.name == LocalResponder.name:
             raise
         logger.warning("the answer fell back to the local responder: %s", exc)
-        local = get_engine("responder", LocalResponder.name)
+        local = get_engine(RESPONDER, LocalResponder.name)
         yield from local.stream(persona=persona, question=question, passages=passages, history=history, context=context)
         return
     yield first

@@ -106,7 +106,8 @@ class WebhookAttempt(models.Model):
 
 
 class Heartbeat(models.Model):
-    """The last sign of life of a background process (`worker`, `beat`): /healthz reads these."""
+    """The last sign of life of a background process (`worker`, `beat`), which /healthz reads; and which start
+    of the broker the dispatcher last saw (`broker`, its Redis run id), to notice a restart that lost messages."""
 
     name = models.CharField(max_length=32, unique=True)
     seen_at = models.DateTimeField()

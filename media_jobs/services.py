@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from media_jobs.kinds import job_kind
-from media_jobs.models import MediaJob
+from media_jobs.models import Heartbeat, MediaJob
 from media_jobs.webhooks import callback_url_validate, webhook_enqueue
 from persona_platform.errors import Conflict
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
@@ -62,15 +62,44 @@ def job_dispatch(*, job_id: int) -> bool:
     return True
 
 
+def broker_epoch() -> str:
+    """Which start of the broker this is: Redis's `run_id`, which every restart changes. Empty for a broker
+    that keeps its messages across restarts (the filesystem one), or that cannot be asked."""
+    try:
+        with current_app.connection_for_read() as connection:
+            client = getattr(connection.default_channel, "client", None)
+            return str(client.info("server")["run_id"]) if client is not None else ""
+    except Exception:  # unreachable: the dispatch below fails and says so
+        return ""
+
+
+def broker_restarted(*, epoch: str, now: datetime) -> bool:
+    """Whether the broker has restarted since the last sweep saw it, and so may have lost every message it
+    held (Redis without persistence). A broker never seen before counts as restarted: nothing says its queue
+    survived, and a second message for a job costs one refused claim. Only the sweep that records the new
+    start answers True."""
+    if not epoch:
+        return False
+    seen, created = Heartbeat.objects.get_or_create(name="broker", defaults={"seen_at": now, "detail": epoch})
+    if created:
+        return True
+    if seen.detail == epoch:
+        return False
+    return bool(Heartbeat.objects.filter(name="broker", detail=seen.detail).update(detail=epoch, seen_at=now))
+
+
 def jobs_dispatch_pending(*, now: datetime | None = None) -> dict:
     """Send every queued job the broker never took, and every one that has waited past
-    JOB_REDISPATCH_SECONDS since it was sent (a broker that lost its messages). A second message for a
-    job is harmless: only one worker's claim succeeds."""
+    JOB_REDISPATCH_SECONDS since it was sent (a broker that lost its messages), or that was sent before the
+    broker restarted. A second message for a job is harmless: only one worker's claim succeeds."""
     now = now or timezone.now()
     fresh = now - timedelta(seconds=DISPATCH_GRACE_SECONDS)  # its own on_commit dispatch may be under way
+    sent_long_ago = Q(dispatched_at__lt=now - timedelta(seconds=settings.JOB_REDISPATCH_SECONDS))
+    if broker_restarted(epoch=broker_epoch(), now=now):
+        logger.warning("the broker restarted: sending every queued job again")
+        sent_long_ago = Q(dispatched_at__isnull=False)
     pending = MediaJob.objects.filter(status=Status.QUEUED).filter(
-        Q(dispatched_at__isnull=True, updated_at__lt=fresh)
-        | Q(dispatched_at__lt=now - timedelta(seconds=settings.JOB_REDISPATCH_SECONDS))
+        Q(dispatched_at__isnull=True, updated_at__lt=fresh) | sent_long_ago
     )
     sent = failed = 0
     for job_id in pending.order_by("created_at").values_list("pk", flat=True)[:DISPATCH_BATCH]:

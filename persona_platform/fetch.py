@@ -295,20 +295,21 @@ def fetch_url(
     *,
     field: str,
     max_bytes: int,
-    timeout: float = 10.0,
+    timeout: float | None = None,
     max_redirects: int = 3,
     allow_private: bool | None = None,
     accept: str = "*/*",
 ) -> Fetched:
     """GET a caller's URL under the address guard, at most `max_bytes` of body within `timeout` seconds in all.
 
-    `timeout` bounds the whole fetch (every hop, connect, headers and body), so a slow server cannot hold a worker.
+    `timeout` (FETCH_TIMEOUT_SECONDS unless given) bounds the whole fetch (every hop, connect, headers and body), so
+    a slow server cannot hold a request thread or a worker for long.
     Raises InvalidInput (refused URL, network failure, non-2xx answer, too many redirects) or MediaTooLarge, each
     message naming `field` and the URL. `allow_private=None` follows the FETCH_ALLOW_PRIVATE_URLS setting.
     """
     if allow_private is None:
         allow_private = settings.FETCH_ALLOW_PRIVATE_URLS
-    with _Deadline(timeout) as deadline:
+    with _Deadline(settings.FETCH_TIMEOUT_SECONDS if timeout is None else timeout) as deadline:
         current = url
         redirects = 0
         while True:

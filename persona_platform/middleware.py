@@ -15,28 +15,36 @@ def api_error_response(path: str, error: ApiError) -> JsonResponse:
 
 
 class ApiRequestSizeMiddleware:
-    """Refuse an API body over `API_MAX_BODY_BYTES` with a 413 before anything reads it.
+    """Refuse an API body over its route's limit with a 413 before anything reads it.
 
-    DRF streams the body into its parser without Django's DATA_UPLOAD_MAX_MEMORY_SIZE check,
-    so the limit is enforced here, on the declared Content-Length.
+    Bodies are limited per route: a view that takes media or documents says so (`large_body = True`) and
+    gets `API_MAX_BODY_BYTES`; every other API route takes at most `API_MAX_JSON_BODY_BYTES`. DRF streams
+    the body into its parser without Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the limit is enforced
+    here, on the declared Content-Length (the front door has already refused anything larger than any route's).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if dialect_for_path(request.path) is not None:
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            limit = settings.API_MAX_BODY_BYTES
-            if length > limit:
-                message = f"The request body is {length / 2**20:.1f} MB; the limit is {limit / 2**20:.1f} MB."
-                response = api_error_response(request.path, ApiError("PayloadTooLarge", message, 413))
-                response["Connection"] = "close"  # the unread body must not be parsed as the next request
-                return response
         return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if dialect_for_path(request.path) is None:
+            return None
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        view_class = getattr(view_func, "cls", None)
+        large = getattr(view_class, "large_body", False)
+        limit = settings.API_MAX_BODY_BYTES if large else settings.API_MAX_JSON_BODY_BYTES
+        if length <= limit:
+            return None
+        message = f"The request body is {length / 2**20:.1f} MB; the limit for this route is {limit / 2**20:.1f} MB."
+        response = api_error_response(request.path, ApiError("PayloadTooLarge", message, 413))
+        response["Connection"] = "close"  # the unread body must not be parsed as the next request
+        return response
 
 
 class ApiErrorShapeMiddleware:

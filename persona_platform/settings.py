@@ -231,12 +231,16 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME)
 MAX_MEDIA_BYTES = env_int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", (MAX_MEDIA_BYTES * 4) // 3 + 512 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Every API route that takes no media or documents (its view has no `large_body`) takes at most this much.
+API_MAX_JSON_BODY_BYTES = env_int("API_MAX_JSON_BODY_BYTES", 1024 * 1024)
 # The embedded server's front door (persona_platform.frontdoor): a request reaches the app only when it is
 # whole, its headers within HTTP_HEADER_TIMEOUT_SECONDS and its body within HTTP_BODY_TIMEOUT_SECONDS.
 HTTP_HEADER_TIMEOUT_SECONDS = env_int("HTTP_HEADER_TIMEOUT_SECONDS", 10)
 HTTP_BODY_TIMEOUT_SECONDS = env_int("HTTP_BODY_TIMEOUT_SECONDS", 60)
 HTTP_KEEPALIVE_SECONDS = env_int("HTTP_KEEPALIVE_SECONDS", 5)
 HTTP_MAX_BODY_BYTES = env_int("HTTP_MAX_BODY_BYTES", API_MAX_BODY_BYTES + 1024 * 1024)
+# A fetch of media named by URL holds a request thread: one URL may take at most this long, all in.
+FETCH_TIMEOUT_SECONDS = env_int("FETCH_TIMEOUT_SECONDS", 5)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000)
 # Longest video accepted (profile videos, driving videos for motion transfer).
 MAX_VIDEO_SECONDS = env_int("MAX_VIDEO_SECONDS", 300)
@@ -329,6 +333,9 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 API_MAX_JSON_KEYS = env_int("API_MAX_JSON_KEYS", 10_000)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
 
+# The persona a BHuman call acts on (its `instance_id`, else the workspace's default one).
+BHUMAN_INSTANCE_SELECTOR = "characters.selectors.person_instance"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -359,6 +366,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Our PATCH views validate with the serializer as declared (never partial=True): its required fields stay required.
+    "COMPONENT_SPLIT_PATCH": False,
     "PREPROCESSING_HOOKS": ["persona_platform.api.schema.drop_trailing_slash_aliases"],
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "persona_platform.api.dialects.VENDOR_JOB_STATUS_WORDS",

@@ -109,3 +109,16 @@ def test_media_jobs_names_no_app_above_it_even_in_strings():
         if f'"{layer}.' in path.read_text()
     }
     assert offenders == NAMED_ABOVE_ON_PURPOSE
+
+
+@pytest.mark.parametrize("path", production_modules(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_dialect_routes_share_only_the_dialect_base_not_another_apps_routes(path):
+    """`<app>/api/` may use persona_platform.api (the dialects' one base view each) but not `<other app>/api/`."""
+    own = path.relative_to(ROOT).parts[0]
+    sideways = [
+        f"line {node.lineno}: {module}"
+        for node, _ in imports_of(path)
+        for module in imported_modules(node)
+        if module.split(".")[1:2] == ["api"] and layer_of(module) not in (None, own, "persona_platform")
+    ]
+    assert not sideways, f"imports another app's API package: {sideways}"

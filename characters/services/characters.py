@@ -19,6 +19,7 @@ from characters.services.faces import portrait_face
 from characters.services.media import MOTION_TRANSFER, TALKING_HEAD, VIDEO
 from characters.services.persons import (
     PHOTO_DIRECTORY,
+    _full_clean_and_save,
     person_create,
     person_require_capacity,
     person_require_editable,
@@ -120,8 +121,7 @@ def character_update(
     apply_sent(person, name=name, niche=niche, talking_head_enabled=talking_head_enabled)
     for attribute, changes in (profile or {}).items():
         setattr(person, attribute, _merge(getattr(person, attribute), changes))
-    person.full_clean(exclude=["photo", "workspace", "owner", "company", "voice"], validate_constraints=False)
-    person.save()
+    _full_clean_and_save(person)
     return person
 
 

@@ -17,7 +17,7 @@ from characters.models import LoraModel, LoraTrainingImage, Person
 from characters.services.faces import portrait_face
 from characters.services.persons import person_require_editable
 from characters.services.photos import Photo
-from media_jobs.engines import get_engine
+from media_jobs.engines import LORA_TRAINER, get_engine
 from media_jobs.engines.base import EngineUnavailable
 from media_jobs.engines.face import face_distance
 from media_jobs.models import MediaJob
@@ -117,7 +117,7 @@ def lora_train(*, person: Person, request: TrainingRequest, user: User | None = 
     lora_require_plan(person=person)
     _check_request(request)
     try:
-        engine = get_engine("lora")
+        engine = get_engine(LORA_TRAINER)
         if hasattr(engine, "require_configured"):
             engine.require_configured()
     except EngineUnavailable:

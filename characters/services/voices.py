@@ -9,7 +9,7 @@ from django.db import transaction
 from accounts.models import Workspace
 from characters.models import Person, SpeakingProfile, Voice
 from characters.services.persons import person_require_editable
-from media_jobs.engines import get_engine
+from media_jobs.engines import SPEECH_ENGINE, get_engine
 from media_jobs.engines.base import EngineError, VoiceProfile
 from persona_platform.errors import Conflict, InvalidInput
 from persona_platform.media import random_name
@@ -172,7 +172,7 @@ def voice_preview(*, person: Person, text: str | None = None) -> tuple[bytes, fl
     engine_name, voice = voice_profile_for_person(person=person)
     with tempfile.TemporaryDirectory(prefix="voice-preview-") as work_dir:
         try:
-            speech = get_engine("speech", engine_name).synthesize(
+            speech = get_engine(SPEECH_ENGINE, engine_name).synthesize(
                 text=(text or PREVIEW_TEXT.format(name=person.name)).strip(), voice=voice, out_dir=Path(work_dir)
             )
         except EngineError as exc:
@@ -194,7 +194,9 @@ def voice_training_audio(*, voice: Voice) -> Voice:
         raise Conflict(f"Voice {voice.pk} is still being made; ask again once it is ready.")
     engine_name, profile = _voice_profile(voice, speed=1.0, pitch=0.0)
     with tempfile.TemporaryDirectory(prefix="voice-training-") as work_dir:
-        speech = get_engine("speech", engine_name).synthesize(text=TRAINING_TEXT, voice=profile, out_dir=Path(work_dir))
+        speech = get_engine(SPEECH_ENGINE, engine_name).synthesize(
+            text=TRAINING_TEXT, voice=profile, out_dir=Path(work_dir)
+        )
         with speech.path.open("rb") as handle:
             voice.training_audio.save(random_name("voices/training", speech.audio_format).split("/")[-1], File(handle))
     return voice

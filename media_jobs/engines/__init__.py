@@ -3,10 +3,12 @@
 settings.ENGINE_CLASSES maps capability → name → class path and settings.ENGINES picks the name. The table
 lives in settings because it is the project's wiring and may name the engines of every app (the responders
 among them); this package names no other app. Classes load on first use, one instance per process.
+A capability is named by its typed key below, `get_engine(SPEECH_ENGINE)`, which mypy reads as a SpeechEngine.
 """
 
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -25,43 +27,45 @@ from media_jobs.engines.base import (
     VoiceCloner,
 )
 
-
-@overload
-def get_engine(capability: Literal["speech"], name: str | None = None) -> SpeechEngine: ...
-@overload
-def get_engine(capability: Literal["voice_analysis"], name: str | None = None) -> VoiceAnalyzer: ...
-@overload
-def get_engine(capability: Literal["voice_clone"], name: str | None = None) -> VoiceCloner: ...
-@overload
-def get_engine(capability: Literal["face"], name: str | None = None) -> FaceAnalyzer: ...
-@overload
-def get_engine(capability: Literal["talking_head"], name: str | None = None) -> TalkingHeadEngine: ...
-@overload
-def get_engine(capability: Literal["lora"], name: str | None = None) -> LoraTrainer: ...
-@overload
-def get_engine(capability: Literal["responder"], name: str | None = None) -> Responder: ...
-@overload
-def get_engine(capability: Literal["speech_recognition"], name: str | None = None) -> SpeechRecognizer: ...
-@overload
-def get_engine(capability: Literal["voice_activity"], name: str | None = None) -> VoiceActivityDetector: ...
-@overload
-def get_engine(capability: Literal["noop"], name: str | None = None) -> NoopRunner: ...
+EngineT = TypeVar("EngineT")
 
 
-def get_engine(capability: str, name: str | None = None) -> object:
+@dataclass(frozen=True)
+class Capability(Generic[EngineT]):
+    """What an engine is for, typed by the Protocol its engines speak. `name` is its key in settings.ENGINES and
+    settings.ENGINE_CLASSES."""
+
+    name: str
+
+
+SPEECH_ENGINE: Capability[SpeechEngine] = Capability("speech")
+VOICE_ANALYZER: Capability[VoiceAnalyzer] = Capability("voice_analysis")
+VOICE_CLONER: Capability[VoiceCloner] = Capability("voice_clone")
+FACE_ANALYZER: Capability[FaceAnalyzer] = Capability("face")
+TALKING_HEAD_ENGINE: Capability[TalkingHeadEngine] = Capability("talking_head")
+LORA_TRAINER: Capability[LoraTrainer] = Capability("lora")
+RESPONDER: Capability[Responder] = Capability("responder")
+SPEECH_RECOGNIZER: Capability[SpeechRecognizer] = Capability("speech_recognition")
+VOICE_ACTIVITY_DETECTOR: Capability[VoiceActivityDetector] = Capability("voice_activity")
+NOOP_RUNNER: Capability[NoopRunner] = Capability("noop")
+
+
+def get_engine(capability: Capability[EngineT], name: str | None = None) -> EngineT:
     """The engine settings chose for this capability (or the one named), one instance per process.
 
     settings.ENGINES gives a name, or a list of names: then the first whose class says it is configured
     (`is_configured()`, where the class has one) is chosen at each call, so settings changed at run time count.
     """
-    classes: dict[str, str] = settings.ENGINE_CLASSES.get(capability, {})
-    choice: str | list[str] | tuple[str, ...] = name or settings.ENGINES.get(capability) or ()
+    classes: dict[str, str] = settings.ENGINE_CLASSES.get(capability.name, {})
+    choice: str | list[str] | tuple[str, ...] = name or settings.ENGINES.get(capability.name) or ()
     names = [choice] if isinstance(choice, str) else list(choice)
     for candidate in names:
         path = classes.get(candidate)
         if path and (len(names) == 1 or _configured(path)):
-            return _instance(path)
-    raise EngineUnavailable(f"No engine is configured for {capability}.")
+            # Settings register each class under the capability whose Protocol it speaks (mypy checks this app's
+            # engines below; the registry's tests check every class settings name).
+            return cast(EngineT, _instance(path))
+    raise EngineUnavailable(f"No engine is configured for {capability.name}.")
 
 
 def _configured(path: str) -> bool:

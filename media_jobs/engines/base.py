@@ -3,7 +3,8 @@
 Engines know nothing of models, requests or storage: a service reads the rows, calls the engine,
 stores the files it wrote and updates the row. Each capability the registry resolves
 (media_jobs.engines.get_engine) has a Protocol here, with the dataclasses it takes and answers; an engine
-class satisfies it structurally, without inheriting from it.
+class satisfies it structurally, without inheriting from it. A method whose input is more than a few values
+takes one frozen request dataclass, so the Protocol, the engines and the callers name each field once.
 
 An engine class may also define `is_configured()` as a classmethod: where settings give a list of names
 for a capability, the registry takes the first engine that says it is configured (a provider whose key
@@ -19,6 +20,7 @@ import numpy as np
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom, in image pixels
 Progress = Callable[[float], None]  # 0..1, never going back
+ShouldStop = Callable[[], bool]  # asked between steps of long work: True cancels it
 
 
 class EngineError(Exception):
@@ -209,38 +211,60 @@ class RenderedVideo:
     duration: float  # seconds of video: frames / fps
 
 
+@dataclass(frozen=True, kw_only=True)
+class PortraitVideoRequest:
+    """A photo to move and where its MP4 goes: what both ways of moving it share.
+
+    `face`: the photo's face when it is already analysed (saves analysing it again); `preview`: a smaller,
+    faster video."""
+
+    photo: np.ndarray  # RGB, height x width x 3, uint8
+    out_path: Path
+    face: Face | None = None
+    preview: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechVideoRequest(PortraitVideoRequest):
+    """The photo speaking `audio`, whose phonemes are timed by `phonemes`; `seed` picks blinks and head sway."""
+
+    audio: Path
+    phonemes: Sequence[PhonemeTiming]
+    seed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MotionTransferRequest(PortraitVideoRequest):
+    """The photo's face doing what the face in `driving_video` does, with that video's sound."""
+
+    driving_video: Path
+
+
 class TalkingHeadEngine(Protocol):
     """A photo made to move: speaking an audio file (render_speech), or doing what the face in a driving video
-    does, with that video's sound (transfer_motion). Both take the photo's face when it is already analysed."""
+    does, with that video's sound (transfer_motion)."""
 
     name: ClassVar[str]
 
-    def render_speech(
-        self,
-        *,
-        photo: np.ndarray,
-        audio: Path,
-        phonemes: Sequence[PhonemeTiming],
-        out_path: Path,
-        face: Face | None = None,
-        preview: bool = False,
-        seed: int = 0,
-        progress: Progress | None = None,
-    ) -> RenderedVideo: ...
+    def render_speech(self, request: SpeechVideoRequest, *, progress: Progress | None = None) -> RenderedVideo: ...
 
-    def transfer_motion(
-        self,
-        *,
-        photo: np.ndarray,
-        driving_video: Path,
-        out_path: Path,
-        face: Face | None = None,
-        preview: bool = False,
-        progress: Progress | None = None,
-    ) -> RenderedVideo: ...
+    def transfer_motion(self, request: MotionTransferRequest, *, progress: Progress | None = None) -> RenderedVideo: ...
 
 
 # -- LoRA training --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoraTrainingRequest:
+    """What to train: the photos, how long and how large, for which base model, called up by which word.
+    `work_dir` is a private folder the trainer may write to (the upload's archive)."""
+
+    images: Sequence[Path]
+    steps: int
+    rank: int
+    base_model: str  # the inference app that will use the LoRA
+    trigger_word: str
+    work_dir: Path
 
 
 @dataclass(frozen=True)
@@ -266,17 +290,10 @@ class LoraTrainer(Protocol):
         ...
 
     def train(
-        self,
-        *,
-        images: Sequence[Path],
-        steps: int,
-        rank: int,
-        base_model: str,
-        trigger_word: str,
-        work_dir: Path,
-        progress: Progress | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> LoraTrainingResult: ...
+        self, request: LoraTrainingRequest, *, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> LoraTrainingResult:
+        """The LoRA trained on the request's images, where the provider stores it."""
+        ...
 
 
 # -- answers (responders) -------------------------------------------------------------------------------------

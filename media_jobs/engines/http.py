@@ -8,6 +8,7 @@
 * Errors say what was being done and what the provider said, in its own words (provider_detail), and never the
   key that was sent: some providers echo it back.
 * Redirects are not followed: a redirect must not carry the key to another host.
+* A key is read from settings at each call (required_key), so tests and deployments can change it at run time.
 """
 
 import email.utils
@@ -18,13 +19,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from django.conf import settings
 
-from media_jobs.engines.base import EngineError
+from media_jobs.engines.base import EngineError, EngineUnavailable
 
 CONNECT_TIMEOUT = 10.0
 RETRYABLE_STATUSES = frozenset({408, 409, 429})  # besides every 5xx
 MAX_MESSAGE = 500
 MAX_DETAIL = 300
+
+
+def required_key(setting: str, *, service: str) -> str:
+    """The API key in settings.<setting>; EngineUnavailable while it is empty. Adapters check it first in every
+    call: without a key the engine is unavailable, whatever the input."""
+    api_key = str(getattr(settings, setting, "") or "")
+    if not api_key:
+        raise EngineUnavailable(f"{service} is not configured: {setting} is empty.")
+    return api_key
 
 
 def is_retryable(status: int) -> bool:

@@ -8,6 +8,8 @@ from django.urls import register_converter
 from persona_platform.errors import InvalidInput, NotFound
 from persona_platform.ids import CHARACTER_ID_REGEX, CHARACTER_PREFIX, character_public_id, character_ulid
 
+MAX_DATABASE_ID = 2**63 - 1  # a 64-bit key: a larger id in a body or query is a validation error, not a 500
+
 
 class DatabaseIdConverter:
     """A positive integer that fits a 64-bit key: a longer number is a 404, not a database error."""
@@ -37,6 +39,22 @@ class CharacterIdConverter:
 
 
 register_converter(CharacterIdConverter, "charid")
+
+
+class ChatIdConverter:
+    """A BHuman `chat_id` (`chat_` + URL-safe base64 as the platform makes them, at most 40 characters):
+    anything else is a 404 before any query. PostgreSQL cannot even compare a text holding NUL."""
+
+    regex = "[A-Za-z0-9_-]{1,40}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ChatIdConverter, "chatid")
 
 
 def body_reference(raw_id: str, *, field: str, noun: str, lookup: Callable[[int], object]):

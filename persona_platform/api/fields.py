@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import ProhibitNullCharactersValidator
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
@@ -64,6 +65,34 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+def no_nul_in_json(value) -> None:
+    """A validator for free-form JSON: PostgreSQL's jsonb cannot hold NUL (`\\u0000`) in a key or a string,
+    so it is refused as bad input here rather than failing the INSERT with a 500."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise serializers.ValidationError("Null characters are not allowed.")
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """`true` or `false` and nothing else in JSON: DRF's BooleanField also reads 0, 1, "yes" and "off". In a
+    multipart form, where every value is text, DRF's reading of "true" and "false" stands."""
+
+    def to_internal_value(self, data):
+        if isinstance(getattr(self.root, "initial_data", None), QueryDict):
+            return super().to_internal_value(data)
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class UtcDateTimeField(serializers.DateTimeField):
     """ISO 8601 in UTC with a `Z`, as DRF writes it, without DRF's per-value time-zone lookups.
 
@@ -98,6 +127,7 @@ class Base64Field(StrictCharField):
 @extend_schema_field(
     {
         "type": "string",
+        "minLength": 1,
         "description": "A multipart file upload, or the file as base64 or a data URL in a JSON body.",
     }
 )

@@ -41,7 +41,12 @@ class PageQuerySerializer(serializers.Serializer):
         default=1,
         help_text=f"1-based page number, at most {MAX_PAGE}.",
     )
-    limit = serializers.IntegerField(required=False, min_value=1, help_text="Items per page.")
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=settings.API_MAX_PAGE_SIZE,
+        help_text=f"Items per page (default {settings.API_PAGE_SIZE}, at most {settings.API_MAX_PAGE_SIZE}).",
+    )
 
 
 def paginate(

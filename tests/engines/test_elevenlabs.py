@@ -6,7 +6,7 @@ import wave
 import numpy as np
 import pytest
 
-from media_jobs.engines import audio, get_engine
+from media_jobs.engines import SPEECH_ENGINE, audio, get_engine
 from media_jobs.engines.base import EngineError, EngineUnavailable, VoiceProfile
 from media_jobs.engines.speech import elevenlabs
 from media_jobs.engines.speech.elevenlabs import ElevenLabsSpeech
@@ -453,7 +453,7 @@ def test_delete_voice(server, engine, tmp_path):
 
 
 def test_the_registry_names_this_engine(settings):
-    assert isinstance(get_engine("speech", "elevenlabs"), ElevenLabsSpeech)
+    assert isinstance(get_engine(SPEECH_ENGINE, "elevenlabs"), ElevenLabsSpeech)
     assert ElevenLabsSpeech.name == "elevenlabs"
 
 

@@ -8,8 +8,8 @@ import zlib
 
 import pytest
 
-from media_jobs.engines import get_engine
-from media_jobs.engines.base import EngineError, EngineUnavailable
+from media_jobs.engines import LORA_TRAINER, get_engine
+from media_jobs.engines.base import EngineError, EngineUnavailable, LoraTrainingRequest
 from media_jobs.engines.lora import fal
 from media_jobs.engines.lora.fal import FalLoraTrainer, LoraTrainingResult
 from tests.engines.fal_server import TRAINING_APP, FalServer
@@ -65,7 +65,7 @@ def photos(tmp_path):
     return paths
 
 
-def train(engine, photos, tmp_path, **overrides):
+def train(engine, photos, tmp_path, progress=None, should_stop=None, **overrides):
     values = {
         "images": photos,
         "steps": STEPS,
@@ -74,7 +74,7 @@ def train(engine, photos, tmp_path, **overrides):
         "trigger_word": "char_ab12cd34",
         "work_dir": tmp_path / "work",
     } | overrides
-    return engine.train(**values)
+    return engine.train(LoraTrainingRequest(**values), progress=progress, should_stop=should_stop)
 
 
 def uploaded_zip(server) -> zipfile.ZipFile:
@@ -457,5 +457,5 @@ def test_polling_backs_off_up_to_four_times_the_interval(server, engine, photos,
 def test_the_registry_names_this_engine(settings):
     settings.ENGINES = {**settings.ENGINES, "lora": "fal"}
 
-    assert isinstance(get_engine("lora"), FalLoraTrainer)
+    assert isinstance(get_engine(LORA_TRAINER), FalLoraTrainer)
     assert FalLoraTrainer.name == "fal"

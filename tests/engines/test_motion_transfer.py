@@ -9,7 +9,7 @@ import pytest
 from skimage import data
 
 from media_jobs.engines.audio import decode_to_mono, median_pitch_hz
-from media_jobs.engines.base import EngineError
+from media_jobs.engines.base import EngineError, MotionTransferRequest
 from media_jobs.engines.face import analyze_face, find_face, landmarks_in_box
 from media_jobs.engines.talking_head.transfer import transfer_motion
 from media_jobs.engines.talking_head.video_driver import NoFaceInVideo, motion_from_video
@@ -125,7 +125,8 @@ def test_the_driver_reads_the_mouth_and_head_of_the_driving_video(driving_video)
 def test_transfer_opens_the_photos_mouth_with_the_drivers_and_keeps_its_sound(driving_video, tmp_path):
     reports = []
     out = tmp_path / "transfer.mp4"
-    rendered = transfer_motion(photo=other_photo(), driving_video=driving_video, out_path=out, progress=reports.append)
+    request = MotionTransferRequest(photo=other_photo(), driving_video=driving_video, out_path=out)
+    rendered = transfer_motion(request, progress=reports.append)
 
     assert (rendered.path, rendered.fps, rendered.frames) == (out, 25, FRAMES)
     info = probe_video(out)
@@ -144,7 +145,10 @@ def test_a_silent_driving_video_gives_a_silent_preview(tmp_path):
     landmarks = analyze_face(portrait, embed=False).landmarks
     frames = [open_mouth(portrait, landmarks, float(jaw)) for jaw in JAW[:20]]
     driver = write_video(tmp_path / "silent.mp4", frames)
-    rendered = transfer_motion(photo=other_photo(), driving_video=driver, out_path=tmp_path / "out.mp4", preview=True)
+    request = MotionTransferRequest(
+        photo=other_photo(), driving_video=driver, out_path=tmp_path / "out.mp4", preview=True
+    )
+    rendered = transfer_motion(request)
     info = probe_video(rendered.path)
     assert info.audio_codec is None
     assert info.frames == 20
@@ -157,7 +161,7 @@ def test_a_driving_video_without_a_face_is_refused(tmp_path):
     driver = write_video(tmp_path / "landscape.mp4", frames)
     out = tmp_path / "out.mp4"
     with pytest.raises(NoFaceInVideo, match="No face was found in the driving video"):
-        transfer_motion(photo=other_photo(), driving_video=driver, out_path=out)
+        transfer_motion(MotionTransferRequest(photo=other_photo(), driving_video=driver, out_path=out))
     assert issubclass(NoFaceInVideo, EngineError)
     assert not out.exists()
 
@@ -167,4 +171,4 @@ def test_a_driving_file_that_is_not_a_video_is_refused(tmp_path):
     _, png = cv2.imencode(".png", other_photo())
     driver.write_bytes(png.tobytes())
     with pytest.raises(InvalidVideo, match="image"):
-        transfer_motion(photo=other_photo(), driving_video=driver, out_path=tmp_path / "out.mp4")
+        transfer_motion(MotionTransferRequest(photo=other_photo(), driving_video=driver, out_path=tmp_path / "out.mp4"))

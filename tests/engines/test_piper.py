@@ -12,7 +12,7 @@ import wave
 import numpy as np
 import pytest
 
-from media_jobs.engines import audio, get_engine
+from media_jobs.engines import SPEECH_ENGINE, audio, get_engine
 from media_jobs.engines.audio import (
     decode_to_mono,
     duration_seconds,
@@ -214,7 +214,7 @@ def test_the_voice_loads_once_per_process(monkeypatch, tmp_path, plain):
     voice = load_voice()
     loads = []
     monkeypatch.setattr(PiperVoice, "load", lambda *a, **kw: loads.append(a))
-    assert get_engine("speech", "piper") is get_engine("speech", "piper")
+    assert get_engine(SPEECH_ENGINE, "piper") is get_engine(SPEECH_ENGINE, "piper")
 
     results = []
     threads = [threading.Thread(target=lambda: results.append(speak(tmp_path, text="Hello there."))) for _ in range(2)]

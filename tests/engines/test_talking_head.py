@@ -14,7 +14,7 @@ import pytest
 from skimage import data
 
 from media_jobs.engines.audio import decode_to_mono
-from media_jobs.engines.base import EngineError, VoiceProfile
+from media_jobs.engines.base import EngineError, MotionTransferRequest, SpeechVideoRequest, VoiceProfile
 from media_jobs.engines.face import Face, FaceNotFound, analyze_face, landmarks_in_box
 from media_jobs.engines.speech.piper import PiperSpeech
 from media_jobs.engines.talking_head import LocalTalkingHead, RenderedVideo, render, transfer
@@ -51,15 +51,10 @@ def speech(work):
 @pytest.fixture(scope="module")
 def rendered(photo, face, speech, work) -> tuple[RenderedVideo, list[float]]:
     progress: list[float] = []
-    video = LocalTalkingHead().render_speech(
-        photo=photo,
-        audio=speech.path,
-        phonemes=speech.phonemes,
-        out_path=work / "talk.mp4",
-        face=face,
-        seed=SEED,
-        progress=progress.append,
+    request = SpeechVideoRequest(
+        photo=photo, audio=speech.path, phonemes=speech.phonemes, out_path=work / "talk.mp4", face=face, seed=SEED
     )
+    video = LocalTalkingHead().render_speech(request, progress=progress.append)
     return video, progress
 
 
@@ -171,7 +166,9 @@ def test_progress_rises_to_one(rendered):
 
 def test_the_same_seed_gives_the_same_video(photo, face, speech, video, motion, work):
     again = LocalTalkingHead().render_speech(
-        photo=photo, audio=speech.path, phonemes=speech.phonemes, out_path=work / "again.mp4", face=face, seed=SEED
+        SpeechVideoRequest(
+            photo=photo, audio=speech.path, phonemes=speech.phonemes, out_path=work / "again.mp4", face=face, seed=SEED
+        )
     )
     digest = hashlib.sha256
     assert digest(again.path.read_bytes()).digest() == digest(video.path.read_bytes()).digest()
@@ -186,7 +183,14 @@ def test_the_same_seed_gives_the_same_video(photo, face, speech, video, motion, 
 
 def test_a_preview_is_smaller_and_as_long(photo, face, speech, video, work):
     preview = LocalTalkingHead().render_speech(
-        photo=photo, audio=speech.path, phonemes=speech.phonemes, out_path=work / "preview.mp4", face=face, preview=True
+        SpeechVideoRequest(
+            photo=photo,
+            audio=speech.path,
+            phonemes=speech.phonemes,
+            out_path=work / "preview.mp4",
+            face=face,
+            preview=True,
+        )
     )
     assert (preview.width, preview.height) == (256, 256)
     assert preview.frames == video.frames
@@ -221,19 +225,27 @@ def test_a_failed_encode_raises_with_ffmpegs_message_and_leaves_no_file(photo, f
 def test_a_photo_without_a_face_is_refused(speech, work):
     with pytest.raises(FaceNotFound):
         LocalTalkingHead().render_speech(
-            photo=np.full((64, 64, 3), 128, np.uint8),
-            audio=speech.path,
-            phonemes=speech.phonemes,
-            out_path=work / "noface.mp4",
+            SpeechVideoRequest(
+                photo=np.full((64, 64, 3), 128, np.uint8),
+                audio=speech.path,
+                phonemes=speech.phonemes,
+                out_path=work / "noface.mp4",
+            )
         )
     assert not (work / "noface.mp4").exists()
 
 
 def test_motion_transfer_is_handed_to_the_transfer_module(monkeypatch, photo, face, work):
     calls = []
-    monkeypatch.setattr(transfer, "transfer_motion", lambda **kwargs: calls.append(kwargs) or "video")
+    monkeypatch.setattr(
+        transfer,
+        "transfer_motion",
+        lambda request, progress: calls.append({**vars(request), "progress": progress}) or "video",
+    )
     result = LocalTalkingHead().transfer_motion(
-        photo=photo, driving_video=work / "driving.mp4", out_path=work / "out.mp4", face=face, preview=True
+        MotionTransferRequest(
+            photo=photo, driving_video=work / "driving.mp4", out_path=work / "out.mp4", face=face, preview=True
+        )
     )
     assert result == "video"
     assert calls == [

@@ -18,7 +18,7 @@ from knowledge.responders import (
     suggest_questions,
 )
 from knowledge.retrieval import Passage
-from media_jobs.engines import get_engine
+from media_jobs.engines import RESPONDER, get_engine
 from media_jobs.engines.base import EngineError, EngineUnavailable
 from tests.knowledge.llm_server import LLMServer, deltas
 
@@ -112,20 +112,20 @@ def test_persona_voice_takes_the_tone_from_the_personality_then_the_style():
 
 def test_the_registry_uses_a_model_server_only_when_one_is_configured(settings):
     settings.LLM_BASE_URL = ""
-    assert isinstance(get_engine("responder"), LocalResponder)
+    assert isinstance(get_engine(RESPONDER), LocalResponder)
     settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
-    assert isinstance(get_engine("responder"), OpenAICompatibleResponder)
+    assert isinstance(get_engine(RESPONDER), OpenAICompatibleResponder)
     settings.LLM_BASE_URL = ""
-    assert isinstance(get_engine("responder"), LocalResponder)  # decided at each call
+    assert isinstance(get_engine(RESPONDER), LocalResponder)  # decided at each call
 
 
 def test_a_responder_can_be_pinned_in_settings_or_named(settings):
     settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
     settings.ENGINES = {**settings.ENGINES, "responder": "local"}
-    assert isinstance(get_engine("responder"), LocalResponder)
-    assert isinstance(get_engine("responder", "openai"), OpenAICompatibleResponder)
+    assert isinstance(get_engine(RESPONDER), LocalResponder)
+    assert isinstance(get_engine(RESPONDER, "openai"), OpenAICompatibleResponder)
     with pytest.raises(EngineUnavailable):
-        get_engine("responder", "no-such-responder")
+        get_engine(RESPONDER, "no-such-responder")
 
 
 # -- local --------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 
 from characters.models import SpeakingProfile
 from media_jobs import services
-from media_jobs.models import MediaJob
+from media_jobs.models import Heartbeat, MediaJob
 from media_jobs.tasks import jobs_dispatch_pending, jobs_reap_stale
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +146,46 @@ def test_a_job_whose_worker_keeps_dying_fails_after_its_attempts(workspace):
 
     job.refresh_from_db()
     assert job.status == "failed" and "killed or out of memory" in job.error
+
+
+def test_after_a_broker_restart_every_queued_job_it_held_is_sent_again(
+    workspace, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Redis without persistence forgets its queue when it restarts: the jobs it held are sent at once,
+    not after JOB_REDISPATCH_SECONDS."""
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.job_create(workspace=workspace, kind="noop", params={})
+    MediaJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now() - timedelta(seconds=5))
+    monkeypatch.setattr(services, "broker_epoch", lambda: "run-1")
+    Heartbeat.objects.create(name="broker", seen_at=timezone.now(), detail="run-1")  # seen by an earlier sweep
+    assert jobs_dispatch_pending() == {"sent": 0, "failed": 0}  # the same start: its messages are there
+
+    monkeypatch.setattr(services, "broker_epoch", lambda: "run-2")  # restarted, empty
+    assert jobs_dispatch_pending() == {"sent": 1, "failed": 0}
+    assert jobs_dispatch_pending() == {"sent": 0, "failed": 0}  # one sweep acts on one restart
+
+    job.refresh_from_db()
+    assert job.status == "ready" and job.attempts == 1
+
+
+def test_a_broker_never_seen_before_gets_the_queued_jobs_again(
+    workspace, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Nothing says a broker first seen now kept the queue of the one before it (the first sweep after a
+    deployment may follow a restart): the jobs are sent again, and the extra message costs one refused claim."""
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.job_create(workspace=workspace, kind="noop", params={})
+    MediaJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now() - timedelta(seconds=5))
+    monkeypatch.setattr(services, "broker_epoch", lambda: "run-1")
+
+    assert jobs_dispatch_pending() == {"sent": 1, "failed": 0}
+    assert jobs_dispatch_pending() == {"sent": 0, "failed": 0}
+
+
+def test_the_broker_epoch_is_redis_run_id_or_empty(settings):
+    epoch = services.broker_epoch()
+
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        assert len(epoch) == 40  # Redis's run_id: 40 hex characters
+    else:
+        assert epoch == ""  # the filesystem broker keeps its messages across restarts

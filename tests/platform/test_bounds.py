@@ -132,3 +132,23 @@ def test_a_boolean_is_not_a_number(api_client, persona, value):
     assert_vendor_error(response, 422, "ValidationError", "pitch")
     persona.refresh_from_db()
     assert "pitch" not in persona.voice_settings
+
+
+@pytest.mark.parametrize("company_id", [2**63, 2**70])
+def test_an_id_past_64_bits_is_a_validation_error_not_a_500(api_client, company_id):
+    body = {"name": "Alex", "photo_base64": factories.image_base64(), "company_id": company_id}
+
+    assert_vendor_error(api_client.post("/api/v1/persons", body, format="json"), 422, "ValidationError", "company_id")
+    assert_vendor_error(
+        api_client.get(f"/api/v1/persons?company_id={company_id}"), 422, "ValidationError", "company_id"
+    )
+
+
+def test_a_route_without_media_takes_a_small_body_and_a_media_route_a_large_one(api_client, settings):
+    padding = "x" * (settings.API_MAX_JSON_BODY_BYTES + 1)
+
+    small = api_client.post("/v1/personas", {"name": "P", "system_prompt": padding}, format="json")
+    large = api_client.post("/api/v1/persons", {"name": "P", "photo_base64": padding}, format="json")
+
+    assert_vendor_error(small, 413, "PayloadTooLarge", "the limit for this route is 1.0 MB")
+    assert large.status_code in (400, 422)  # read and checked (not a photo), within the media route's limit

@@ -2,7 +2,14 @@
 
 from rest_framework import serializers
 
-from persona_platform.api.fields import MediaUploadField, StrictCharField, StrictIntegerField
+from persona_platform.api.fields import (
+    MediaUploadField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    no_nul_in_json,
+)
+from persona_platform.api.schema import BHumanSuccessSerializer
 
 
 class BHumanInstanceBodySerializer(serializers.Serializer):
@@ -11,11 +18,6 @@ class BHumanInstanceBodySerializer(serializers.Serializer):
     instance_id = StrictCharField(
         required=False, help_text="The instance (persona) this is for; the workspace's default persona when absent."
     )
-
-
-class BHumanSuccessSerializer(serializers.Serializer):
-    status = serializers.CharField(default="success", read_only=True)
-    message = serializers.CharField(read_only=True)
 
 
 class BHumanVideoDataSerializer(serializers.Serializer):
@@ -45,7 +47,9 @@ class BHumanVideoAddedSerializer(BHumanSuccessSerializer):
 class BHumanInstanceDataSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
     description = StrictCharField(allow_blank=True, max_length=5000)
-    configuration = serializers.DictField(help_text="Configuration settings, kept with the persona.")
+    configuration = serializers.DictField(
+        validators=[no_nul_in_json], help_text="Configuration settings, kept with the persona."
+    )
 
 
 class BHumanInstanceCreateSerializer(serializers.Serializer):
@@ -85,4 +89,4 @@ class BHumanVoiceGenerateSerializer(BHumanInstanceBodySerializer):
     # Strings, not URLField: the fetch helper checks them, and a host without a dot (this platform
     # behind a container name) is still a URL.
     training_urls = serializers.ListField(child=StrictCharField(max_length=2000), min_length=1, max_length=10)
-    use_prosody = serializers.BooleanField(required=False, default=False)
+    use_prosody = StrictBooleanField(required=False, default=False)

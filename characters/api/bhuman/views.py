@@ -16,8 +16,7 @@ from characters.api.bhuman.serializers import (
     BHumanVoiceAddSerializer,
     BHumanVoiceGenerateSerializer,
 )
-from characters.models import Person
-from characters.selectors import person_instance, voice_get
+from characters.selectors import voice_get
 from characters.services.persons import instance_create, person_delete
 from characters.services.videos import profile_video_add
 from characters.services.voice_clones import training_sample, voice_clone_start
@@ -25,20 +24,9 @@ from characters.services.voices import voice_training_audio
 from persona_platform.api.dialects.bhuman import BHumanView, bhuman_success, error_responses
 
 
-class InstanceScopedView(BHumanView):
-    """A call that acts on one persona: the one `instance_id` names, else the workspace's default one."""
+class AdminVideoView(BHumanView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
 
-    def instance(self, data: dict) -> Person:
-        """The persona of a validated body or query string."""
-        return person_instance(workspace=self.request.auth.workspace, instance_id=data.get("instance_id"))
-
-    def instance_and_body(self, serializer_class, key: str) -> tuple[Person, dict]:
-        """BHuman bodies are `{"<key>": {...}, "instance_id": ...}`: the persona and the validated `key` object."""
-        data = self.validated(serializer_class, self.request.data)
-        return self.instance(data), data[key]
-
-
-class AdminVideoView(InstanceScopedView):
     @extend_schema(
         summary="Add a video to a persona's profile",
         request=BHumanVideoAddSerializer,
@@ -52,7 +40,7 @@ class AdminVideoView(InstanceScopedView):
         return bhuman_success("Video added successfully", status.HTTP_201_CREATED, video_id=str(video.pk))
 
 
-class InstanceView(InstanceScopedView):
+class InstanceView(BHumanView):
     @extend_schema(
         summary="Create an instance",
         request=BHumanInstanceCreateSerializer,
@@ -80,7 +68,9 @@ class AdminInstanceView(InstanceView):
     http_method_names = ["post", "options"]
 
 
-class AdminVoiceView(InstanceScopedView):
+class AdminVoiceView(BHumanView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+
     @extend_schema(
         summary="Add a voice profile",
         request=BHumanVoiceAddSerializer,
@@ -114,7 +104,7 @@ class VoiceTrainingUrlView(BHumanView):
         return Response({"training_url": request.build_absolute_uri(voice.training_audio.url)})
 
 
-class VoiceGenerateView(InstanceScopedView):
+class VoiceGenerateView(BHumanView):
     @extend_schema(
         summary="Generate a voice from training URLs",
         request=BHumanVoiceGenerateSerializer,

@@ -15,9 +15,11 @@ from persona_platform.api.dialects import VENDOR_JOB_STATUS_WORDS
 from persona_platform.api.fields import (
     AbsoluteFileUrlField,
     MediaUploadField,
+    StrictBooleanField,
     StrictCharField,
     StrictFloatField,
     UtcDateTimeField,
+    no_nul_in_json,
 )
 from persona_platform.api.pagination import PageQuerySerializer
 
@@ -26,12 +28,19 @@ VOICE_CATEGORIES = ["premade", "cloned"]
 LORA_STATUSES = LoraModel.Status.values
 
 
-class OptionalBooleanField(serializers.BooleanField):
+class OptionalBooleanField(StrictBooleanField):
     """A boolean a multipart form may leave out: absent stays absent (DRF would read it as false)."""
 
     default_empty_html = serializers.empty
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {},
+        "description": "Any JSON object, at most 10 kB, with no NUL in its text.",
+    }
+)
 class ProfileObjectField(serializers.JSONField):
     """A nested profile object (`appearance`, `identity`, ...): any JSON object, at most 10 kB."""
 
@@ -40,6 +49,7 @@ class ProfileObjectField(serializers.JSONField):
             raise serializers.ValidationError("Must be a JSON object.")
         if len(json.dumps(data)) > 10_000:
             raise serializers.ValidationError("Must be at most 10 kB of JSON.")
+        no_nul_in_json(data)
         return super().to_internal_value(data)
 
 
@@ -106,7 +116,7 @@ class CharacterCreateSerializer(serializers.Serializer):
         max_length=10,
         help_text="Up to 10 public http(s) image URLs, fetched now; each must show the character's one face.",
     )
-    talking_head_enabled = serializers.BooleanField(required=False, default=False)
+    talking_head_enabled = StrictBooleanField(required=False, default=False)
 
     def validate_settings(self, value: dict) -> dict:
         if "autopilot" in value and not isinstance(value["autopilot"], bool):
@@ -124,7 +134,7 @@ class CharacterUpdateSerializer(serializers.Serializer):
     personality = ProfileObjectField(required=False)
     style = ProfileObjectField(required=False)
     settings = ProfileObjectField(required=False)
-    talking_head_enabled = serializers.BooleanField(required=False)
+    talking_head_enabled = StrictBooleanField(required=False)
 
     validate_settings = CharacterCreateSerializer.validate_settings
 
@@ -145,11 +155,10 @@ class ReferenceImageEnvelopeSerializer(serializers.Serializer):
 
 
 class ReferenceImageUploadSerializer(serializers.Serializer):
-    """Schema of the multipart form: the image under any one of `file`, `image`, `reference_image`."""
+    """Schema of the multipart form: exactly one image, under `file` (`image` and `reference_image` are
+    accepted as other names for it)."""
 
-    file = serializers.ImageField(required=False)
-    image = serializers.ImageField(required=False)
-    reference_image = serializers.ImageField(required=False)
+    file = serializers.ImageField(help_text="JPEG, PNG or WebP showing the character's one face; at most 10 MB.")
     type = serializers.ChoiceField(choices=ReferenceImage.Type.values, default=ReferenceImage.Type.OTHER)
 
 
@@ -204,11 +213,15 @@ class LoraImagesSerializer(serializers.Serializer):
 
 
 class LoraImagesUploadSerializer(serializers.Serializer):
-    """Schema of the multipart form: one or more images under `images`, `file` or `image`."""
+    """Schema of the multipart form: one or more images under `images` (`file` and `image` are accepted as
+    other names for it)."""
 
-    images = serializers.ListField(child=serializers.ImageField(), required=False)
-    file = serializers.ImageField(required=False)
-    image = serializers.ImageField(required=False)
+    images = serializers.ListField(
+        child=serializers.ImageField(),
+        min_length=1,
+        max_length=MAX_IMAGES,
+        help_text=f"Each showing the character's one face; at most {MAX_IMAGES} in all, counting those kept.",
+    )
 
 
 class LoraTrainSerializer(serializers.Serializer):
@@ -227,7 +240,7 @@ class VoiceSettingsSerializer(serializers.Serializer):
     stability = StrictFloatField(required=False, min_value=0, max_value=1)
     similarity_boost = StrictFloatField(required=False, min_value=0, max_value=1)
     style = StrictFloatField(required=False, min_value=0, max_value=1)
-    use_speaker_boost = serializers.BooleanField(required=False)
+    use_speaker_boost = StrictBooleanField(required=False)
     speed = StrictFloatField(
         required=False, min_value=VOICE_SETTING_RANGES["speed"][0], max_value=VOICE_SETTING_RANGES["speed"][1]
     )
@@ -269,6 +282,12 @@ class VoiceSerializer(serializers.Serializer):
         return voice.person.character_id if voice.person_id else None
 
 
+class VoiceListSerializer(serializers.Serializer):
+    """`GET /api/v1/voices`: the list wrapped in `voices`."""
+
+    voices = VoiceSerializer(many=True, read_only=True)
+
+
 class CharacterVoiceSerializer(serializers.Serializer):
     voice = VoiceSerializer(read_only=True)
     settings = VoiceSettingsSerializer(read_only=True)
@@ -287,6 +306,23 @@ class VoiceCloneRequestSerializer(serializers.Serializer):
     style = StrictFloatField(required=False, min_value=0, max_value=1)
     use_speaker_boost = OptionalBooleanField(required=False)
     callback_url = serializers.URLField(required=False, max_length=2000)
+
+
+class VoiceCloneUrlsSerializer(VoiceCloneRequestSerializer):
+    """Schema of the JSON body: the samples as public URLs, fetched now."""
+
+    sample_urls = serializers.ListField(
+        child=StrictCharField(max_length=2000), min_length=1, max_length=10, help_text="Public audio URLs."
+    )
+
+
+class VoiceCloneUploadSerializer(VoiceCloneRequestSerializer):
+    """Schema of the multipart form: the samples as files under `samples` (`sample` is accepted too)."""
+
+    sample_urls = None
+    samples = serializers.ListField(
+        child=serializers.FileField(), min_length=1, help_text="Recordings of the voice (WAV, MP3, FLAC or OGG)."
+    )
 
 
 class VoicePreviewRequestSerializer(serializers.Serializer):
@@ -359,7 +395,7 @@ class MotionTransferRequestSerializer(serializers.Serializer):
         "motion move the character's photo; its sound becomes the result's sound."
     )
     name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
-    preview = serializers.BooleanField(default=False, help_text="Render small and fast.")
+    preview = StrictBooleanField(default=False, help_text="Render small and fast.")
     callback_url = serializers.URLField(required=False, max_length=2000)
 
 

@@ -31,7 +31,10 @@ from characters.api.influgen.serializers import (
     TalkingHeadPreviewRequestSerializer,
     TalkingHeadRequestSerializer,
     VoiceCloneRequestSerializer,
+    VoiceCloneUploadSerializer,
+    VoiceCloneUrlsSerializer,
     VoiceGenerateRequestSerializer,
+    VoiceListSerializer,
     VoicePreviewRequestSerializer,
     VoiceSerializer,
     VoiceSettingsEnvelopeSerializer,
@@ -190,6 +193,7 @@ class CharacterDuplicateView(CharacterView):
 
 
 class ReferenceImageView(CharacterView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
     parser_classes = [MultiPartParser]
     FIELDS = ("file", "image", "reference_image")
 
@@ -257,6 +261,7 @@ class LoraStatusView(CharacterView):
 
 
 class LoraImagesView(CharacterView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
     parser_classes = [MultiPartParser]
     FIELDS = ("images", "file", "image")
 
@@ -308,7 +313,7 @@ class LoraTrainView(CharacterView):
 
 
 class VoiceListView(InflugenView):
-    @extend_schema(summary="List voices", responses={200: VoiceSerializer(many=True)})
+    @extend_schema(summary="List voices", responses={200: VoiceListSerializer})
     def get(self, request):
         """The local voice and the workspace's voice clones, as `{"voices": [...]}`."""
         voices = voice_catalog(workspace=request.auth.workspace)
@@ -346,12 +351,13 @@ class VoiceSettingsView(CharacterView):
 
 
 class VoiceCloneView(CharacterView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
     parser_classes = MULTIPART
     FIELDS = ("sample", "samples")
 
     @extend_schema(
         summary="Clone a voice for a character",
-        request={"application/json": VoiceCloneRequestSerializer, "multipart/form-data": VoiceCloneRequestSerializer},
+        request={"application/json": VoiceCloneUrlsSerializer, "multipart/form-data": VoiceCloneUploadSerializer},
         responses={202: CharacterVoiceSerializer, **error_responses(400, 403, 404, 413, 422)},
     )
     def post(self, request, character_id: str):
@@ -512,6 +518,7 @@ class TalkingHeadGenerationDetailView(InflugenView):
 
 
 class MotionTransferStartView(CharacterView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
     parser_classes = [BoundedJSONParser, MultiPartParser]
 
     @extend_schema(

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from persona_platform.api.converters import MAX_DATABASE_ID
 from persona_platform.api.fields import (
     AbsoluteFileUrlField,
     Base64Field,
@@ -64,7 +65,9 @@ class PersonsPersonCreateSerializer(serializers.Serializer):
     photo_base64 = Base64Field(
         help_text="JPEG, PNG or WebP photo as a data URL (`data:image/jpeg;base64,...`) or bare base64; at most 10 MB."
     )
-    company_id = StrictIntegerField(required=False, allow_null=True, min_value=1, help_text="Associate with a company.")
+    company_id = StrictIntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_DATABASE_ID, help_text="Associate with a company."
+    )
 
 
 class PersonsPersonUpdateSerializer(serializers.Serializer):
@@ -73,11 +76,21 @@ class PersonsPersonUpdateSerializer(serializers.Serializer):
     name = StrictCharField(required=False, max_length=200)
     description = StrictCharField(required=False, allow_blank=True, allow_null=True, max_length=5000)
     photo_base64 = Base64Field(required=False, help_text="A new photo, as on create.")
-    company_id = StrictIntegerField(required=False, allow_null=True, min_value=1)
+    company_id = StrictIntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_DATABASE_ID)
+
+
+# twin.actor's list shows no paging: the default page is large, and a client may ask for more.
+LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 100, 1000
 
 
 class PersonsPersonListQuerySerializer(PageQuerySerializer):
     """The list's query string: its filters, and page/limit."""
 
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=LIST_MAX_LIMIT,
+        help_text=f"Persons per page (default {LIST_DEFAULT_LIMIT}, at most {LIST_MAX_LIMIT}).",
+    )
     has_voice = serializers.BooleanField(required=False, allow_null=True, default=None)
-    company_id = serializers.IntegerField(required=False, min_value=1)
+    company_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DATABASE_ID)

@@ -6,6 +6,8 @@ from rest_framework.response import Response
 
 from accounts.selectors import company_for_workspace
 from characters.api.persons.serializers import (
+    LIST_DEFAULT_LIMIT,
+    LIST_MAX_LIMIT,
     PersonsPersonCreateSerializer,
     PersonsPersonListQuerySerializer,
     PersonsPersonSerializer,
@@ -18,14 +20,14 @@ from characters.services.photos import photo_from_base64
 from persona_platform.api.dialects import PERSONS, DialectView
 from persona_platform.api.schema import error_responses
 
-LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 100, 1000
-
 
 class PersonsView(DialectView):
     dialect = PERSONS
 
 
 class PersonListView(PersonsView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+
     @extend_schema(
         summary="List persons",
         parameters=[PersonsPersonListQuerySerializer],
@@ -70,6 +72,8 @@ class PersonListView(PersonsView):
 
 
 class PersonDetailView(PersonsView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+
     @extend_schema(summary="Get a person", responses={200: PersonsPersonSerializer, **error_responses(404)})
     def get(self, request, person_id: int):
         """One person of your workspace. Another workspace's id answers 404, like a missing one."""

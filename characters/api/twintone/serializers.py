@@ -101,6 +101,8 @@ class TwinToneReplicaCreateSerializer(serializers.Serializer):
         "its clearest frame with one face becomes the portrait.",
     )
 
+    schema_one_of = ("photo", "training_video")
+
     def validate(self, data):
         if ("photo" in data) == ("training_video" in data):
             raise serializers.ValidationError("Send either photo or training_video.")
@@ -119,6 +121,9 @@ class TwinToneJobSerializer(serializers.Serializer):
 
     Subclasses declare `status` (and `error`) as `serializers.SerializerMethodField()` where the seed puts them.
     """
+
+    # The seed: `url` "Present only if status is ready", `error` "Present only if status is failed".
+    schema_optional_fields = ("url", "error")
 
     def get_status(self, job) -> str:
         return self.context["view"].dialect.job_status_word(job.status)

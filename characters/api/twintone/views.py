@@ -109,6 +109,7 @@ class PersonaDetailView(TwinToneView):
 
 
 class ReplicaListView(TwinToneView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
     parser_classes = [BoundedJSONParser, MultiPartParser]
 
     @extend_schema(

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from knowledge.api.bhuman import views
+from persona_platform.api import converters  # noqa: F401  (registers <chatid:…> and <dbid:…>)
 from persona_platform.api.routes import with_slash
 
 urlpatterns = [
@@ -12,5 +13,5 @@ urlpatterns = [
     path("kb/training-data/<dbid:data_id>", views.TrainingDataItemView.as_view(), name="kb-training-data-item"),
     path("kb/v2/chat", views.ChatView.as_view(), name="kb-chat"),
     path("persona/chats", views.ChatsView.as_view(), name="chats"),
-    path("persona/messages/<str:chat_id>", views.ChatMessagesView.as_view(), name="chat-messages"),
+    path("persona/messages/<chatid:chat_id>", views.ChatMessagesView.as_view(), name="chat-messages"),
 ]

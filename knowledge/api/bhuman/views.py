@@ -7,15 +7,24 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from characters.api.bhuman.views import InstanceScopedView
 from knowledge.api.bhuman.serializers import (
     AutoPromptsSerializer,
+    BHumanChatAnswerSerializer,
+    BHumanChatMessagesSerializer,
+    BHumanChatsPageSerializer,
+    BHumanPagesStoredSerializer,
+    BHumanPromptsSerializer,
+    BHumanReviewQueuedSerializer,
+    BHumanStreamStateSerializer,
+    BHumanTrainingDataOneSerializer,
+    BHumanTrainingDataPageSerializer,
     ChatSerializer,
     ChatsQuerySerializer,
     InstanceQuerySerializer,
     ReviewSubmitSerializer,
     StorePagesSerializer,
     StreamPagesSerializer,
+    TrainingDataDeleteBodySerializer,
     TrainingDataDeleteSerializer,
     TrainingDataItemSerializer,
     TrainingDataQuerySerializer,
@@ -31,7 +40,8 @@ from knowledge.services.pages import (
     stream_batch_receive,
 )
 from knowledge.services.prompts import prompts_suggest
-from persona_platform.api.dialects.bhuman import BHumanView, bhuman_success, error_responses, success_response
+from persona_platform.api.dialects.bhuman import BHumanView, bhuman_success, error_responses
+from persona_platform.api.schema import BHumanSuccessSerializer
 from persona_platform.errors import InvalidInput
 
 
@@ -41,11 +51,13 @@ def _page_id(raw: str, *, field: str) -> int:
     return int(raw)
 
 
-class StorePagesView(InstanceScopedView):
+class StorePagesView(BHumanView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+
     @extend_schema(
         summary="Store pages",
         request=StorePagesSerializer,
-        responses={201: success_response("`page_ids` and the indexing `job_id`."), **error_responses(400, 404)},
+        responses={201: BHumanPagesStoredSerializer, **error_responses(400, 404)},
     )
     def post(self, request):
         """Pages (title, content, metadata) added to the persona's knowledge. They are chunked and embedded by a
@@ -55,12 +67,14 @@ class StorePagesView(InstanceScopedView):
         return bhuman_success("Pages stored successfully", status.HTTP_201_CREATED, page_ids=[str(p.pk) for p in pages])
 
 
-class StreamPagesView(InstanceScopedView):
+class StreamPagesView(BHumanView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+
     @extend_schema(
         summary="Stream pages",
         request=StreamPagesSerializer,
         responses={
-            200: success_response("The stream's state: received and missing batches."),
+            200: BHumanStreamStateSerializer,
             **error_responses(400, 404, 409),
         },
     )
@@ -72,12 +86,14 @@ class StreamPagesView(InstanceScopedView):
         return bhuman_success("Pages streamed successfully", **stream_batch_receive(person=person, **stream))
 
 
-class TrainingDataView(InstanceScopedView):
+class TrainingDataView(BHumanView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+
     @extend_schema(
         summary="List training data",
         parameters=[TrainingDataQuerySerializer],
         responses={
-            200: success_response("`training_data`: [{id, title, content, status}]"),
+            200: BHumanTrainingDataPageSerializer,
             **error_responses(400, 404),
         },
     )
@@ -91,7 +107,7 @@ class TrainingDataView(InstanceScopedView):
     @extend_schema(
         summary="Update training data",
         request=TrainingDataUpdateSerializer,
-        responses={200: success_response("Updated; indexed again by a job."), **error_responses(400, 404)},
+        responses={200: BHumanSuccessSerializer, **error_responses(400, 404)},
     )
     def put(self, request):
         """New `content` (and optionally `title`) for the item `id`; it is indexed again."""
@@ -102,23 +118,26 @@ class TrainingDataView(InstanceScopedView):
 
     @extend_schema(
         summary="Delete training data",
-        request=TrainingDataDeleteSerializer,
-        responses={200: success_response("Deleted."), **error_responses(400, 404)},
+        request=TrainingDataDeleteBodySerializer,
+        responses={200: BHumanSuccessSerializer, **error_responses(400, 404)},
     )
     def delete(self, request):
         """Delete the item `id` (in the body, or `?id=`), with its passages."""
-        data = self.validated(TrainingDataDeleteSerializer, {**request.query_params.dict(), **request.data})
+        body = request.data
+        if isinstance(body, dict):  # a body that is no JSON object is left to the serializer to refuse
+            body = {**request.query_params.dict(), **body}
+        data = self.validated(TrainingDataDeleteSerializer, body)
         if "id" not in data:
             raise InvalidInput("id: This field is required.")
         page_delete(page=page_get(person=self.instance(data), page_id=_page_id(data["id"], field="id")))
         return bhuman_success("Training data deleted successfully")
 
 
-class TrainingDataItemView(InstanceScopedView):
+class TrainingDataItemView(BHumanView):
     @extend_schema(
         summary="Get one training data item",
         parameters=[InstanceQuerySerializer],
-        responses={200: success_response("`training_data`: {id, title, content, status}"), **error_responses(404)},
+        responses={200: BHumanTrainingDataOneSerializer, **error_responses(404)},
     )
     def get(self, request, data_id: int):
         page = page_get(person=self.instance(self.query(InstanceQuerySerializer)), page_id=data_id)
@@ -127,18 +146,20 @@ class TrainingDataItemView(InstanceScopedView):
     @extend_schema(
         summary="Delete one training data item",
         parameters=[InstanceQuerySerializer],
-        responses={200: success_response("Deleted."), **error_responses(404)},
+        responses={200: BHumanSuccessSerializer, **error_responses(404)},
     )
     def delete(self, request, data_id: int):
         page_delete(page=page_get(person=self.instance(self.query(InstanceQuerySerializer)), page_id=data_id))
         return bhuman_success("Training data deleted successfully")
 
 
-class ReviewDataView(InstanceScopedView):
+class ReviewDataView(BHumanView):
+    large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+
     @extend_schema(
         summary="Submit data for review",
         request=ReviewSubmitSerializer,
-        responses={202: success_response("Queued for review."), **error_responses(400, 404)},
+        responses={202: BHumanReviewQueuedSerializer, **error_responses(400, 404)},
     )
     def post(self, request):
         """Articles and notes wait for staff in the admin's review queue; approved ones become knowledge,
@@ -150,11 +171,11 @@ class ReviewDataView(InstanceScopedView):
         )
 
 
-class AutoPromptsView(InstanceScopedView):
+class AutoPromptsView(BHumanView):
     @extend_schema(
         summary="Suggest prompts",
         request=AutoPromptsSerializer,
-        responses={200: success_response("`prompts`: questions a visitor might ask."), **error_responses(400, 404)},
+        responses={200: BHumanPromptsSerializer, **error_responses(400, 404)},
     )
     def post(self, request):
         """Questions a visitor might ask the persona about the `topics`, grounded in its knowledge base."""
@@ -162,11 +183,11 @@ class AutoPromptsView(InstanceScopedView):
         return Response({"status": "success", "prompts": prompts_suggest(person=person, **prompt_data)})
 
 
-class ChatView(InstanceScopedView):
+class ChatView(BHumanView):
     @extend_schema(
         summary="Chat with the persona",
         request=ChatSerializer,
-        responses={200: success_response("`chat_id`, `response` and its `sources`."), **error_responses(400, 404, 409)},
+        responses={200: BHumanChatAnswerSerializer, **error_responses(400, 404, 409)},
     )
     def post(self, request):
         """The persona answers `message` from its knowledge base, in its voice, naming its sources (page
@@ -189,7 +210,7 @@ class ChatsView(BHumanView):
     @extend_schema(
         summary="Chat history",
         parameters=[ChatsQuerySerializer],
-        responses={200: success_response("`chats`: [{chat_id, user_id, messages}]"), **error_responses(400)},
+        responses={200: BHumanChatsPageSerializer, **error_responses(400)},
     )
     def get(self, request):
         """The workspace's chats, newest first, each with its messages in order; `user_id` filters."""
@@ -211,7 +232,7 @@ class ChatMessagesView(BHumanView):
     @extend_schema(
         summary="Messages of a chat",
         responses={
-            200: success_response("`messages` (texts in order) and `details` (role, sources, time)."),
+            200: BHumanChatMessagesSerializer,
             **error_responses(404),
         },  # fmt: skip
     )

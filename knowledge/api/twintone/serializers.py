@@ -3,12 +3,14 @@
 from rest_framework import serializers
 
 from knowledge.models import Conversation
-from persona_platform.api.fields import StrictCharField, UtcDateTimeField
+from persona_platform.api.fields import StrictBooleanField, StrictCharField, UtcDateTimeField
 from persona_platform.api.pagination import PageQuerySerializer, paginated_serializer
 
 
 class TwinToneConversationSerializer(serializers.Serializer):
     """List items and GET: `ended_at` only once ended."""
+
+    schema_optional_fields = ("ended_at",)  # the seed: "Present if status is ended"
 
     id = serializers.CharField(source="pk", read_only=True)
     replica_id = serializers.SerializerMethodField()
@@ -59,7 +61,7 @@ class TwinToneMessageSerializer(serializers.Serializer):
 class TwinToneMessageCreateSerializer(serializers.Serializer):
     text = StrictCharField(max_length=5000, help_text="What the user says.")
     context = StrictCharField(required=False, allow_blank=True, max_length=5000, default="")
-    speak = serializers.BooleanField(default=True, help_text="Also speak the reply (an `audio` event with its URL).")
+    speak = StrictBooleanField(default=True, help_text="Also speak the reply (an `audio` event with its URL).")
 
 
 ConversationPage = paginated_serializer("TwinToneConversationPage", "conversations", TwinToneConversationSerializer)

@@ -31,7 +31,7 @@ Decisions callers can rely on:
 import re
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeGuard
@@ -40,8 +40,15 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from media_jobs.engines.base import EngineError, EngineUnavailable, LoraTrainingResult, Progress
-from media_jobs.engines.http import ProviderClient, json_object
+from media_jobs.engines.base import (
+    EngineError,
+    EngineUnavailable,
+    LoraTrainingRequest,
+    LoraTrainingResult,
+    Progress,
+    ShouldStop,
+)
+from media_jobs.engines.http import ProviderClient, json_object, required_key
 
 PROVIDER = "fal"
 STORAGE_TYPE = "fal-cdn-v3"
@@ -74,22 +81,14 @@ class FalLoraTrainer:
         _api_key()
 
     def train(
-        self,
-        *,
-        images: Sequence[Path],
-        steps: int,
-        rank: int,
-        base_model: str,
-        trigger_word: str,
-        work_dir: Path,
-        progress: Progress | None = None,
-        should_stop: Callable[[], bool] | None = None,
+        self, request: LoraTrainingRequest, *, progress: Progress | None = None, should_stop: ShouldStop | None = None
     ) -> LoraTrainingResult:
-        """Train a LoRA on `images` and answer where fal stored it. `progress` gets 0..1, never going back."""
+        """Train a LoRA on the request's images and answer where fal stored it."""
         _api_key()
         started = time.monotonic()
+        steps, trigger_word, base_model = request.steps, request.trigger_word, request.base_model
         _check_positive("steps", steps)
-        _check_positive("rank", rank)
+        _check_positive("rank", request.rank)
         if not isinstance(trigger_word, str) or not trigger_word.strip():
             raise EngineError("A LoRA needs a trigger word to be called up with.")
         if not isinstance(base_model, str) or not base_model.strip():
@@ -97,7 +96,7 @@ class FalLoraTrainer:
         report = _Progress(progress)
         stop = should_stop or (lambda: False)
 
-        archive = zip_images(images, Path(work_dir) / ZIP_NAME)
+        archive = zip_images(request.images, Path(request.work_dir) / ZIP_NAME)
         if stop():
             raise EngineError("Canceled")
         file_url = self._upload(archive, content_type="application/zip")
@@ -105,7 +104,7 @@ class FalLoraTrainer:
         if stop():
             raise EngineError("Canceled")
 
-        request = self._submit(
+        queued = self._submit(
             {
                 "images_data_url": file_url,
                 "trigger_word": trigger_word,
@@ -117,16 +116,16 @@ class FalLoraTrainer:
         finished = False
         try:
             deadline = started + float(settings.FAL_TRAINING_TIMEOUT_SECONDS)
-            self._wait(request, steps=steps, deadline=deadline, report=report, stop=stop)
+            self._wait(queued, steps=steps, deadline=deadline, report=report, stop=stop)
             finished = True
-            payload = self._result(request)
+            payload = self._result(queued)
         except BaseException:
             # Anything but a finished request (cancellation, deadline, a worker's time limit) stops it at fal.
             if not finished:
-                self._cancel_quietly(request)
+                self._cancel_quietly(queued)
             raise
         result = LoraTrainingResult(
-            request_id=request.request_id,
+            request_id=queued.request_id,
             weights_url=_file_url(payload, "diffusers_lora_file"),
             config_url=_file_url(payload, "config_file"),
             base_model=base_model,
@@ -173,9 +172,7 @@ class FalLoraTrainer:
             cancel_url=_on_queue(answer.get("cancel_url"), base + "/cancel"),
         )
 
-    def _wait(
-        self, request: _Request, *, steps: int, deadline: float, report: "_Progress", stop: Callable[[], bool]
-    ) -> None:
+    def _wait(self, request: _Request, *, steps: int, deadline: float, report: "_Progress", stop: ShouldStop) -> None:
         """Poll until the request is COMPLETED; raise on cancellation, the deadline or lasting failures."""
         interval = base = max(float(settings.FAL_POLL_SECONDS), 0.01)
         failures = 0
@@ -294,11 +291,7 @@ def image_extension(data: bytes) -> str | None:
 
 
 def _api_key() -> str:
-    """Checked first in every call: without a key the engine is unavailable, whatever the input."""
-    api_key: str = settings.FAL_KEY
-    if not api_key:
-        raise EngineUnavailable("fal.ai is not configured: FAL_KEY is empty.")
-    return api_key
+    return required_key("FAL_KEY", service="fal.ai")
 
 
 def _queue_url() -> str:

@@ -30,8 +30,8 @@ import requests
 from django.conf import settings
 
 from media_jobs.engines.audio import ffmpeg_exe, pitch_filter
-from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
-from media_jobs.engines.http import ProviderClient, json_object
+from media_jobs.engines.base import EngineError, PhonemeTiming, Speech, VoiceProfile
+from media_jobs.engines.http import ProviderClient, json_object, required_key
 
 PROVIDER = "ElevenLabs"
 SPEED_RANGE = (0.7, 1.2)  # what the provider accepts for voice_settings.speed
@@ -163,11 +163,7 @@ class ElevenLabsSpeech:
 
 
 def _api_key() -> str:
-    """Checked first in every call: without a key the engine is unavailable, whatever the input."""
-    api_key: str = settings.ELEVENLABS_API_KEY
-    if not api_key:
-        raise EngineUnavailable("ElevenLabs is not configured: ELEVENLABS_API_KEY is empty.")
-    return api_key
+    return required_key("ELEVENLABS_API_KEY", service="ElevenLabs")
 
 
 def _client() -> ProviderClient:

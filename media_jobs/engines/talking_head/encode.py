@@ -26,45 +26,6 @@ THREADS = 1
 STDERR_TAIL = 800
 
 
-def encoder_command(
-    *,
-    width: int,
-    height: int,
-    fps: int,
-    out_path: Path,
-    audio: Path | None,
-    preview: bool = False,
-    threads: int = THREADS,
-) -> list[str]:
-    """ffmpeg reading rgb24 frames of width x height on stdin and writing an MP4 to out_path."""
-    if width % 2 or height % 2:
-        raise ValueError(f"yuv420p needs even dimensions, not {width}x{height}")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-threads", str(threads)]
-    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0"]
-    if audio is not None:
-        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
-    cmd += [
-        "-filter_threads",
-        str(threads),
-        "-c:v",
-        "libx264",
-        "-preset",
-        PREVIEW_PRESET if preview else PRESET,
-        "-crf",
-        str(PREVIEW_CRF if preview else CRF),
-        "-pix_fmt",
-        "yuv420p",
-        "-r",
-        str(fps),
-        "-threads",
-        str(threads),
-    ]
-    if audio is not None:
-        cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
-    cmd += ["-movflags", "+faststart", "-f", "mp4", str(out_path)]
-    return cmd
-
-
 class VideoWriter:
     """Feeds frames to ffmpeg; `close()` publishes the MP4, `abort()` (or an exception) removes it.
 
@@ -82,21 +43,16 @@ class VideoWriter:
         preview: bool = False,
         threads: int = THREADS,
     ):
+        if width % 2 or height % 2:
+            raise ValueError(f"yuv420p needs even dimensions, not {width}x{height}")
         self.out_path = Path(out_path)
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
         self.part_path = self.out_path.with_name(f".{self.out_path.name}.part")
+        self.width, self.height, self.fps = width, height, fps
         self.frame_bytes = width * height * 3
         self.frames = 0
+        cmd = self._command(audio=audio, preview=preview, threads=threads)
         self._stderr = tempfile.TemporaryFile()
-        cmd = encoder_command(
-            width=width,
-            height=height,
-            fps=fps,
-            out_path=self.part_path,
-            audio=audio,
-            preview=preview,
-            threads=threads,
-        )
         try:
             self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
         except OSError as exc:
@@ -104,6 +60,34 @@ class VideoWriter:
             raise EngineError(f"ffmpeg could not start: {exc}") from exc
         assert self._process.stdin is not None  # stdin=PIPE
         self._stdin = self._process.stdin
+
+    def _command(self, *, audio: Path | None, preview: bool, threads: int) -> list[str]:
+        """ffmpeg reading this writer's rgb24 frames on stdin and writing an MP4 to its part file."""
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-threads", str(threads)]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}", "-r", str(self.fps)]
+        cmd += ["-i", "pipe:0"]
+        if audio is not None:
+            cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
+        cmd += [
+            "-filter_threads",
+            str(threads),
+            "-c:v",
+            "libx264",
+            "-preset",
+            PREVIEW_PRESET if preview else PRESET,
+            "-crf",
+            str(PREVIEW_CRF if preview else CRF),
+            "-pix_fmt",
+            "yuv420p",
+            "-r",
+            str(self.fps),
+            "-threads",
+            str(threads),
+        ]
+        if audio is not None:
+            cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", str(self.part_path)]
+        return cmd
 
     @property
     def pid(self) -> int:

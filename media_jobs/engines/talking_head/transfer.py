@@ -6,13 +6,11 @@ looks like every other talking head.
 """
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from media_jobs.engines.base import Face, Progress, RenderedVideo
-from media_jobs.engines.face import analyze_face
-from media_jobs.engines.talking_head.render import render_video
+from media_jobs.engines.base import MotionTransferRequest, Progress, RenderedVideo
+from media_jobs.engines.talking_head.render import portrait_face, render_request
 from media_jobs.engines.talking_head.video_driver import MAX_DURATION_S, motion_from_video
 from media_jobs.engines.video import extract_audio, probe_video
 
@@ -21,24 +19,17 @@ TRACKING_SHARE = 0.25
 
 
 def transfer_motion(
-    *,
-    photo: np.ndarray,
-    driving_video: Path,
-    out_path: Path,
-    face: Face | None = None,
-    preview: bool = False,
-    progress: Progress | None = None,
-    max_duration: float = MAX_DURATION_S,
+    request: MotionTransferRequest, *, progress: Progress | None = None, max_duration: float = MAX_DURATION_S
 ) -> RenderedVideo:
-    """Render `photo` moving as the face in `driving_video` moves, as an MP4 at out_path.
+    """Render the request's photo moving as the face in its driving video moves, as an MP4 at its out_path.
 
     Raises InvalidVideo for a driving video that is not a usable video (or is longer than
     max_duration), NoFaceInVideo when it shows no face, FaceNotFound/SeveralFaces for the photo.
     """
-    driving_video = Path(driving_video)
+    driving_video = Path(request.driving_video)
     info = probe_video(driving_video, max_duration=max_duration)
-    if face is None:
-        face = analyze_face(photo, embed=False)
+    # The photo's face before the video is followed: a photo without one fails at once.
+    request = replace(request, face=portrait_face(request))
     motion = motion_from_video(
         driving_video,
         max_duration=max_duration,
@@ -47,15 +38,7 @@ def transfer_motion(
     )
     with tempfile.TemporaryDirectory(prefix="transfer-") as scratch:
         audio = extract_audio(driving_video, Path(scratch) / "driving.wav", max_duration=max_duration)
-        return render_video(
-            photo=photo,
-            face=face,
-            motion=motion,
-            audio=audio,
-            out_path=Path(out_path),
-            preview=preview,
-            progress=_part(progress, TRACKING_SHARE, 1.0),
-        )
+        return render_request(request, motion=motion, audio=audio, progress=_part(progress, TRACKING_SHARE, 1.0))
 
 
 def _part(progress: Progress | None, start: float, end: float) -> Progress | None:

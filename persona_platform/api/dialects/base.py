@@ -58,6 +58,7 @@ class DialectView(APIView):
     """Base of every dialect's views: carries the dialect and the serializer context."""
 
     dialect: Dialect  # each dialect's base view sets it (persona_platform.api.dialects.<dialect>)
+    large_body = False  # True for routes that take media or documents (persona_platform.middleware)
 
     @property
     def ctx(self) -> dict:

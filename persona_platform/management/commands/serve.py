@@ -85,7 +85,17 @@ class Command(BaseCommand):
         celery = [os.path.join(bin_dir, "celery"), "-A", "persona_platform"]
         worker = [*celery, "worker", "--loglevel", "INFO", "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2")]
         beat = [*celery, "beat", "--loglevel", "INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
-        door = [python, "manage.py", "frontdoor", "--host", host, "--port", str(port), "--upstream", socket_path]
+        door = [
+            python,
+            str(settings.BASE_DIR / "manage.py"),
+            "frontdoor",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--upstream",
+            socket_path,
+        ]
         return [Child("web", web), Child("frontdoor", door), Child("worker", worker), Child("beat", beat)]
 
     def handle(self, *args, port: int, host: str, **options):

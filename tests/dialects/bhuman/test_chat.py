@@ -142,6 +142,9 @@ def test_another_workspaces_or_an_unknown_chat_is_404(api_client, other_client, 
 
     for chat_id in (theirs, "chat_doesnotexist"):
         assert_bhuman_error(api_client.get(f"{MESSAGES}/{chat_id}"), 404, "not found")
+    # Not a chat id at all: no query is made (on PostgreSQL a NUL in the lookup was a 500).
+    for chat_id in ("chat%00x", "a%20b", "x" * 41):
+        assert_bhuman_error(api_client.get(f"{MESSAGES}/{chat_id}"), 404)
         response = api_client.post(
             CHAT, {"chat_data": {"user_id": "u", "message": "Hi", "chat_id": chat_id}}, format="json"
         )

@@ -147,6 +147,9 @@ WRONG_SHAPES = [
     (instance_data(description=["a"]), "instance_data.description:"),
     (instance_data(configuration="setting1=value1"), "instance_data.configuration:"),
     (instance_data(configuration=["value1"]), "instance_data.configuration:"),
+    # PostgreSQL's jsonb holds no NUL: these were 500s there.
+    (instance_data(configuration={"setting1": "value\x00"}), "instance_data.configuration: Null characters"),
+    (instance_data(configuration={"setting\x001": "value1"}), "instance_data.configuration: Null characters"),
 ]
 
 

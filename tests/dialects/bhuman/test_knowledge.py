@@ -224,6 +224,22 @@ def test_delete_by_body_id_by_query_and_by_path(api_client, persona, django_capt
     assert_bhuman_error(api_client.delete(f"{KB}/training-data", {"id": "data1"}, format="json"), 400, "id:")
 
 
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("[null, null]", "Expected a dictionary"),
+        ('["id", "1"]', "Expected a dictionary"),
+        ("7", "Expected"),
+        ("null", ""),
+    ],
+)
+def test_delete_refuses_a_body_that_is_not_an_object(api_client, persona, body, message):
+    """Found by schemathesis: a JSON array here was merged into the query string's dict, a 500."""
+    response = api_client.delete(f"{KB}/training-data?id=1", body, content_type="application/json")
+
+    assert_bhuman_error(response, 400, message)
+
+
 def test_store_pages_refuses_bodies_of_the_wrong_shape(api_client, persona):
     page = {"title": "T", "content": "C"}
     for body, field in [
@@ -233,6 +249,7 @@ def test_store_pages_refuses_bodies_of_the_wrong_shape(api_client, persona):
         ({"pages": [{"content": "C"}]}, "pages.0.title: This field is required."),
         ({"pages": [page, {"title": "T"}]}, "pages.1.content: This field is required."),
         ({"pages": [{**page, "metadata": "author"}]}, "pages.0.metadata:"),
+        ({"pages": [{**page, "metadata": {"author": ["A\x00"]}}]}, "pages.0.metadata: Null characters"),
         ({"pages": [{**page, "title": 5}]}, "pages.0.title:"),
         ({"pages": [page], "instance_id": "999999"}, "instance_id: no instance with id '999999'"),
     ]:

@@ -217,6 +217,11 @@ BAD_CREATES = [
     ({"name": "Ada", "reference_images": ["not a url"]}, "reference_images"),
     ({"name": "Ada", "reference_images": [f"https://cdn.example.com/{n}.jpg" for n in range(11)]}, "reference_images"),
     ({"name": "Ada", "talking_head_enabled": "maybe"}, "talking_head_enabled:"),
+    ({"name": "Ada", "talking_head_enabled": 1}, "talking_head_enabled:"),
+    # PostgreSQL's jsonb holds no NUL: these were 500s there (found while aligning the schema with schemathesis).
+    ({"name": "Ada", "appearance": {"hair": "red\x00"}}, "appearance: Null characters are not allowed."),
+    ({"name": "Ada", "style": {"tone\x00": "warm"}}, "style: Null characters are not allowed."),
+    ({"name": "Ada", "identity": {"aliases": [["Ada\x00"]]}}, "identity: Null characters are not allowed."),
 ]
 
 
@@ -392,6 +397,8 @@ BAD_PATCHES = [
     ({"name": ""}, "name:"),
     ({"name": None}, "name:"),
     ({"talking_head_enabled": "sometimes"}, "talking_head_enabled:"),
+    ({"talking_head_enabled": 0}, "talking_head_enabled:"),
+    ({"personality": {"traits": ["calm\x00"]}}, "personality: Null characters are not allowed."),
 ]
 
 

@@ -3,7 +3,7 @@
 
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -101,13 +101,6 @@ class CharacterView(InflugenView):
 
     def character(self, character_id: str):
         return person_get_by_ulid(workspace=self.request.auth.workspace, ulid=character_id)
-
-    def job_page(self, *, kind: str, person, key: str, serializer) -> Response:
-        query = self.query(InflugenJobListQuerySerializer)
-        jobs = job_list(
-            workspace=self.request.auth.workspace, kind=kind, statuses=[query["status"]] if "status" in query else None
-        ).filter(person=person)
-        return self.page_response(jobs.select_related("person"), query, key=key, serializer=serializer)
 
     def character_envelope(self, person, *, status_code: int = status.HTTP_200_OK) -> Response:
         person = character_get(workspace=self.request.auth.workspace, ulid=person.ulid)
@@ -422,29 +415,58 @@ class VoiceGenerateView(CharacterView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-class VoiceGenerationListView(CharacterView):
-    @extend_schema(
-        summary="List a character's voice generations",
-        parameters=[InflugenJobListQuerySerializer],
-        responses={200: SpeechGenerationPage, **error_responses(404, 422)},
-    )
+class CharacterJobListView(CharacterView):
+    """A character's jobs of one kind, newest first (`kind`, the envelope's `key`, the `item_serializer`)."""
+
+    kind: str
+    key: str
+    item_serializer: type
+
     def get(self, request, character_id: str):
-        """Speech generated in the character's voice, newest first."""
-        return self.job_page(
-            kind=SPEECH,
-            person=self.character(character_id),
-            key="generations",
-            serializer=SpeechGenerationSerializer,
-        )
+        query = self.query(InflugenJobListQuerySerializer)
+        statuses = [query["status"]] if "status" in query else None
+        jobs = job_list(workspace=request.auth.workspace, kind=self.kind, statuses=statuses)
+        jobs = jobs.filter(person=self.character(character_id)).select_related("person")
+        return self.page_response(jobs, query, key=self.key, serializer=self.item_serializer)
 
 
-class VoiceGenerationDetailView(CharacterView):
-    @extend_schema(summary="Get a voice generation", responses={200: SpeechGenerationEnvelope, **error_responses(404)})
-    def get(self, request, character_id: str, generation_id: int):
-        """One voice generation: its status, and `audio_url` once ready."""
+class CharacterJobDetailView(CharacterView):
+    """One job of a character, named by the path's `id_kwarg`, in a `{"<envelope>": {...}}` body."""
+
+    kind: str
+    envelope: str
+    item_serializer: type
+    id_kwarg: str
+
+    def get(self, request, character_id: str, **path):
         person = self.character(character_id)
-        job = job_get(workspace=request.auth.workspace, kind=SPEECH, job_id=generation_id, person_id=person.pk)
-        return Response({"generation": SpeechGenerationSerializer(job, context=self.ctx).data})
+        job = job_get(workspace=request.auth.workspace, kind=self.kind, job_id=path[self.id_kwarg], person_id=person.pk)
+        return Response({self.envelope: self.item_serializer(job, context=self.ctx).data})
+
+
+def job_route_schema(summary: str, response: type, *, listed: bool = False):
+    """A job route's GET, documented with the view's docstring as its description."""
+
+    def document(view: type) -> type:
+        parameters = [InflugenJobListQuerySerializer] if listed else None
+        get = extend_schema(summary=summary, description=view.__doc__, parameters=parameters, responses={200: response})
+        return extend_schema_view(get=get)(view)
+
+    return document
+
+
+@job_route_schema("List a character's voice generations", SpeechGenerationPage, listed=True)
+class VoiceGenerationListView(CharacterJobListView):
+    """Speech generated in the character's voice, newest first."""
+
+    kind, key, item_serializer = SPEECH, "generations", SpeechGenerationSerializer
+
+
+@job_route_schema("Get a voice generation", SpeechGenerationEnvelope)
+class VoiceGenerationDetailView(CharacterJobDetailView):
+    """One voice generation: its status, and `audio_url` once ready."""
+
+    kind, envelope, item_serializer, id_kwarg = SPEECH, "generation", SpeechGenerationSerializer, "generation_id"
 
 
 GenerationEnvelope = wrapped("TalkingHeadGenerationEnvelope", "generation", TalkingHeadGenerationSerializer)
@@ -493,20 +515,11 @@ class TalkingHeadGenerateView(TalkingHeadStartView):
         return super().post(request, character_id)
 
 
-class TalkingHeadGenerationListView(CharacterView):
-    @extend_schema(
-        summary="List a character's talking heads",
-        parameters=[InflugenJobListQuerySerializer],
-        responses={200: GenerationPage, **error_responses(404, 422)},
-    )
-    def get(self, request, character_id: str):
-        """The character's talking-head generations (previews and full renders), newest first."""
-        return self.job_page(
-            kind=TALKING_HEAD,
-            person=self.character(character_id),
-            key="generations",
-            serializer=TalkingHeadGenerationSerializer,
-        )
+@job_route_schema("List a character's talking heads", GenerationPage, listed=True)
+class TalkingHeadGenerationListView(CharacterJobListView):
+    """The character's talking-head generations (previews and full renders), newest first."""
+
+    kind, key, item_serializer = TALKING_HEAD, "generations", TalkingHeadGenerationSerializer
 
 
 class TalkingHeadGenerationDetailView(InflugenView):
@@ -537,26 +550,15 @@ class MotionTransferStartView(CharacterView):
         return Response({"job": MotionTransferSerializer(job, context=self.ctx).data}, status=status.HTTP_202_ACCEPTED)
 
 
-class MotionTransferListView(CharacterView):
-    @extend_schema(
-        summary="List a character's motion transfers",
-        parameters=[InflugenJobListQuerySerializer],
-        responses={200: MotionTransferPage, **error_responses(404, 422)},
-    )
-    def get(self, request, character_id: str):
-        """The character's motion transfers, newest first."""
-        return self.job_page(
-            kind=MOTION_TRANSFER,
-            person=self.character(character_id),
-            key="motion_transfers",
-            serializer=MotionTransferSerializer,
-        )
+@job_route_schema("List a character's motion transfers", MotionTransferPage, listed=True)
+class MotionTransferListView(CharacterJobListView):
+    """The character's motion transfers, newest first."""
+
+    kind, key, item_serializer = MOTION_TRANSFER, "motion_transfers", MotionTransferSerializer
 
 
-class MotionTransferDetailView(CharacterView):
-    @extend_schema(summary="Get a motion transfer", responses={200: MotionTransferEnvelope, **error_responses(404)})
-    def get(self, request, character_id: str, job_id: int):
-        """One motion transfer of the character: status, progress, and `video_url` once ready."""
-        person = self.character(character_id)
-        job = job_get(workspace=request.auth.workspace, kind=MOTION_TRANSFER, job_id=job_id, person_id=person.pk)
-        return Response({"job": MotionTransferSerializer(job, context=self.ctx).data})
+@job_route_schema("Get a motion transfer", MotionTransferEnvelope)
+class MotionTransferDetailView(CharacterJobDetailView):
+    """One motion transfer of the character: status, progress, and `video_url` once ready."""
+
+    kind, envelope, item_serializer, id_kwarg = MOTION_TRANSFER, "job", MotionTransferSerializer, "job_id"

@@ -1,6 +1,6 @@
 """TwinTone personas and replicas: `/v1/personas`, `/v1/replicas` (seed: twintone-video-agents-v1)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -183,23 +183,44 @@ class TwinToneJobListView(TwinToneView):
 
 
 class TwinToneJobDetailView(TwinToneView):
+    """One job of the view's kind, named by the path's `id_kwarg`: read it, rename it, delete it."""
+
     kind: str
     item_serializer: type
+    id_kwarg: str
 
-    def job(self, job_id: int) -> MediaJob:
-        return job_get(workspace=self.request.auth.workspace, kind=self.kind, job_id=job_id)
+    def job(self, path: dict) -> MediaJob:
+        return job_get(workspace=self.request.auth.workspace, kind=self.kind, job_id=path[self.id_kwarg])
 
-    def retrieve(self, job_id: int) -> Response:
-        return Response(self.item_serializer(self.job(job_id), context=self.ctx).data)
+    def get(self, request, **path):
+        return Response(self.item_serializer(self.job(path), context=self.ctx).data)
 
-    def rename(self, request, job_id: int) -> Response:
-        job = self.job(job_id)
+    def patch(self, request, **path):
+        job = self.job(path)
         data = self.validated(TwinToneJobRenameSerializer, request.data)
         return Response(TwinToneJobRenamedSerializer(job_rename(job=job, name=data["name"]), context=self.ctx).data)
 
-    def destroy(self, job_id: int) -> Response:
-        job_delete(job=self.job(job_id))
+    def delete(self, request, **path):
+        job_delete(job=self.job(path))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def job_detail_schema(*, noun: str, item_serializer: type, state: str, file: str):
+    """The three operations of a job's detail route, documented for one kind (`noun`: "video")."""
+    return extend_schema_view(
+        get=extend_schema(summary=f"Get a {noun}", description=state, responses={200: item_serializer}),
+        patch=extend_schema(
+            summary=f"Rename a {noun}",
+            description=f"Change the {noun}'s name.",
+            request=TwinToneJobRenameSerializer,
+            responses={200: TwinToneJobRenamedSerializer},
+        ),
+        delete=extend_schema(
+            summary=f"Delete a {noun}",
+            description=f"Delete the {noun} and its {file} (a running one is canceled).",
+            responses={204: None},
+        ),
+    )
 
 
 class SpeechListView(TwinToneJobListView):
@@ -233,27 +254,14 @@ class SpeechListView(TwinToneJobListView):
         return self.created(profile_speech_start(profile=profile, **data))
 
 
+@job_detail_schema(
+    noun="speech generation",
+    item_serializer=TwinToneSpeechSerializer,
+    state="The generation's state; `url` of the audio once `ready`, `error` once `failed`.",
+    file="audio file",
+)
 class SpeechDetailView(TwinToneJobDetailView):
-    kind, item_serializer = SPEECH, TwinToneSpeechSerializer
-
-    @extend_schema(summary="Get a speech generation", responses={200: TwinToneSpeechSerializer, **error_responses(404)})
-    def get(self, request, speech_id: int):
-        """The generation's state; `url` of the audio once `ready`, `error` once `failed`."""
-        return self.retrieve(speech_id)
-
-    @extend_schema(
-        summary="Rename a speech generation",
-        request=TwinToneJobRenameSerializer,
-        responses={200: TwinToneJobRenamedSerializer, **error_responses(400, 404)},
-    )
-    def patch(self, request, speech_id: int):
-        """Change the generation's name."""
-        return self.rename(request, speech_id)
-
-    @extend_schema(summary="Delete a speech generation", responses={204: None, **error_responses(404)})
-    def delete(self, request, speech_id: int):
-        """Delete the generation and its audio file (a running one is canceled)."""
-        return self.destroy(speech_id)
+    kind, item_serializer, id_kwarg = SPEECH, TwinToneSpeechSerializer, "speech_id"
 
 
 class VideoListView(TwinToneJobListView):
@@ -284,24 +292,11 @@ class VideoListView(TwinToneJobListView):
         return self.created(talking_head_start(person=person, kind=VIDEO, **data))
 
 
+@job_detail_schema(
+    noun="video",
+    item_serializer=TwinToneVideoSerializer,
+    state="The video's state; its `url` once `ready`, `error` once `failed`.",
+    file="file",
+)
 class VideoDetailView(TwinToneJobDetailView):
-    kind, item_serializer = VIDEO, TwinToneVideoSerializer
-
-    @extend_schema(summary="Get a video", responses={200: TwinToneVideoSerializer, **error_responses(404)})
-    def get(self, request, video_id: int):
-        """The video's state; its `url` once `ready`, `error` once `failed`."""
-        return self.retrieve(video_id)
-
-    @extend_schema(
-        summary="Rename a video",
-        request=TwinToneJobRenameSerializer,
-        responses={200: TwinToneJobRenamedSerializer, **error_responses(400, 404)},
-    )
-    def patch(self, request, video_id: int):
-        """Change the video's name."""
-        return self.rename(request, video_id)
-
-    @extend_schema(summary="Delete a video", responses={204: None, **error_responses(404)})
-    def delete(self, request, video_id: int):
-        """Delete the video and its file (a running one is canceled)."""
-        return self.destroy(video_id)
+    kind, item_serializer, id_kwarg = VIDEO, TwinToneVideoSerializer, "video_id"

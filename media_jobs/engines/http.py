@@ -32,7 +32,7 @@ MAX_DETAIL = 300
 def required_key(setting: str, *, service: str) -> str:
     """The API key in settings.<setting>; EngineUnavailable while it is empty. Adapters check it first in every
     call: without a key the engine is unavailable, whatever the input."""
-    api_key = str(getattr(settings, setting, "") or "")
+    api_key = str(getattr(settings, setting) or "")  # named by the adapter; the default lives in settings
     if not api_key:
         raise EngineUnavailable(f"{service} is not configured: {setting} is empty.")
     return api_key

@@ -64,8 +64,18 @@ def door(tmp_path):
     while not port_box and time.monotonic() < deadline:
         time.sleep(0.01)
     yield port_box[0], upstream
-    loop.call_soon_threadsafe(loop.stop)
+
+    async def shut_down():
+        """Cancel what is still running (a connection the test left open), then stop the loop."""
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        loop.stop()
+
+    asyncio.run_coroutine_threadsafe(shut_down(), loop)
     thread.join(5)
+    loop.close()
 
 
 def talk(port: int, data: bytes, *, read_for: float = 2.0) -> bytes:

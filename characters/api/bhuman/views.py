@@ -30,7 +30,7 @@ class AdminVideoView(BHumanView):
     @extend_schema(
         summary="Add a video to a persona's profile",
         request=BHumanVideoAddSerializer,
-        responses={201: BHumanVideoAddedSerializer, **error_responses(400, 403, 404, 413)},
+        responses={201: BHumanVideoAddedSerializer, **error_responses(403, 404)},
     )
     def post(self, request):
         """The video is decoded and probed before it is kept: a file that is not a video, or whose real
@@ -44,7 +44,7 @@ class InstanceView(BHumanView):
     @extend_schema(
         summary="Create an instance",
         request=BHumanInstanceCreateSerializer,
-        responses={201: BHumanInstanceCreatedSerializer, **error_responses(400, 403)},
+        responses={201: BHumanInstanceCreatedSerializer, **error_responses(403)},
     )
     def post(self, request):
         """An instance is a persona: `name`, `description` and its `configuration` object."""
@@ -55,7 +55,7 @@ class InstanceView(BHumanView):
     @extend_schema(
         summary="Delete an instance",
         request=BHumanInstanceDeleteSerializer,
-        responses={200: BHumanSuccessSerializer, **error_responses(400, 403)},
+        responses={200: BHumanSuccessSerializer, **error_responses(403)},
     )
     def delete(self, request):
         """Delete the instance named by `instance_id` in the body, with its photo, voices and knowledge."""
@@ -74,7 +74,7 @@ class AdminVoiceView(BHumanView):
     @extend_schema(
         summary="Add a voice profile",
         request=BHumanVoiceAddSerializer,
-        responses={201: BHumanVoiceAddedSerializer, **error_responses(400, 403, 404, 413)},
+        responses={201: BHumanVoiceAddedSerializer, **error_responses(403, 404)},
     )
     def post(self, request):
         """A voice cloned from `sample_audio` (checked now: a real recording of 1 s to 5 min), measured by a
@@ -108,7 +108,7 @@ class VoiceGenerateView(BHumanView):
     @extend_schema(
         summary="Generate a voice from training URLs",
         request=BHumanVoiceGenerateSerializer,
-        responses={201: BHumanVoiceAddedSerializer, **error_responses(400, 404, 413)},
+        responses={201: BHumanVoiceAddedSerializer, **error_responses(404)},
     )
     def post(self, request):
         """A new voice learned from the recordings at `training_urls`: this platform's own training URLs, or

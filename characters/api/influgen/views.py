@@ -118,7 +118,7 @@ class CharacterListView(CharacterView):
     @extend_schema(
         summary="Create a character",
         request=CharacterCreateSerializer,
-        responses={201: CharacterEnvelopeSerializer, **error_responses(403, 413, 422)},
+        responses={201: CharacterEnvelopeSerializer, **error_responses(403)},
     )
     def post(self, request):
         """A character with its profile. `reference_images` URLs are fetched now (public http(s) only,
@@ -138,7 +138,7 @@ class CharacterListView(CharacterView):
 
 
 class CharacterDetailView(CharacterView):
-    @extend_schema(summary="Get a character", responses={200: CharacterEnvelopeSerializer, **error_responses(404)})
+    @extend_schema(summary="Get a character", responses={200: CharacterEnvelopeSerializer})
     def get(self, request, character_id: str):
         """One character."""
         return self.character_envelope(self.character(character_id))
@@ -146,7 +146,7 @@ class CharacterDetailView(CharacterView):
     @extend_schema(
         summary="Update a character",
         request=CharacterUpdateSerializer,
-        responses={200: CharacterEnvelopeSerializer, **error_responses(403, 404, 422)},
+        responses={200: CharacterEnvelopeSerializer, **error_responses(403)},
     )
     def patch(self, request, character_id: str):
         """Change the fields sent. Nested objects (`appearance`, `identity`, `personality`, `style`,
@@ -165,7 +165,7 @@ class CharacterDefaultView(CharacterView):
     @extend_schema(
         summary="Make a character the default",
         request=None,
-        responses={200: CharacterEnvelopeSerializer, **error_responses(403, 404)},
+        responses={200: CharacterEnvelopeSerializer, **error_responses(403)},
     )
     def post(self, request, character_id: str):
         """The workspace's default character: the one calls that name none act on. One at a time."""
@@ -176,7 +176,7 @@ class CharacterDuplicateView(CharacterView):
     @extend_schema(
         summary="Duplicate a character",
         request=None,
-        responses={201: CharacterEnvelopeSerializer, **error_responses(403, 404)},
+        responses={201: CharacterEnvelopeSerializer, **error_responses(403)},
     )
     def post(self, request, character_id: str):
         """A copy named "<name> (copy)" with the photo, reference images, profile, voice and voice
@@ -193,7 +193,7 @@ class ReferenceImageView(CharacterView):
     @extend_schema(
         summary="Upload a reference image",
         request={"multipart/form-data": ReferenceImageUploadSerializer},
-        responses={201: ReferenceImageEnvelopeSerializer, **error_responses(400, 403, 404, 413, 422)},
+        responses={201: ReferenceImageEnvelopeSerializer, **error_responses(403)},
     )
     def post(self, request, character_id: str):
         """The image under `file`, `image` or `reference_image`, with `type` (`primary`, `face`, `profile`,
@@ -222,12 +222,12 @@ class LoraView(CharacterView):
     def lora_body(self, person) -> dict:
         return LoraSerializer(lora_state(person=person), context=self.ctx).data
 
-    @extend_schema(summary="Get a character's LoRA", responses={200: LoraEnvelopeSerializer, **error_responses(404)})
+    @extend_schema(summary="Get a character's LoRA", responses={200: LoraEnvelopeSerializer})
     def get(self, request, character_id: str):
         """The LoRA identity model: its status, parameters, and the weights once ready."""
         return Response({"lora": self.lora_body(self.character(character_id))})
 
-    @extend_schema(summary="Delete a character's LoRA", responses={204: None, **error_responses(403, 404)})
+    @extend_schema(summary="Delete a character's LoRA", responses={204: None, **error_responses(403)})
     def delete(self, request, character_id: str):
         """Forget the LoRA (a training in progress is canceled and its credits refunded). The training
         images stay, to train again."""
@@ -236,9 +236,7 @@ class LoraView(CharacterView):
 
 
 class LoraStatusView(CharacterView):
-    @extend_schema(
-        summary="Get a LoRA's training status", responses={200: LoraStatusSerializer, **error_responses(404)}
-    )
+    @extend_schema(summary="Get a LoRA's training status", responses={200: LoraStatusSerializer})
     def get(self, request, character_id: str):
         """A light answer to poll while training: status, progress, the face tier, any error."""
         person = self.character(character_id)
@@ -262,7 +260,7 @@ class LoraImagesView(CharacterView):
         images = list(person.lora_training_images.all())
         return LoraImagesSerializer({"images": images, "count": len(images)}, context=self.ctx).data
 
-    @extend_schema(summary="List LoRA training images", responses={200: LoraImagesSerializer, **error_responses(404)})
+    @extend_schema(summary="List LoRA training images", responses={200: LoraImagesSerializer})
     def get(self, request, character_id: str):
         """The images a LoRA will train on (10 to 30 are needed)."""
         return Response(self.images_body(self.character(character_id)))
@@ -270,7 +268,7 @@ class LoraImagesView(CharacterView):
     @extend_schema(
         summary="Upload LoRA training images",
         request={"multipart/form-data": LoraImagesUploadSerializer},
-        responses={201: LoraImagesSerializer, **error_responses(400, 403, 404, 413, 422)},
+        responses={201: LoraImagesSerializer, **error_responses(403)},
     )
     def post(self, request, character_id: str):
         """One or more images (`images`, `file` or `image`), each showing the character's one face.
@@ -292,7 +290,7 @@ class LoraTrainView(CharacterView):
         request=LoraTrainSerializer,
         responses={
             202: LoraEnvelopeSerializer,
-            **error_responses(402, 403, 404, 409, 422, 503),
+            **error_responses(402, 403, 409, 503),
         },
     )
     def post(self, request, character_id: str):
@@ -314,7 +312,7 @@ class VoiceListView(InflugenView):
 
 
 class CharacterVoiceView(CharacterView):
-    @extend_schema(summary="Get a character's voice", responses={200: CharacterVoiceSerializer, **error_responses(404)})
+    @extend_schema(summary="Get a character's voice", responses={200: CharacterVoiceSerializer})
     def get(self, request, character_id: str):
         """The voice the character speaks with (the local voice when it has none) and its settings."""
         person = self.character(character_id)
@@ -323,9 +321,7 @@ class CharacterVoiceView(CharacterView):
 
 
 class VoiceSettingsView(CharacterView):
-    @extend_schema(
-        summary="Get voice settings", responses={200: VoiceSettingsEnvelopeSerializer, **error_responses(404)}
-    )
+    @extend_schema(summary="Get voice settings", responses={200: VoiceSettingsEnvelopeSerializer})
     def get(self, request, character_id: str):
         """How the character's voice is used: stability, similarity_boost, style, use_speaker_boost
         (provider voices), speed (0.5–2) and pitch (semitones, -12–12) for every voice."""
@@ -334,7 +330,7 @@ class VoiceSettingsView(CharacterView):
     @extend_schema(
         summary="Set voice settings",
         request=VoiceSettingsSerializer,
-        responses={200: VoiceSettingsEnvelopeSerializer, **error_responses(403, 404, 422)},
+        responses={200: VoiceSettingsEnvelopeSerializer, **error_responses(403)},
     )
     def put(self, request, character_id: str):
         """Set the settings sent; the others keep their values."""
@@ -351,7 +347,7 @@ class VoiceCloneView(CharacterView):
     @extend_schema(
         summary="Clone a voice for a character",
         request={"application/json": VoiceCloneUrlsSerializer, "multipart/form-data": VoiceCloneUploadSerializer},
-        responses={202: CharacterVoiceSerializer, **error_responses(400, 403, 404, 413, 422)},
+        responses={202: CharacterVoiceSerializer, **error_responses(403)},
     )
     def post(self, request, character_id: str):
         """A voice clone from samples: JSON `sample_urls` (public URLs, fetched now) or multipart files under
@@ -385,7 +381,6 @@ class VoicePreviewView(CharacterView):
         request=VoicePreviewRequestSerializer,
         responses={
             (200, "audio/wav"): OpenApiResponse(description="A few seconds of WAV audio."),
-            **error_responses(404, 422),
         },
     )
     def post(self, request, character_id: str):
@@ -404,7 +399,6 @@ class VoiceGenerateView(CharacterView):
         request=VoiceGenerateRequestSerializer,
         responses={
             202: OpenApiResponse(description='`{"generation": {...}}`: a speech job.'),
-            **error_responses(404, 422),
         },
     )
     def post(self, request, character_id: str):
@@ -495,7 +489,7 @@ class TalkingHeadPreviewView(TalkingHeadStartView):
     @extend_schema(
         summary="Preview a talking head",
         request=TalkingHeadPreviewRequestSerializer,
-        responses={202: GenerationEnvelope, **error_responses(404, 413, 422)},
+        responses={202: GenerationEnvelope},
     )
     def post(self, request, character_id: str):
         """A short script (up to 300 characters) spoken by the character's photo, rendered small
@@ -507,7 +501,7 @@ class TalkingHeadGenerateView(TalkingHeadStartView):
     @extend_schema(
         summary="Generate a talking head",
         request=TalkingHeadRequestSerializer,
-        responses={202: GenerationEnvelope, **error_responses(404, 413, 422)},
+        responses={202: GenerationEnvelope},
     )
     def post(self, request, character_id: str):
         """The script spoken in the character's voice by its photo, lip-synced, as an H.264/AAC MP4
@@ -523,7 +517,7 @@ class TalkingHeadGenerationListView(CharacterJobListView):
 
 
 class TalkingHeadGenerationDetailView(InflugenView):
-    @extend_schema(summary="Get a talking head", responses={200: GenerationEnvelope, **error_responses(404)})
+    @extend_schema(summary="Get a talking head", responses={200: GenerationEnvelope})
     def get(self, request, generation_id: int):
         """One generation: its status and progress, and `video_url` once ready."""
         job = job_get(workspace=request.auth.workspace, kind=TALKING_HEAD, job_id=generation_id)
@@ -540,7 +534,7 @@ class MotionTransferStartView(CharacterView):
             "application/json": MotionTransferRequestSerializer,
             "multipart/form-data": MotionTransferRequestSerializer,
         },
-        responses={202: MotionTransferEnvelope, **error_responses(400, 404, 413, 422)},
+        responses={202: MotionTransferEnvelope},
     )
     def post(self, request, character_id: str):
         """The character's photo moved by a driving video: its mouth, eyes and head follow the face in

@@ -31,7 +31,7 @@ class PersonListView(PersonsView):
     @extend_schema(
         summary="List persons",
         parameters=[PersonsPersonListQuerySerializer],
-        responses={200: PersonsPersonSummarySerializer(many=True), **error_responses(422)},
+        responses={200: PersonsPersonSummarySerializer(many=True)},
     )
     def get(self, request):
         """List the persons of your workspace, newest first, the demo person included.
@@ -51,7 +51,7 @@ class PersonListView(PersonsView):
     @extend_schema(
         summary="Create a person",
         request=PersonsPersonCreateSerializer,
-        responses={201: PersonsPersonSerializer, **error_responses(400, 403, 413, 422)},
+        responses={201: PersonsPersonSerializer, **error_responses(403)},
     )
     def post(self, request):
         """Create a person from a name and a photo (JPEG, PNG or WebP, judged by its content; at most 10 MB).
@@ -74,7 +74,7 @@ class PersonListView(PersonsView):
 class PersonDetailView(PersonsView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
 
-    @extend_schema(summary="Get a person", responses={200: PersonsPersonSerializer, **error_responses(404)})
+    @extend_schema(summary="Get a person", responses={200: PersonsPersonSerializer})
     def get(self, request, person_id: int):
         """One person of your workspace. Another workspace's id answers 404, like a missing one."""
         person = person_get(workspace=request.auth.workspace, person_id=person_id)
@@ -83,7 +83,7 @@ class PersonDetailView(PersonsView):
     @extend_schema(
         summary="Update a person",
         request=PersonsPersonUpdateSerializer,
-        responses={200: PersonsPersonSerializer, **error_responses(400, 403, 404, 413, 422)},
+        responses={200: PersonsPersonSerializer, **error_responses(403)},
     )
     def put(self, request, person_id: int):
         """Change the fields you send; the others stay. The demo person is read-only (403)."""
@@ -102,7 +102,7 @@ class PersonDetailView(PersonsView):
         )
         return Response(PersonsPersonSerializer(person, context=self.ctx).data)
 
-    @extend_schema(summary="Delete a person", responses={204: None, **error_responses(403, 404)})
+    @extend_schema(summary="Delete a person", responses={204: None, **error_responses(403)})
     def delete(self, request, person_id: int):
         """Delete a person and its voice clones. Videos and other media made with it are kept.
 

@@ -57,7 +57,7 @@ class PersonaListView(TwinToneView):
     @extend_schema(
         summary="Create a persona",
         request=TwinTonePersonaCreateSerializer,
-        responses={201: TwinTonePersonaSummarySerializer, **error_responses(400)},
+        responses={201: TwinTonePersonaSummarySerializer},
     )
     def post(self, request):
         """A persona is how speech sounds: `voice_settings.speed` (0.5 to 2.0, 1 = the voice's pace) and
@@ -81,7 +81,7 @@ class PersonaListView(TwinToneView):
 
 
 class PersonaDetailView(TwinToneView):
-    @extend_schema(summary="Get a persona", responses={200: TwinTonePersonaSerializer, **error_responses(404)})
+    @extend_schema(summary="Get a persona", responses={200: TwinTonePersonaSerializer})
     def get(self, request, persona_id: int):
         """One persona with its voice settings."""
         profile = speaking_profile_get(workspace=request.auth.workspace, profile_id=persona_id)
@@ -90,7 +90,7 @@ class PersonaDetailView(TwinToneView):
     @extend_schema(
         summary="Update a persona",
         request=TwinTonePersonaUpdateSerializer,
-        responses={200: TwinTonePersonaUpdatedSerializer, **error_responses(400, 404)},
+        responses={200: TwinTonePersonaUpdatedSerializer},
     )
     def patch(self, request, persona_id: int):
         """Change the name, description or voice settings you send; the rest stays."""
@@ -101,7 +101,7 @@ class PersonaDetailView(TwinToneView):
         profile = speaking_profile_update(profile=profile, **changes)
         return Response(TwinTonePersonaUpdatedSerializer(profile).data)
 
-    @extend_schema(summary="Delete a persona", responses={204: None, **error_responses(404)})
+    @extend_schema(summary="Delete a persona", responses={204: None})
     def delete(self, request, persona_id: int):
         """Delete a persona. Speech generated with it is kept."""
         speaking_profile_delete(profile=speaking_profile_get(workspace=request.auth.workspace, profile_id=persona_id))
@@ -127,7 +127,7 @@ class ReplicaListView(TwinToneView):
             "application/json": TwinToneReplicaCreateSerializer,
             "multipart/form-data": TwinToneReplicaCreateSerializer,
         },
-        responses={201: TwinToneReplicaSerializer, **error_responses(400, 403, 413)},
+        responses={201: TwinToneReplicaSerializer, **error_responses(403)},
     )
     def post(self, request):
         """A replica from a `name` and either a `photo` (one face) or a short `training_video`, sent as
@@ -142,7 +142,7 @@ class ReplicaListView(TwinToneView):
 
 
 class ReplicaDetailView(TwinToneView):
-    @extend_schema(summary="Get a replica", responses={200: TwinToneReplicaSerializer, **error_responses(404)})
+    @extend_schema(summary="Get a replica", responses={200: TwinToneReplicaSerializer})
     def get(self, request, replica_id: int):
         """One replica."""
         person = person_get(workspace=request.auth.workspace, person_id=replica_id)
@@ -151,7 +151,7 @@ class ReplicaDetailView(TwinToneView):
     @extend_schema(
         summary="Rename a replica",
         request=TwinToneReplicaRenameSerializer,
-        responses={200: TwinToneReplicaUpdatedSerializer, **error_responses(400, 403, 404)},
+        responses={200: TwinToneReplicaUpdatedSerializer, **error_responses(403)},
     )
     def patch(self, request, replica_id: int):
         """Change the replica's name (the demo replica is read-only)."""
@@ -160,7 +160,7 @@ class ReplicaDetailView(TwinToneView):
         person = person_update(person=person, name=data["name"])
         return Response(TwinToneReplicaUpdatedSerializer(person, context=self.ctx).data)
 
-    @extend_schema(summary="Delete a replica", responses={204: None, **error_responses(403, 404)})
+    @extend_schema(summary="Delete a replica", responses={204: None, **error_responses(403)})
     def delete(self, request, replica_id: int):
         """Delete the replica, its photo and its voice clones; videos made with it are kept."""
         person_delete(person=person_get(workspace=request.auth.workspace, person_id=replica_id))
@@ -168,11 +168,13 @@ class ReplicaDetailView(TwinToneView):
 
 
 class TwinToneJobListView(TwinToneView):
+    """The workspace's jobs of the view's kind, newest first, and where a new one is started (`post`)."""
+
     kind: str
     envelope_key: str
     item_serializer: type
 
-    def list(self, request):
+    def get(self, request):
         query = self.query(TwinToneJobListQuerySerializer)
         statuses = self.dialect.job_statuses_for(query["status"]) if "status" in query else None
         jobs = job_list(workspace=request.auth.workspace, kind=self.kind, statuses=statuses)
@@ -205,6 +207,15 @@ class TwinToneJobDetailView(TwinToneView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def job_list_schema(*, summary: str, page: type, what: str):
+    """A job list route's GET, documented for one kind."""
+    description = f"{what}, newest first, with `page`, `limit` and `status` (processing, ready, failed)."
+    get = extend_schema(
+        summary=summary, description=description, parameters=[TwinToneJobListQuerySerializer], responses={200: page}
+    )
+    return extend_schema_view(get=get)
+
+
 def job_detail_schema(*, noun: str, item_serializer: type, state: str, file: str):
     """The three operations of a job's detail route, documented for one kind (`noun`: "video")."""
     return extend_schema_view(
@@ -223,22 +234,14 @@ def job_detail_schema(*, noun: str, item_serializer: type, state: str, file: str
     )
 
 
+@job_list_schema(summary="List speech generations", page=TwinToneSpeechPageSerializer, what="Your speech generations")
 class SpeechListView(TwinToneJobListView):
     kind, envelope_key, item_serializer = SPEECH, "speech", TwinToneSpeechSerializer
 
     @extend_schema(
-        summary="List speech generations",
-        parameters=[TwinToneJobListQuerySerializer],
-        responses={200: TwinToneSpeechPageSerializer, **error_responses(400)},
-    )
-    def get(self, request):
-        """Your speech generations, newest first, with `page`, `limit` and `status` (processing, ready, failed)."""
-        return self.list(request)
-
-    @extend_schema(
         summary="Generate speech",
         request=TwinToneSpeechCreateSerializer,
-        responses={201: TwinToneJobCreatedSerializer, **error_responses(400)},
+        responses={201: TwinToneJobCreatedSerializer},
     )
     def post(self, request):
         """Start generating speech in the persona's voice. Answers at once with `processing`; poll
@@ -264,22 +267,14 @@ class SpeechDetailView(TwinToneJobDetailView):
     kind, item_serializer, id_kwarg = SPEECH, TwinToneSpeechSerializer, "speech_id"
 
 
+@job_list_schema(summary="List videos", page=TwinToneVideoPageSerializer, what="Your generated videos")
 class VideoListView(TwinToneJobListView):
     kind, envelope_key, item_serializer = VIDEO, "videos", TwinToneVideoSerializer
 
     @extend_schema(
-        summary="List videos",
-        parameters=[TwinToneJobListQuerySerializer],
-        responses={200: TwinToneVideoPageSerializer, **error_responses(400)},
-    )
-    def get(self, request):
-        """Your generated videos, newest first, with `page`, `limit` and `status` (processing, ready, failed)."""
-        return self.list(request)
-
-    @extend_schema(
         summary="Generate a video",
         request=TwinToneVideoCreateSerializer,
-        responses={201: TwinToneJobCreatedSerializer, **error_responses(400)},
+        responses={201: TwinToneJobCreatedSerializer},
     )
     def post(self, request):
         """Make the replica say the script: speech in its voice, then its photo lip-synced to it, as an

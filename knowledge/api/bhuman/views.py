@@ -57,7 +57,7 @@ class StorePagesView(BHumanView):
     @extend_schema(
         summary="Store pages",
         request=StorePagesSerializer,
-        responses={201: BHumanPagesStoredSerializer, **error_responses(400, 404)},
+        responses={201: BHumanPagesStoredSerializer, **error_responses(404)},
     )
     def post(self, request):
         """Pages (title, content, metadata) added to the persona's knowledge. They are chunked and embedded by a
@@ -75,7 +75,7 @@ class StreamPagesView(BHumanView):
         request=StreamPagesSerializer,
         responses={
             200: BHumanStreamStateSerializer,
-            **error_responses(400, 404, 409),
+            **error_responses(404, 409),
         },
     )
     def post(self, request):
@@ -94,7 +94,7 @@ class TrainingDataView(BHumanView):
         parameters=[TrainingDataQuerySerializer],
         responses={
             200: BHumanTrainingDataPageSerializer,
-            **error_responses(400, 404),
+            **error_responses(404),
         },
     )
     def get(self, request):
@@ -107,7 +107,7 @@ class TrainingDataView(BHumanView):
     @extend_schema(
         summary="Update training data",
         request=TrainingDataUpdateSerializer,
-        responses={200: BHumanSuccessSerializer, **error_responses(400, 404)},
+        responses={200: BHumanSuccessSerializer, **error_responses(404)},
     )
     def put(self, request):
         """New `content` (and optionally `title`) for the item `id`; it is indexed again."""
@@ -119,7 +119,7 @@ class TrainingDataView(BHumanView):
     @extend_schema(
         summary="Delete training data",
         request=TrainingDataDeleteBodySerializer,
-        responses={200: BHumanSuccessSerializer, **error_responses(400, 404)},
+        responses={200: BHumanSuccessSerializer, **error_responses(404)},
     )
     def delete(self, request):
         """Delete the item `id` (in the body, or `?id=`), with its passages."""
@@ -159,7 +159,7 @@ class ReviewDataView(BHumanView):
     @extend_schema(
         summary="Submit data for review",
         request=ReviewSubmitSerializer,
-        responses={202: BHumanReviewQueuedSerializer, **error_responses(400, 404)},
+        responses={202: BHumanReviewQueuedSerializer, **error_responses(404)},
     )
     def post(self, request):
         """Articles and notes wait for staff in the admin's review queue; approved ones become knowledge,
@@ -175,7 +175,7 @@ class AutoPromptsView(BHumanView):
     @extend_schema(
         summary="Suggest prompts",
         request=AutoPromptsSerializer,
-        responses={200: BHumanPromptsSerializer, **error_responses(400, 404)},
+        responses={200: BHumanPromptsSerializer, **error_responses(404)},
     )
     def post(self, request):
         """Questions a visitor might ask the persona about the `topics`, grounded in its knowledge base."""
@@ -187,7 +187,7 @@ class ChatView(BHumanView):
     @extend_schema(
         summary="Chat with the persona",
         request=ChatSerializer,
-        responses={200: BHumanChatAnswerSerializer, **error_responses(400, 404, 409)},
+        responses={200: BHumanChatAnswerSerializer, **error_responses(404, 409)},
     )
     def post(self, request):
         """The persona answers `message` from its knowledge base, in its voice, naming its sources (page
@@ -210,7 +210,7 @@ class ChatsView(BHumanView):
     @extend_schema(
         summary="Chat history",
         parameters=[ChatsQuerySerializer],
-        responses={200: BHumanChatsPageSerializer, **error_responses(400)},
+        responses={200: BHumanChatsPageSerializer},
     )
     def get(self, request):
         """The workspace's chats, newest first, each with its messages in order; `user_id` filters."""

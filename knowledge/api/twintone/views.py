@@ -45,7 +45,7 @@ class ConversationListView(TwinToneView):
     @extend_schema(
         summary="List conversations",
         parameters=[TwinToneConversationListQuerySerializer],
-        responses={200: ConversationPage, **error_responses(400)},
+        responses={200: ConversationPage},
     )
     def get(self, request):
         """Your conversations, newest first, with `page`, `limit` and `status` (active, ended)."""
@@ -56,7 +56,7 @@ class ConversationListView(TwinToneView):
     @extend_schema(
         summary="Create a conversation",
         request=TwinToneConversationCreateSerializer,
-        responses={201: TwinToneConversationSerializer, **error_responses(400)},
+        responses={201: TwinToneConversationSerializer},
     )
     def post(self, request):
         """A conversation with a replica, `active` until ended. Send it messages with
@@ -75,9 +75,7 @@ class ConversationView(TwinToneView):
 
 
 class ConversationDetailView(ConversationView):
-    @extend_schema(
-        summary="Get a conversation", responses={200: TwinToneConversationSerializer, **error_responses(404)}
-    )
+    @extend_schema(summary="Get a conversation", responses={200: TwinToneConversationSerializer})
     def get(self, request, conversation_id: int):
         """The conversation; `ended_at` once ended."""
         return Response(TwinToneConversationSerializer(self.conversation(conversation_id)).data)
@@ -85,14 +83,14 @@ class ConversationDetailView(ConversationView):
     @extend_schema(
         summary="End a conversation",
         request=None,
-        responses={200: TwinToneConversationEndedSerializer, **error_responses(404)},
+        responses={200: TwinToneConversationEndedSerializer},
     )
     def post(self, request, conversation_id: int):
         """End the conversation: it keeps its messages and refuses new ones."""
         conversation = conversation_end(conversation=self.conversation(conversation_id))
         return Response(TwinToneConversationEndedSerializer(conversation).data)
 
-    @extend_schema(summary="Delete a conversation", responses={204: None, **error_responses(404)})
+    @extend_schema(summary="Delete a conversation", responses={204: None})
     def delete(self, request, conversation_id: int):
         """Delete the conversation and its messages."""
         conversation_delete(conversation=self.conversation(conversation_id))
@@ -103,7 +101,7 @@ class ConversationMessagesView(ConversationView):
     @extend_schema(
         summary="List a conversation's messages",
         parameters=[PageQuerySerializer],
-        responses={200: MessagePage, **error_responses(404)},
+        responses={200: MessagePage},
     )
     def get(self, request, conversation_id: int):
         """Both sides of the conversation in order, with each reply's sources and spoken audio."""
@@ -122,7 +120,7 @@ class ConversationMessagesView(ConversationView):
                 "processing` with its `speech_id` if it takes longer), `done` (the reply's `message_id`); `error` "
                 "if the reply fails midway."
             ),
-            **error_responses(400, 404, 409),
+            **error_responses(409),
         },
     )
     def post(self, request, conversation_id: int):

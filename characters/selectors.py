@@ -74,6 +74,14 @@ def speaking_profile_get(*, workspace: Workspace, profile_id: int) -> SpeakingPr
     return profile
 
 
+def speaking_profile_in_body(*, workspace: Workspace, raw_id: str, field: str = "persona_id") -> SpeakingProfile:
+    """The speaking profile a request body names by string id (TwinTone's `persona_id`): unknown, foreign or
+    malformed is bad input naming the field."""
+    return body_reference(
+        raw_id, field=field, noun="persona", lookup=lambda pk: speaking_profile_get(workspace=workspace, profile_id=pk)
+    )
+
+
 def voice_get(*, workspace: Workspace, voice_id: int) -> Voice:
     voice = Voice.objects.filter(workspace=workspace, pk=voice_id).first()
     if voice is None:

@@ -163,19 +163,13 @@ class FrontDoor:
 
     async def _refuse(self, conn: h11.Connection, writer: asyncio.StreamWriter, refused: RequestRefused, path: str):
         """Answer the error and close: the rest of the request is never read."""
-        body = self.error_body(path, refused.status, refused.kind, refused.message)
         if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]  # fmt: skip
         try:
-            writer.write(conn.send(h11.Response(status_code=refused.status, headers=headers)))
-            writer.write(conn.send(h11.Data(data=body)))
-            writer.write(conn.send(h11.EndOfMessage()))
-            await writer.drain()
+            _, sent = await self._answer(conn, writer, path, refused.status, refused.kind, refused.message, close=True)
         except (h11.LocalProtocolError, ConnectionError):
-            pass
-        self._log("-", None, refused.status, len(body), 0.0)
+            return
+        self._log("-", None, refused.status, sent, 0.0)
 
     async def _forward(self, conn, writer, request: h11.Request, body: bytes, peer: str) -> tuple[int, int]:
         """Send the whole request to gunicorn and stream its answer back. (status, body bytes sent)."""
@@ -230,9 +224,14 @@ class FrontDoor:
             elif isinstance(event, h11.ConnectionClosed):
                 raise ConnectionError("upstream closed mid-response")
 
-    async def _answer(self, conn, writer, path: str, status: int, kind: str, message: str) -> tuple[int, int]:
+    async def _answer(
+        self, conn, writer, path: str, status: int, kind: str, message: str, *, close: bool = False
+    ) -> tuple[int, int]:
+        """The front door's own answer, an error in the path's dialect envelope. (status, body bytes sent)."""
         body = self.error_body(path, status, kind, message)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if close:
+            headers.append((b"connection", b"close"))
         writer.write(conn.send(h11.Response(status_code=status, headers=headers)))
         writer.write(conn.send(h11.Data(data=body)))
         writer.write(conn.send(h11.EndOfMessage()))

@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.cache import cache as django_cache
 from django.core.serializers.json import DjangoJSONEncoder
 
+from persona_platform.api.throttling import cache_count
+
 logger = logging.getLogger(__name__)
 
 # Changes drop snapshots at once; the expiry only bounds a read that raced a change (see accounts.signals).
@@ -97,14 +99,7 @@ class CacheGate:
     def check(self, *, key_hash: str, rate_key: str | None, rate_seconds: int) -> GateAnswer:
         snapshot = django_cache.get(self._snapshot_key(key_hash))
         touch_due = django_cache.add(_touch_key(key_hash), 1, timeout=TOUCH_SECONDS)
-        count = None
-        if rate_key:
-            django_cache.add(rate_key, 0, timeout=rate_seconds + 1)
-            try:
-                count = django_cache.incr(rate_key)
-            except ValueError:  # expired between add and incr
-                django_cache.add(rate_key, 1, timeout=rate_seconds + 1)
-                count = 1
+        count = cache_count(django_cache, rate_key, rate_seconds) if rate_key else None
         return GateAnswer(snapshot=json.loads(snapshot) if snapshot else None, count=count, touch_due=touch_due)
 
     def remember(self, *, key_hash: str, snapshot: dict) -> None:

@@ -58,18 +58,23 @@ def rate_window(key_hash: str) -> RateWindow | None:
     return RateWindow(limit, seconds, f"ratelimit:{key_hash[:32]}:{seconds}:{window}", (window + 1) * seconds)
 
 
+def cache_count(cache, key: str, seconds: int) -> int:
+    """One more request in a window counted in a Django cache (add and incr are atomic in it)."""
+    cache.add(key, 0, timeout=seconds + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=seconds + 1)
+        return 1
+
+
 def fallback_count(window: RateWindow) -> int:
     """This request's count in its window, counted in this process only (the shared cache is down)."""
     global _fallback_warned_at
     if time.monotonic() - _fallback_warned_at > 60:
         _fallback_warned_at = time.monotonic()
         logger.warning("rate limiting on the per-process fallback: the shared cache is unreachable")
-    _fallback_counts.add(window.cache_key, 0, timeout=window.seconds + 1)
-    try:
-        return _fallback_counts.incr(window.cache_key)
-    except ValueError:  # expired between add and incr
-        _fallback_counts.add(window.cache_key, 1, timeout=window.seconds + 1)
-        return 1
+    return cache_count(_fallback_counts, window.cache_key, window.seconds)
 
 
 class ApiKeyRateThrottle(BaseThrottle):

@@ -10,18 +10,16 @@ API_RATE_LIMIT above all): create the objects `st_objects` makes, export their S
 
 import base64
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.factories import image_base64
-from tests.platform.test_make_run import alive, children_of, manage
-from tests.platform.test_serve import Server
+from tests.platform.test_make_run import manage
+from tests.platform.test_serve import Server, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -32,37 +30,23 @@ MAX_EXAMPLES = 8
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("schemathesis")
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
-    env.update(
-        VAR_DIR=str(tmp / "var"), MEDIA_ROOT=str(tmp / "var" / "media"), CELERY_CONCURRENCY="1",
+    settings = {
         # Thousands of requests in a few minutes, from one key.
-        API_RATE_LIMIT="",
+        "API_RATE_LIMIT": "",
         # Generated scripts reach the worker: no job may keep its CPU for long, and a conversation's reply
         # does not wait for its audio.
-        CELERY_TASK_SOFT_TIME_LIMIT="30", CELERY_TASK_TIME_LIMIT="40", CONVERSATION_AUDIO_WAIT_SECONDS="1",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "30", "CELERY_TASK_TIME_LIMIT": "40", "CONVERSATION_AUDIO_WAIT_SECONDS": "1",
         # Configured as production is, so that LoRA training answers with its rules rather than a 503 for the
         # missing provider. No character ever has the 10 training images it needs, so fal is never called;
         # were it called, nothing listens on port 9.
-        FAL_KEY="ci-placeholder", FAL_TRAINING_TIMEOUT_SECONDS="20",
-        FAL_QUEUE_URL="http://127.0.0.1:9", FAL_REST_URL="http://127.0.0.1:9",
-    )  # fmt: skip
-    server = Server(env, tmp)
-    try:
-        server.wait_until(server.healthy, 90, "the server to be healthy")
+        "FAL_KEY": "ci-placeholder", "FAL_TRAINING_TIMEOUT_SECONDS": "20",
+        "FAL_QUEUE_URL": "http://127.0.0.1:9", "FAL_REST_URL": "http://127.0.0.1:9",
+    }  # fmt: skip
+    with serving(tmp_path_factory.mktemp("schemathesis"), **settings) as server:
         # Agency: no cap on persons, and LoRA training allowed, so requests reach the rules behind them.
-        server.key = manage(env, "createapikey", "--email", "ops@example.com", "--plan", "agency").splitlines()[-1]
+        created = manage(server.env, "createapikey", "--email", "ops@example.com", "--plan", "agency")
+        server.key = created.splitlines()[-1]
         yield server
-    finally:
-        children = children_of(server.process.pid)
-        server.process.send_signal(signal.SIGINT)
-        try:
-            server.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-        deadline = time.monotonic() + 10
-        while any(alive(child) for child in children) and time.monotonic() < deadline:
-            time.sleep(0.2)
 
 
 def st_objects(server: Server) -> dict[str, str]:

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ SLOW_SOCKETS = 30
 class Server:
     def __init__(self, env: dict, tmp: Path):
         self.env, self.tmp = env, tmp
+        self.children: list[int] = []
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / "serve.log"
@@ -74,26 +77,39 @@ class Server:
         return requests.request(method, f"{self.base}{path}", headers={"x-api-key": self.key}, timeout=30, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("serve")
+def embedded_env(tmp: Path, **settings: str) -> dict:
+    """This process's environment for an embedded server in `tmp` (SQLite, filesystem broker), plus `settings`."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
-    env.update(
-        VAR_DIR=str(tmp / "var"), MEDIA_ROOT=str(tmp / "var" / "media"), CELERY_CONCURRENCY="1",
-        HEARTBEAT_SECONDS="1", HEARTBEAT_STALE_SECONDS="6", JOB_SWEEP_SECONDS="3",
-    )  # fmt: skip
-    server = Server(env, tmp)
+    env.update(VAR_DIR=str(tmp / "var"), MEDIA_ROOT=str(tmp / "var" / "media"), CELERY_CONCURRENCY="1", **settings)
+    return env
+
+
+@contextmanager
+def serving(tmp: Path, **settings: str) -> Iterator[Server]:
+    """`manage.py serve` in embedded mode, healthy; stopped with Ctrl-C afterwards, its children (listed in
+    `server.children`) given 10 s to go."""
+    server = Server(embedded_env(tmp, **settings), tmp)
     try:
         server.wait_until(server.healthy, 90, "the server to be healthy")
         yield server
     finally:
-        children = children_of(server.process.pid)
+        server.children = children_of(server.process.pid)
         server.process.send_signal(signal.SIGINT)
-        server.process.wait(timeout=40)
+        try:
+            server.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
         deadline = time.monotonic() + 10
-        while any(alive(child) for child in children) and time.monotonic() < deadline:
+        while any(alive(child) for child in server.children) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not any(alive(child) for child in children)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    settings = {"HEARTBEAT_SECONDS": "1", "HEARTBEAT_STALE_SECONDS": "6", "JOB_SWEEP_SECONDS": "3"}
+    with serving(tmp_path_factory.mktemp("serve"), **settings) as server:
+        yield server
+    assert not any(alive(child) for child in server.children)
 
 
 def test_the_supervisor_runs_the_front_door_gunicorn_the_worker_and_beat(server):

@@ -28,7 +28,14 @@ from characters.api.twintone.serializers import (
     TwinToneVideoPageSerializer,
     TwinToneVideoSerializer,
 )
-from characters.selectors import person_get, person_in_body, person_list, speaking_profile_get, speaking_profile_list
+from characters.selectors import (
+    person_get,
+    person_in_body,
+    person_list,
+    speaking_profile_get,
+    speaking_profile_in_body,
+    speaking_profile_list,
+)
 from characters.services.media import SPEECH, VIDEO, profile_speech_start, talking_head_start
 from characters.services.persons import person_create, person_delete, person_update
 from characters.services.photos import photo_from_bytes
@@ -37,7 +44,6 @@ from characters.services.voices import speaking_profile_create, speaking_profile
 from media_jobs.models import MediaJob
 from media_jobs.selectors import job_get, job_list
 from media_jobs.services import job_delete, job_rename
-from persona_platform.api.converters import body_reference
 from persona_platform.api.dialects.twintone import TwinToneView
 from persona_platform.api.pagination import PageQuerySerializer
 from persona_platform.api.parsers import BoundedJSONParser
@@ -247,13 +253,7 @@ class SpeechListView(TwinToneJobListView):
         """Start generating speech in the persona's voice. Answers at once with `processing`; poll
         `GET /v1/speech/{id}` (or pass `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
         data = self.validated(TwinToneSpeechCreateSerializer, request.data)
-        workspace = request.auth.workspace
-        profile = body_reference(
-            data.pop("persona_id"),
-            field="persona_id",
-            noun="persona",
-            lookup=lambda pk: speaking_profile_get(workspace=workspace, profile_id=pk),
-        )
+        profile = speaking_profile_in_body(workspace=request.auth.workspace, raw_id=data.pop("persona_id"))
         return self.created(profile_speech_start(profile=profile, **data))
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -46,10 +46,9 @@ class Child:
     pause: float = RESTART_PAUSE_MIN
     restart_at: float | None = None
     restarts: int = 0
-    env: dict = field(default_factory=dict)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command, env={**os.environ, **self.env})
+        self.process = subprocess.Popen(self.command)
         self.started_at, self.restart_at = time.monotonic(), None
 
     def running(self) -> bool:

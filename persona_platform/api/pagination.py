@@ -81,9 +81,7 @@ class PaginationMetaSerializer(serializers.Serializer):
 
 
 def paginated_serializer(name: str, items_key: str, item_serializer) -> type[serializers.Serializer]:
-    """A schema-only serializer for an envelope, e.g. `{"replicas": [...], "pagination": {...}}`."""
-    return type(
-        name,
-        (serializers.Serializer,),
-        {items_key: item_serializer(many=True), "pagination": PaginationMetaSerializer()},
-    )
+    """A serializer for an envelope, e.g. `{"replicas": [...], "pagination": {...}}`: the schema's page,
+    and (`items_key`, `item_serializer`) what a list view answers, so that the two cannot disagree."""
+    fields = {items_key: item_serializer(many=True), "pagination": PaginationMetaSerializer()}
+    return type(name, (serializers.Serializer,), {**fields, "items_key": items_key, "item_serializer": item_serializer})

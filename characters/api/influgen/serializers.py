@@ -415,5 +415,7 @@ class InflugenJobListQuerySerializer(PageQuerySerializer):
 
 
 def wrapped(name: str, noun: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:
-    """`{"<noun>": {...}}`, as influgen wraps single objects (for the schema)."""
-    return type(name, (serializers.Serializer,), {noun: item(read_only=True), "__module__": __name__})
+    """`{"<noun>": {...}}`, as influgen wraps single objects: the schema's shape, and (`noun`, `item`)
+    what a view answers, so that the two cannot disagree."""
+    fields = {noun: item(read_only=True), "__module__": __name__}
+    return type(name, (serializers.Serializer,), {**fields, "noun": noun, "item": item})

@@ -74,8 +74,9 @@ from characters.services.photos import photo_from_bytes
 from characters.services.voice_clones import samples_fetch, voice_clone_start
 from characters.services.voices import built_in_voice, person_voice_settings_update, voice_catalog, voice_preview
 from media_jobs.selectors import job_get, job_list
+from persona_platform.api.dialects.base import PagedListMixin, list_schema
 from persona_platform.api.dialects.influgen import InflugenView
-from persona_platform.api.pagination import PageQuerySerializer, paginated_serializer
+from persona_platform.api.pagination import paginated_serializer
 from persona_platform.api.parsers import BoundedJSONParser
 from persona_platform.api.schema import error_responses
 from persona_platform.errors import InvalidInput
@@ -107,13 +108,11 @@ class CharacterView(InflugenView):
         return Response({"character": CharacterSerializer(person, context=self.ctx).data}, status=status_code)
 
 
-class CharacterListView(CharacterView):
-    @extend_schema(summary="List characters", parameters=[PageQuerySerializer], responses={200: CharacterPage})
-    def get(self, request):
+@list_schema("List characters", CharacterPage)
+class CharacterListView(PagedListMixin, CharacterView):
+    def rows(self, query):
         """Your workspace's characters, newest first, with `page` and `limit`."""
-        query = self.query(PageQuerySerializer)
-        characters = character_list(workspace=request.auth.workspace)
-        return self.page_response(characters, query, key="characters", serializer=CharacterSerializer)
+        return character_list(workspace=self.request.auth.workspace)
 
     @extend_schema(
         summary="Create a character",
@@ -409,58 +408,54 @@ class VoiceGenerateView(CharacterView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-class CharacterJobListView(CharacterView):
-    """A character's jobs of one kind, newest first (`kind`, the envelope's `key`, the `item_serializer`)."""
+class CharacterJobListView(PagedListMixin, CharacterView):
+    """A character's jobs of one kind (`kind`), newest first, in the page that `list_schema` gives it."""
 
     kind: str
-    key: str
-    item_serializer: type
+    list_query = InflugenJobListQuerySerializer
 
-    def get(self, request, character_id: str):
-        query = self.query(InflugenJobListQuerySerializer)
+    def rows(self, query, character_id: str):
         statuses = [query["status"]] if "status" in query else None
-        jobs = job_list(workspace=request.auth.workspace, kind=self.kind, statuses=statuses)
-        jobs = jobs.filter(person=self.character(character_id)).select_related("person")
-        return self.page_response(jobs, query, key=self.key, serializer=self.item_serializer)
+        jobs = job_list(workspace=self.request.auth.workspace, kind=self.kind, statuses=statuses)
+        return jobs.filter(person=self.character(character_id)).select_related("person")
 
 
 class CharacterJobDetailView(CharacterView):
-    """One job of a character, named by the path's `id_kwarg`, in a `{"<envelope>": {...}}` body."""
+    """One job of a character, named by the path's `id_kwarg`, in the envelope `job_route_schema` gives it."""
 
     kind: str
-    envelope: str
-    item_serializer: type
+    envelope: type  # a `wrapped(...)` serializer
     id_kwarg: str
 
     def get(self, request, character_id: str, **path):
         person = self.character(character_id)
         job = job_get(workspace=request.auth.workspace, kind=self.kind, job_id=path[self.id_kwarg], person_id=person.pk)
-        return Response({self.envelope: self.item_serializer(job, context=self.ctx).data})
+        return Response({self.envelope.noun: self.envelope.item(job, context=self.ctx).data})
 
 
-def job_route_schema(summary: str, response: type, *, listed: bool = False):
-    """A job route's GET, documented with the view's docstring as its description."""
+def job_route_schema(summary: str, envelope: type):
+    """Makes `envelope` a job detail view's answer and documents its GET with the view's docstring."""
 
     def document(view: type) -> type:
-        parameters = [InflugenJobListQuerySerializer] if listed else None
-        get = extend_schema(summary=summary, description=view.__doc__, parameters=parameters, responses={200: response})
+        view.envelope = envelope
+        get = extend_schema(summary=summary, description=view.__doc__, responses={200: envelope})
         return extend_schema_view(get=get)(view)
 
     return document
 
 
-@job_route_schema("List a character's voice generations", SpeechGenerationPage, listed=True)
+@list_schema("List a character's voice generations", SpeechGenerationPage)
 class VoiceGenerationListView(CharacterJobListView):
     """Speech generated in the character's voice, newest first."""
 
-    kind, key, item_serializer = SPEECH, "generations", SpeechGenerationSerializer
+    kind = SPEECH
 
 
 @job_route_schema("Get a voice generation", SpeechGenerationEnvelope)
 class VoiceGenerationDetailView(CharacterJobDetailView):
     """One voice generation: its status, and `audio_url` once ready."""
 
-    kind, envelope, item_serializer, id_kwarg = SPEECH, "generation", SpeechGenerationSerializer, "generation_id"
+    kind, id_kwarg = SPEECH, "generation_id"
 
 
 GenerationEnvelope = wrapped("TalkingHeadGenerationEnvelope", "generation", TalkingHeadGenerationSerializer)
@@ -509,11 +504,11 @@ class TalkingHeadGenerateView(TalkingHeadStartView):
         return super().post(request, character_id)
 
 
-@job_route_schema("List a character's talking heads", GenerationPage, listed=True)
+@list_schema("List a character's talking heads", GenerationPage)
 class TalkingHeadGenerationListView(CharacterJobListView):
     """The character's talking-head generations (previews and full renders), newest first."""
 
-    kind, key, item_serializer = TALKING_HEAD, "generations", TalkingHeadGenerationSerializer
+    kind = TALKING_HEAD
 
 
 class TalkingHeadGenerationDetailView(InflugenView):
@@ -544,15 +539,15 @@ class MotionTransferStartView(CharacterView):
         return Response({"job": MotionTransferSerializer(job, context=self.ctx).data}, status=status.HTTP_202_ACCEPTED)
 
 
-@job_route_schema("List a character's motion transfers", MotionTransferPage, listed=True)
+@list_schema("List a character's motion transfers", MotionTransferPage)
 class MotionTransferListView(CharacterJobListView):
     """The character's motion transfers, newest first."""
 
-    kind, key, item_serializer = MOTION_TRANSFER, "motion_transfers", MotionTransferSerializer
+    kind = MOTION_TRANSFER
 
 
 @job_route_schema("Get a motion transfer", MotionTransferEnvelope)
 class MotionTransferDetailView(CharacterJobDetailView):
     """One motion transfer of the character: status, progress, and `video_url` once ready."""
 
-    kind, envelope, item_serializer, id_kwarg = MOTION_TRANSFER, "job", MotionTransferSerializer, "job_id"
+    kind, id_kwarg = MOTION_TRANSFER, "job_id"

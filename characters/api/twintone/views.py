@@ -44,21 +44,17 @@ from characters.services.voices import speaking_profile_create, speaking_profile
 from media_jobs.models import MediaJob
 from media_jobs.selectors import job_get, job_list
 from media_jobs.services import job_delete, job_rename
+from persona_platform.api.dialects.base import PagedListMixin, list_schema
 from persona_platform.api.dialects.twintone import TwinToneView
-from persona_platform.api.pagination import PageQuerySerializer
 from persona_platform.api.parsers import BoundedJSONParser
 from persona_platform.api.schema import error_responses
 
 
-class PersonaListView(TwinToneView):
-    @extend_schema(
-        summary="List personas", parameters=[PageQuerySerializer], responses={200: TwinTonePersonaPageSerializer}
-    )
-    def get(self, request):
+@list_schema("List personas", TwinTonePersonaPageSerializer)
+class PersonaListView(PagedListMixin, TwinToneView):
+    def rows(self, query):
         """Your workspace's personas (speaking profiles), newest first, with `page` and `limit`."""
-        query = self.query(PageQuerySerializer)
-        profiles = speaking_profile_list(workspace=request.auth.workspace)
-        return self.page_response(profiles, query, key="personas", serializer=TwinTonePersonaSummarySerializer)
+        return speaking_profile_list(workspace=self.request.auth.workspace)
 
     @extend_schema(
         summary="Create a persona",
@@ -114,18 +110,14 @@ class PersonaDetailView(TwinToneView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ReplicaListView(TwinToneView):
+@list_schema("List replicas", TwinToneReplicaPageSerializer)
+class ReplicaListView(PagedListMixin, TwinToneView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
     parser_classes = [BoundedJSONParser, MultiPartParser]
 
-    @extend_schema(
-        summary="List replicas", parameters=[PageQuerySerializer], responses={200: TwinToneReplicaPageSerializer}
-    )
-    def get(self, request):
+    def rows(self, query):
         """Your workspace's replicas (the personas videos animate), newest first, with `page` and `limit`."""
-        query = self.query(PageQuerySerializer)
-        persons = person_list(workspace=request.auth.workspace)
-        return self.page_response(persons, query, key="replicas", serializer=TwinToneReplicaSerializer)
+        return person_list(workspace=self.request.auth.workspace)
 
     @extend_schema(
         summary="Create a replica",
@@ -173,18 +165,15 @@ class ReplicaDetailView(TwinToneView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TwinToneJobListView(TwinToneView):
+class TwinToneJobListView(PagedListMixin, TwinToneView):
     """The workspace's jobs of the view's kind, newest first, and where a new one is started (`post`)."""
 
     kind: str
-    envelope_key: str
-    item_serializer: type
+    list_query = TwinToneJobListQuerySerializer
 
-    def get(self, request):
-        query = self.query(TwinToneJobListQuerySerializer)
+    def rows(self, query):
         statuses = self.dialect.job_statuses_for(query["status"]) if "status" in query else None
-        jobs = job_list(workspace=request.auth.workspace, kind=self.kind, statuses=statuses)
-        return self.page_response(jobs, query, key=self.envelope_key, serializer=self.item_serializer)
+        return job_list(workspace=self.request.auth.workspace, kind=self.kind, statuses=statuses)
 
     def created(self, job: MediaJob) -> Response:
         return Response(TwinToneJobCreatedSerializer(job, context=self.ctx).data, status=status.HTTP_201_CREATED)
@@ -194,7 +183,7 @@ class TwinToneJobDetailView(TwinToneView):
     """One job of the view's kind, named by the path's `id_kwarg`: read it, rename it, delete it."""
 
     kind: str
-    item_serializer: type
+    item_serializer: type  # set by job_detail_schema
     id_kwarg: str
 
     def job(self, path: dict) -> MediaJob:
@@ -216,39 +205,42 @@ class TwinToneJobDetailView(TwinToneView):
 def job_list_schema(*, summary: str, page: type, what: str):
     """A job list route's GET, documented for one kind."""
     description = f"{what}, newest first, with `page`, `limit` and `status` (processing, ready, failed)."
-    get = extend_schema(
-        summary=summary, description=description, parameters=[TwinToneJobListQuerySerializer], responses={200: page}
-    )
-    return extend_schema_view(get=get)
+    return list_schema(summary, page, description=description)
 
 
-def job_detail_schema(*, noun: str, item_serializer: type, state: str, file: str):
-    """The three operations of a job's detail route, documented for one kind (`noun`: "video")."""
-    return extend_schema_view(
-        get=extend_schema(summary=f"Get a {noun}", description=state, responses={200: item_serializer}),
-        patch=extend_schema(
-            summary=f"Rename a {noun}",
-            description=f"Change the {noun}'s name.",
-            request=TwinToneJobRenameSerializer,
-            responses={200: TwinToneJobRenamedSerializer},
-        ),
-        delete=extend_schema(
-            summary=f"Delete a {noun}",
-            description=f"Delete the {noun} and its {file} (a running one is canceled).",
-            responses={204: None},
-        ),
+def job_create_schema(summary: str, request: type):
+    """A job list route's POST: `request` in, `TwinToneJobCreatedSerializer` out (`created()`)."""
+    return extend_schema(summary=summary, request=request, responses={201: TwinToneJobCreatedSerializer})
+
+
+def job_detail_schema(noun: str, item_serializer: type, *, file: str):
+    """The three operations of a job's detail route, documented for one kind (`noun`: "video"; the GET
+    with the view's docstring); the view answers in `item_serializer`."""
+    rename = extend_schema(
+        summary=f"Rename a {noun}",
+        description=f"Change the {noun}'s name.",
+        request=TwinToneJobRenameSerializer,
+        responses={200: TwinToneJobRenamedSerializer},
     )
+    delete = extend_schema(
+        summary=f"Delete a {noun}",
+        description=f"Delete the {noun} and its {file} (a running one is canceled).",
+        responses={204: None},
+    )
+
+    def document(view: type) -> type:
+        view.item_serializer = item_serializer
+        get = extend_schema(summary=f"Get a {noun}", description=view.__doc__, responses={200: item_serializer})
+        return extend_schema_view(get=get, patch=rename, delete=delete)(view)
+
+    return document
 
 
 @job_list_schema(summary="List speech generations", page=TwinToneSpeechPageSerializer, what="Your speech generations")
 class SpeechListView(TwinToneJobListView):
-    kind, envelope_key, item_serializer = SPEECH, "speech", TwinToneSpeechSerializer
+    kind = SPEECH
 
-    @extend_schema(
-        summary="Generate speech",
-        request=TwinToneSpeechCreateSerializer,
-        responses={201: TwinToneJobCreatedSerializer},
-    )
+    @job_create_schema("Generate speech", TwinToneSpeechCreateSerializer)
     def post(self, request):
         """Start generating speech in the persona's voice. Answers at once with `processing`; poll
         `GET /v1/speech/{id}` (or pass `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
@@ -257,25 +249,18 @@ class SpeechListView(TwinToneJobListView):
         return self.created(profile_speech_start(profile=profile, **data))
 
 
-@job_detail_schema(
-    noun="speech generation",
-    item_serializer=TwinToneSpeechSerializer,
-    state="The generation's state; `url` of the audio once `ready`, `error` once `failed`.",
-    file="audio file",
-)
+@job_detail_schema("speech generation", TwinToneSpeechSerializer, file="audio file")
 class SpeechDetailView(TwinToneJobDetailView):
-    kind, item_serializer, id_kwarg = SPEECH, TwinToneSpeechSerializer, "speech_id"
+    """The generation's state; `url` of the audio once `ready`, `error` once `failed`."""
+
+    kind, id_kwarg = SPEECH, "speech_id"
 
 
 @job_list_schema(summary="List videos", page=TwinToneVideoPageSerializer, what="Your generated videos")
 class VideoListView(TwinToneJobListView):
-    kind, envelope_key, item_serializer = VIDEO, "videos", TwinToneVideoSerializer
+    kind = VIDEO
 
-    @extend_schema(
-        summary="Generate a video",
-        request=TwinToneVideoCreateSerializer,
-        responses={201: TwinToneJobCreatedSerializer},
-    )
+    @job_create_schema("Generate a video", TwinToneVideoCreateSerializer)
     def post(self, request):
         """Make the replica say the script: speech in its voice, then its photo lip-synced to it, as an
         H.264/AAC MP4 at 25 fps. Answers at once with `processing`; poll `GET /v1/videos/{id}` (or pass
@@ -287,11 +272,8 @@ class VideoListView(TwinToneJobListView):
         return self.created(talking_head_start(person=person, kind=VIDEO, **data))
 
 
-@job_detail_schema(
-    noun="video",
-    item_serializer=TwinToneVideoSerializer,
-    state="The video's state; its `url` once `ready`, `error` once `failed`.",
-    file="file",
-)
+@job_detail_schema("video", TwinToneVideoSerializer, file="file")
 class VideoDetailView(TwinToneJobDetailView):
-    kind, item_serializer, id_kwarg = VIDEO, TwinToneVideoSerializer, "video_id"
+    """The video's state; its `url` once `ready`, `error` once `failed`."""
+
+    kind, id_kwarg = VIDEO, "video_id"

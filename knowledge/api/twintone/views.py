@@ -18,7 +18,6 @@ from knowledge.api.twintone.serializers import (
     TwinToneConversationListQuerySerializer,
     TwinToneConversationSerializer,
     TwinToneMessageCreateSerializer,
-    TwinToneMessageSerializer,
 )
 from knowledge.models import Message
 from knowledge.selectors import conversation_get, conversation_list, message_list
@@ -32,8 +31,8 @@ from knowledge.services.conversations import (
 )
 from media_jobs.models import MediaJob
 from media_jobs.services import job_wait
+from persona_platform.api.dialects.base import PagedListMixin, list_schema
 from persona_platform.api.dialects.twintone import TwinToneView
-from persona_platform.api.pagination import PageQuerySerializer
 from persona_platform.api.schema import error_responses
 
 
@@ -41,17 +40,13 @@ def sse(event: str, data: dict) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
-class ConversationListView(TwinToneView):
-    @extend_schema(
-        summary="List conversations",
-        parameters=[TwinToneConversationListQuerySerializer],
-        responses={200: ConversationPage},
-    )
-    def get(self, request):
+@list_schema("List conversations", ConversationPage)
+class ConversationListView(PagedListMixin, TwinToneView):
+    list_query = TwinToneConversationListQuerySerializer
+
+    def rows(self, query):
         """Your conversations, newest first, with `page`, `limit` and `status` (active, ended)."""
-        query = self.query(TwinToneConversationListQuerySerializer)
-        conversations = conversation_list(workspace=request.auth.workspace, status=query.get("status"))
-        return self.page_response(conversations, query, key="conversations", serializer=TwinToneConversationSerializer)
+        return conversation_list(workspace=self.request.auth.workspace, status=query.get("status"))
 
     @extend_schema(
         summary="Create a conversation",
@@ -97,18 +92,11 @@ class ConversationDetailView(ConversationView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ConversationMessagesView(ConversationView):
-    @extend_schema(
-        summary="List a conversation's messages",
-        parameters=[PageQuerySerializer],
-        responses={200: MessagePage},
-    )
-    def get(self, request, conversation_id: int):
+@list_schema("List a conversation's messages", MessagePage)
+class ConversationMessagesView(PagedListMixin, ConversationView):
+    def rows(self, query, conversation_id: int):
         """Both sides of the conversation in order, with each reply's sources and spoken audio."""
-        conversation = self.conversation(conversation_id)
-        query = self.query(PageQuerySerializer)
-        messages = message_list(conversation=conversation)
-        return self.page_response(messages, query, key="messages", serializer=TwinToneMessageSerializer)
+        return message_list(conversation=self.conversation(conversation_id))
 
     @extend_schema(
         summary="Send a message (the reply streams as Server-Sent Events)",

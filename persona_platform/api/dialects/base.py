@@ -1,13 +1,16 @@
 """What every dialect is made of: an error envelope, status words for jobs, and a base view."""
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from persona_platform.api.pagination import Page, paginate
+from persona_platform.api.pagination import Page, PageQuerySerializer, paginate
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,40 @@ class DialectView(APIView):
         """That page in the `{key: [...], "pagination": {...}}` envelope, its items in `serializer`'s shape."""
         page = self.page(queryset, query)
         return Response(page.envelope(key, serializer(page.items, many=True, context=self.ctx).data))
+
+
+class PagedListMixin:
+    """A list route's GET, declared rather than written: one page of `rows()` in the envelope of
+    `list_page` (a `paginated_serializer`), which `list_schema` sets and documents.
+
+    Every dialect lists the same way; a list route names only its page, its query serializer and its
+    rows, so the schema and the answer come from the same declaration.
+    """
+
+    list_query: type[Serializer] = PageQuerySerializer
+    list_page: type[Serializer]
+
+    def rows(self, query: dict, **path) -> QuerySet:
+        raise NotImplementedError
+
+    def get(self, request, **path):
+        query = self.query(self.list_query)  # type: ignore[attr-defined]
+        key, item = self.list_page.items_key, self.list_page.item_serializer  # type: ignore[attr-defined]
+        return self.page_response(self.rows(query, **path), query, key=key, serializer=item)  # type: ignore[attr-defined]
+
+
+def list_schema(summary: str, page: type[Serializer], *, description: str | None = None):
+    """Makes `page` a `PagedListMixin` view's envelope and documents its GET: its query, its page, and
+    (unless given) the docstring of `rows()`, or else of the view."""
+
+    def document(view: type) -> type:
+        view.list_page = page  # type: ignore[attr-defined]
+        get = extend_schema(
+            summary=summary,
+            description=description or inspect.cleandoc(view.rows.__doc__ or view.__doc__ or ""),
+            parameters=[view.list_query],
+            responses={200: page},
+        )
+        return extend_schema_view(get=get)(view)
+
+    return document

@@ -5,9 +5,11 @@ PIP := $(VENV)/bin/pip
 # PyTorch must be the CPU build (pip finds it in the machine's wheel folder), never a CUDA download.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint install migrate format bench
+.PHONY: run test lint install install-runtime migrate format bench
 
-$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+# The runtime set (`make run`), then the development tools on top (`make test`, `make lint`): each has its
+# own marker, so `make test` after `make run` installs only the development additions.
+$(VENV)/.installed-runtime: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt
@@ -15,9 +17,16 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
-install: $(VENV)/.installed
+$(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
 
-migrate: install
+install-runtime: $(VENV)/.installed-runtime
+
+# Everything: the runtime set and the development tools.
+install: $(VENV)/.installed-dev
+
+migrate: install-runtime
 	$(PY) manage.py migrate --noinput
 
 run: migrate

@@ -1,11 +1,30 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from accounts.models import ApiKey, Company, CreditEntry, User, Workspace
 from accounts.services import api_key_create, api_key_revoke, credits_debit, credits_grant, workspace_create
-from accounts.webhook_secrets import webhook_secret
+from accounts.webhook_secrets import webhook_secret_rotate, workspace_webhook_secret
 from persona_platform.admin import ReadOnlyInline, ServiceAddAdmin
+
+# The support team's group (made by migration accounts 0003): demo persons, jobs, retry and cancel; no credits,
+# no API keys.
+SUPPORT_GROUP = "Support"
+REVEAL_PARAMETER = "reveal_secret"
+
+
+def may_set_demo_flag(user) -> bool:
+    """Whether `user` may mark a person as its workspace's demo person: superusers and the Support group."""
+    return user.is_active and (user.is_superuser or user.groups.filter(name=SUPPORT_GROUP).exists())
+
+
+def masked_secret(secret: str) -> str:
+    """Enough of a secret to tell two apart (its last 4 characters), not enough to use it."""
+    return f"{secret[:6]}{'•' * 12}{secret[-4:]}"
 
 
 @admin.register(User)
@@ -39,14 +58,59 @@ class WorkspaceAdmin(ServiceAddAdmin):
     list_display = ["id", "name", "owner", "plan", "credit_balance", "created_at"]
     list_filter = ["plan"]
     search_fields = ["name", "owner__email"]
-    readonly_fields = ["credit_balance", "created_at", "webhook_signing_secret"]
+    readonly_fields = ["credit_balance", "created_at"]
+    exclude = ["webhook_secret_generation", "webhook_secret_rotated_at"]  # shown by the secret's own field
     autocomplete_fields = ["owner"]
     inlines = [ApiKeyInline, CreditEntryInline]
 
-    @admin.display(description="Webhook signing secret")
-    def webhook_signing_secret(self, workspace: Workspace) -> str:
-        """What the customer needs to verify our webhooks (Standard Webhooks); one per workspace."""
-        return webhook_secret(workspace_id=workspace.pk) if workspace.pk else "—"
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The webhook secret is shown masked (templates/admin/accounts/workspace/change_form.html); staff who
+        may change the workspace reveal it (`?reveal_secret=1`) and rotate it."""
+        workspace = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if workspace is not None:
+            current = workspace_webhook_secret(workspace=workspace)
+            may_change = self.has_change_permission(request, workspace)
+            revealed = may_change and request.GET.get(REVEAL_PARAMETER) == "1"
+            extra_context["webhook_secret"] = {
+                "shown": current.secret if revealed else masked_secret(current.secret),
+                "revealed": revealed,
+                "rotated_at": current.rotated_at,
+                "may_change": may_change,
+                "reveal_parameter": REVEAL_PARAMETER,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        rotate = self.admin_site.admin_view(self.webhook_secret_rotate_view)
+        own = [
+            path("<int:workspace_id>/webhook-secret/rotate/", rotate, name="accounts_workspace_webhook_secret_rotate")
+        ]
+        return own + super().get_urls()
+
+    def webhook_secret_rotate_view(self, request, workspace_id: int):
+        """GET asks to confirm (the old secret stops verifying at once); POST rotates and shows the new one."""
+        workspace = get_object_or_404(Workspace, pk=workspace_id)
+        if not self.has_change_permission(request, workspace):
+            raise PermissionDenied
+        page = reverse("admin:accounts_workspace_change", args=[workspace.pk])
+        if request.method == "POST":
+            webhook_secret_rotate(workspace=workspace)
+            self.log_change(request, workspace, "Rotated the webhook signing secret.")
+            self.message_user(
+                request,
+                "Rotated: deliveries from now on are signed with the new secret only; give it to the customer.",
+                level=messages.SUCCESS,
+            )
+            return redirect(f"{page}?{REVEAL_PARAMETER}=1")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Rotate the webhook signing secret?",
+            "opts": self.opts,
+            "workspace": workspace,
+            "change_url": page,
+        }
+        return TemplateResponse(request, "admin/accounts/workspace/rotate_webhook_secret.html", context)
 
     def create(self, request, obj, form):
         # New workspaces go through the service so that they get their demo person.

@@ -53,6 +53,9 @@ class Workspace(models.Model):
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
     # A cache of the ledger's sum, kept in step under a row lock; the ledger stays the truth.
     credit_balance = models.BigIntegerField(default=0)
+    # The webhook signing secret is derived, never stored (accounts.webhook_secrets); rotating bumps this.
+    webhook_secret_generation = models.PositiveIntegerField(default=0)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, Company, Workspace
-from persona_platform.errors import InvalidInput
+from persona_platform.errors import NotFound
 
 
 def api_key_by_hash(*, key_hash: str) -> ApiKey | None:
@@ -10,12 +10,11 @@ def api_key_by_hash(*, key_hash: str) -> ApiKey | None:
 
 
 def company_for_workspace(*, workspace: Workspace, company_id: int) -> Company:
-    """A company of this workspace; any other id is an input error naming the field."""
+    """A company of this workspace; any other id names nothing the caller can see: a 404 naming the field,
+    as for every id in a body (docs/DIALECTS.md)."""
     company = Company.objects.filter(workspace=workspace, pk=company_id).first()
     if company is None:
-        raise InvalidInput(
-            f"company_id: no company with id {company_id}.", details={"company_id": ["Unknown company."]}
-        )
+        raise NotFound(f"company_id: no company with id {company_id}.", details={"company_id": ["Unknown company."]})
     return company
 
 

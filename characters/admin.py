@@ -1,26 +1,80 @@
 import secrets
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminFileWidget
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
+from accounts.admin import may_set_demo_flag
 from characters.models import LoraModel, Person, ProfileVideo, ReferenceImage, SpeakingProfile, Voice
 from characters.services.demo import demo_person_ensure
 from characters.services.faces import portrait_face
 from characters.services.photos import photo_from_bytes
 from characters.services.voice_clones import voice_clone_start, voice_samples_check
-from persona_platform.admin import ReadOnlyInline, ServiceAddAdmin
+from characters.services.voices import voice_settings_errors, voice_training_audio
+from media_jobs.models import MediaJob
+from persona_platform.admin import ReadableJSONField, ReadOnlyInline, ServiceAddAdmin, media_player
 from persona_platform.errors import DomainError
+
+PROFILE_FIELDS = ["niche", "talking_head_enabled", "appearance", "identity", "personality", "style", "settings"]
+RECENT_MEDIA = 4
+
+
+class PhotoWidget(AdminFileWidget):
+    """The current photo shown once, as a picture, above the inputs that replace or clear it."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        inputs = super().render(name, value, attrs, renderer)
+        if not value or not getattr(value, "url", None):
+            return inputs
+        return format_html(
+            '<img src="{}" alt="The current photo" class="person-photo" '
+            'style="max-height:200px;border-radius:6px;display:block;margin-bottom:6px">{}',
+            value.url,
+            inputs,
+        )
 
 
 class PersonAdminForm(forms.ModelForm):
-    """Photos uploaded by staff pass the same checks as the API's: format, size, bombs, metadata."""
+    """Photos uploaded by staff pass the same checks as the API's: format, size, bombs, metadata. The
+    influgen profile objects are edited as indented JSON, checked as the API checks them."""
+
+    appearance = ReadableJSONField()
+    identity = ReadableJSONField()
+    personality = ReadableJSONField()
+    style = ReadableJSONField()
+    settings = ReadableJSONField()
+    voice_settings = ReadableJSONField(
+        help_text="stability, similarity_boost, style (0 to 1), speed (0.5 to 2), pitch (-12 to 12 semitones), "
+        "use_speaker_boost (true or false)."
+    )
 
     class Meta:
         model = Person
-        fields = ["workspace", "owner", "name", "description", "photo", "company", "voice", "is_demo", "is_default"]
+        fields = ["workspace", "owner", "name", "description", "photo", "company", "voice", "is_demo", "is_default",
+                  *PROFILE_FIELDS, "voice_settings"]  # fmt: skip
+        widgets = {"photo": PhotoWidget}
+
+    def clean_voice_settings(self):
+        settings = self.cleaned_data["voice_settings"]
+        errors = voice_settings_errors(settings)
+        if errors:
+            raise forms.ValidationError([f"{name}: {messages[0]}" for name, messages in errors.items()])
+        return settings
+
+    def clean(self):
+        """Only the workspace's demo person may carry the demo flag (one per workspace)."""
+        data = super().clean()
+        workspace = data.get("workspace")
+        if data.get("is_demo") and workspace is not None:
+            other = Person.objects.filter(workspace=workspace, is_demo=True).exclude(pk=self.instance.pk).first()
+            if other is not None:
+                self.add_error(
+                    "is_demo", f"Only the workspace's demo person can be marked demo: it is #{other.pk} {other.name}."
+                )
+        return data
 
     def clean_photo(self):
         """The photo must show one face, whose analysis is kept with it."""
@@ -84,8 +138,12 @@ class ProfileVideoInline(ReadOnlyInline, admin.TabularInline):
     """Videos added to the profile (BHuman `admin/video`, which probes them), with what probing measured."""
 
     model = ProfileVideo
-    fields = ["title", "file", "container", "video_codec", "audio_codec", "duration", "width", "height", "created_at"]
+    fields = ["title", "player", "container", "video_codec", "audio_codec", "duration", "width", "height", "created_at"]
     can_delete = True
+
+    @admin.display(description="Video")
+    def player(self, video: ProfileVideo):
+        return media_player(video.file, height=120)
 
 
 @admin.register(Person)
@@ -111,16 +169,75 @@ class PersonAdmin(admin.ModelAdmin):
     list_select_related = ["workspace", "company"]
     autocomplete_fields = ["workspace", "owner", "company", "voice"]
     readonly_fields = [
-        "thumbnail",
         "character_id",
         "face_summary",
+        "voice_player",
+        "recent_media",
         "lora_training_images",
         "workspace_credits",
         "created_at",
         "updated_at",
     ]
+    fieldsets = [
+        (None, {"fields": ["workspace", "owner", "name", "description", "photo", "face_summary", "company"]}),
+        ("Voice", {"fields": ["voice", "voice_player", "voice_settings"]}),
+        ("Character profile", {"fields": PROFILE_FIELDS}),
+        ("Demo and default", {"fields": ["is_demo", "is_default"]}),
+        ("Media made for this person", {"fields": ["recent_media"]}),
+        ("Record", {"fields": ["character_id", "lora_training_images", "workspace_credits", "created_at",
+                               "updated_at"]}),
+    ]  # fmt: skip
     inlines = [VoiceInline, ReferenceImageInline, LoraInline, ProfileVideoInline]
     actions = ["ensure_demo_persons"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """The demo flag is the Support group's and superusers' to set, and only on the workspace's demo person
+        (or where the workspace has none): anyone else sees it read-only."""
+        fields = list(super().get_readonly_fields(request, obj))
+        demo_elsewhere = (
+            obj is not None
+            and not obj.is_demo
+            and Person.objects.filter(workspace_id=obj.workspace_id, is_demo=True).exists()
+        )
+        if not may_set_demo_flag(request.user) or demo_elsewhere:
+            fields.append("is_demo")
+        return fields
+
+    @admin.display(description="Voice sample")
+    def voice_player(self, person: Person):
+        if person.voice is None:
+            return "— (no voice: the platform's built-in voice speaks)"
+        if not person.voice.training_audio:
+            url = reverse("admin:characters_voice_change", args=[person.voice_id])
+            return format_html('— (no recording yet: make one on <a href="{}">the voice\'s page</a>)', url)
+        return media_player(person.voice.training_audio)
+
+    @admin.display(description="Latest media")
+    def recent_media(self, person: Person):
+        """The last few files generated for this person, playable here (one query, bounded)."""
+        if not person.pk:
+            return "—"
+        jobs = (
+            MediaJob.objects.filter(person=person, status=MediaJob.Status.READY)
+            .exclude(result_file="")
+            .order_by("-finished_at", "-id")[:RECENT_MEDIA]
+        )
+        rows = [
+            format_html(
+                '<div class="recent-media"><a href="{}">{} #{}</a><br>{}</div>',
+                reverse("admin:media_jobs_mediajob_change", args=[job.pk]),
+                job.get_kind_display(),
+                job.pk,
+                media_player(job.result_file, height=160),
+            )
+            for job in jobs
+        ]
+        if not rows:
+            return "— (nothing generated yet)"
+        return format_html(
+            '<div style="display:flex;gap:16px;flex-wrap:wrap">{}</div>',
+            format_html_join("", "{}", ((row,) for row in rows)),
+        )
 
     @admin.display(description="Photo")
     def thumbnail(self, person: Person):
@@ -155,7 +272,8 @@ class PersonAdmin(admin.ModelAdmin):
     def has_voice(self, person: Person) -> bool:
         return person.voice_id is not None
 
-    @admin.action(description="Recreate missing demo persons for the selected persons' workspaces")
+    @admin.action(description="Recreate missing demo persons for the selected persons' workspaces",
+                  permissions=["change"])  # fmt: skip
     def ensure_demo_persons(self, request, queryset):
         workspaces = {person.workspace for person in queryset.select_related("workspace")}
         for workspace in workspaces:
@@ -202,9 +320,31 @@ class VoiceAdmin(ServiceAddAdmin):
     search_fields = ["name", "provider_voice_id", "person__name", "workspace__name"]
     list_select_related = ["person", "workspace"]
     autocomplete_fields = ["workspace", "person"]
-    readonly_fields = ["measurements"]
-    fields = ["workspace", "person", "name", "provider", "provider_voice_id", "settings", "measurements"]
+    readonly_fields = ["sample_player", "measurements"]
+    fields = ["workspace", "person", "name", "provider", "provider_voice_id", "sample_player", "settings",
+              "measurements"]  # fmt: skip
     add_form, add_fields = VoiceCloneForm, ["workspace", "person", "name", "samples"]
+    actions = ["make_sample_recordings"]
+
+    @admin.display(description="Sample recording")
+    def sample_player(self, voice: Voice):
+        if not voice.training_audio:
+            return "— (none yet: use the action “Make a sample recording” on the voices list)"
+        return media_player(voice.training_audio)
+
+    @admin.action(description="Make a sample recording of the selected voices", permissions=["change"])
+    def make_sample_recordings(self, request, queryset):
+        """The voice reads a fixed text once (BHuman's training URL serves the same file), so staff can listen."""
+        made, refused = 0, []
+        for voice in queryset[:20]:
+            try:
+                voice_training_audio(voice=voice)
+                made += 1
+            except DomainError as exc:
+                refused.append(exc.message)
+        self.message_user(request, f"{made} voice(s) have a sample recording.")
+        if refused:
+            self.message_user(request, " ".join(refused), level=messages.WARNING)
 
     def create(self, request, obj, form):
         voice, job = voice_clone_start(

@@ -298,8 +298,25 @@ def abandon_voice_clone(job: MediaJob) -> None:
     voice_clone_discard(voice_id=job.params.get("voice_id"), sample_names=_sample_names(job))
 
 
+def voice_clone_retry_refusal(job: MediaJob) -> str:
+    """A clone runs from its recordings, which a failed or canceled clone deletes (`abandon_voice_clone`),
+    and for its voice row: without either, running it again cannot work."""
+    names = _sample_names(job)
+    if not names or not all(default_storage.exists(name) for name in names):
+        return "The recordings this voice clone was made from have been deleted: start a new clone with new samples."
+    if not Voice.objects.filter(pk=job.params.get("voice_id"), workspace_id=job.workspace_id).exists():
+        return "The voice this clone was for has been deleted: start a new clone."
+    return ""
+
+
 speech = JobKind(name=SPEECH, label="Speech", run=run_speech)
-voice_clone = JobKind(name=VOICE_CLONE, label="Voice clone", run=run_voice_clone, abandon=abandon_voice_clone)
+voice_clone = JobKind(
+    name=VOICE_CLONE,
+    label="Voice clone",
+    run=run_voice_clone,
+    abandon=abandon_voice_clone,
+    retry_refusal=voice_clone_retry_refusal,
+)
 video = JobKind(name=VIDEO, label="Video", run=run_talking_head)
 talking_head = JobKind(name=TALKING_HEAD, label="Talking head", run=run_talking_head)
 motion_transfer = JobKind(

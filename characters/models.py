@@ -153,6 +153,9 @@ class ProfileVideo(models.Model):
     duration = models.FloatField(help_text="Seconds, measured.")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # What the client said; kept beside the measured values, which are the ones that count.
+    declared_duration = models.FloatField(null=True, blank=True, help_text="Seconds, as the client declared.")
+    declared_resolution = models.CharField(max_length=20, blank=True, help_text="As the client declared it.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

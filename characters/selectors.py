@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from accounts.models import Workspace
 from characters.models import Person, SpeakingProfile, Voice
 from persona_platform.api.converters import body_reference
-from persona_platform.errors import NotFound
+from persona_platform.errors import Conflict, NotFound
 from persona_platform.ids import character_public_id
 
 
@@ -34,33 +34,69 @@ def person_get_by_ulid(*, workspace: Workspace, ulid: str) -> Person:
     return person
 
 
-def person_default(*, workspace: Workspace) -> Person:
+def person_own_default(*, workspace: Workspace) -> Person | None:
     """The persona calls that name none act on: the one marked default, else the workspace's first
-    own persona (the demo person is never the default)."""
-    person = (
+    own persona; None before the workspace has made one (the demo person is never the default)."""
+    return (
         Person.objects.select_related("voice")
         .filter(workspace=workspace, is_demo=False)
         .order_by("-is_default", "created_at", "id")
         .first()
     )
+
+
+def person_default(*, workspace: Workspace) -> Person:
+    """The workspace's default persona, for calls that change it and cannot make one (a profile video):
+    before there is one the request is fine but premature, a 409 saying what to create."""
+    person = person_own_default(workspace=workspace)
     if person is None:
-        raise NotFound("This workspace has no persona yet: create one first, or name one with instance_id.")
+        raise Conflict(
+            "This workspace has no persona yet: create one first (POST /persona/api/instance), "
+            "or name one with instance_id."
+        )
+    return person
+
+
+def person_speaking_default(*, workspace: Workspace) -> Person:
+    """Who answers for the workspace (chat, suggested prompts): its default persona, else the demo
+    person every workspace starts with, so a new workspace can talk at once."""
+    person = person_own_default(workspace=workspace)
+    if person is None:
+        person = Person.objects.select_related("voice").filter(workspace=workspace, is_demo=True).first()
+    if person is None:
+        raise Conflict("This workspace has no persona: create one first (POST /persona/api/instance).")
     return person
 
 
 def person_in_body(*, workspace: Workspace, raw_id: str, field: str, noun: str) -> Person:
     """The persona a request body names by string id (TwinTone's `replica_id`, BHuman's `instance_id`):
-    unknown, foreign or malformed is bad input naming the field."""
+    one the caller cannot see is a 404 naming the field."""
     return body_reference(
         raw_id, field=field, noun=noun, lookup=lambda pk: person_get(workspace=workspace, person_id=pk)
     )
 
 
 def person_instance(*, workspace: Workspace, instance_id: str | None) -> Person:
-    """The persona a BHuman call names with `instance_id`, else the workspace's default one."""
+    """The persona a BHuman call names with `instance_id`, else the workspace's default one (409 before
+    it has one)."""
     if instance_id is None:
         return person_default(workspace=workspace)
     return person_in_body(workspace=workspace, raw_id=instance_id, field="instance_id", noun="instance")
+
+
+def person_instance_or_none(*, workspace: Workspace, instance_id: str | None) -> Person | None:
+    """For BHuman reads: the named persona, else the default one, else None (a new workspace's lists
+    are empty, not an error)."""
+    if instance_id is None:
+        return person_own_default(workspace=workspace)
+    return person_instance(workspace=workspace, instance_id=instance_id)
+
+
+def person_speaking_instance(*, workspace: Workspace, instance_id: str | None) -> Person:
+    """For BHuman chat and prompts: the named persona, else whoever answers for the workspace."""
+    if instance_id is None:
+        return person_speaking_default(workspace=workspace)
+    return person_instance(workspace=workspace, instance_id=instance_id)
 
 
 def speaking_profile_list(*, workspace: Workspace) -> QuerySet[SpeakingProfile]:
@@ -75,8 +111,8 @@ def speaking_profile_get(*, workspace: Workspace, profile_id: int) -> SpeakingPr
 
 
 def speaking_profile_in_body(*, workspace: Workspace, raw_id: str, field: str = "persona_id") -> SpeakingProfile:
-    """The speaking profile a request body names by string id (TwinTone's `persona_id`): unknown, foreign or
-    malformed is bad input naming the field."""
+    """The speaking profile a request body names by string id (TwinTone's `persona_id`): one the caller
+    cannot see is a 404 naming the field."""
     return body_reference(
         raw_id, field=field, noun="persona", lookup=lambda pk: speaking_profile_get(workspace=workspace, profile_id=pk)
     )

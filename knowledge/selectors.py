@@ -28,13 +28,16 @@ def conversation_get(*, workspace: Workspace, conversation_id: int | None = None
     return conversation
 
 
-def page_list(*, person: Person) -> QuerySet[KnowledgePage]:
+def page_list(*, person: Person | None) -> QuerySet[KnowledgePage]:
+    """No persona (a new workspace has made none yet): no pages."""
+    if person is None:
+        return KnowledgePage.objects.none()
     return KnowledgePage.objects.filter(person=person).order_by("created_at", "id")
 
 
-def page_get(*, person: Person, page_id: int) -> KnowledgePage:
+def page_get(*, person: Person | None, page_id: int) -> KnowledgePage:
     """Another persona's or workspace's page is reported exactly like a missing one."""
-    page = KnowledgePage.objects.filter(person=person, pk=page_id).first()
+    page = page_list(person=person).filter(pk=page_id).first()
     if page is None:
         raise NotFound(f"Training data {page_id} not found.")
     return page

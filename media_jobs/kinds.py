@@ -45,13 +45,14 @@ JobHook = Callable[["MediaJob"], None]
 class JobKind:
     """One kind of job. `abandon` clears away what a failed or canceled job had started, however it
     ended (an engine error, retries exhausted, the sweep, a cancel); `complete` finishes what a ready
-    job makes outside its row."""
+    job makes outside its row; `retry_refusal` says why an ended job cannot run again ("" if it can)."""
 
     name: str
     label: str
     run: Runner
     abandon: JobHook | None = None
     complete: JobHook | None = None
+    retry_refusal: Callable[["MediaJob"], str] | None = None
 
 
 @cache

@@ -44,6 +44,10 @@ class JobNotCancelable(Conflict):
     pass
 
 
+class JobNotRetryable(Conflict):
+    pass
+
+
 def _enqueue(job_id: int) -> None:
     """Dispatch once the row is committed. The queued row without `dispatched_at` is the intent: if the
     broker cannot take the message now, jobs_dispatch_pending sends it later."""
@@ -274,9 +278,23 @@ def job_cancel(*, job: MediaJob) -> MediaJob:
     return job
 
 
+def job_retry_refusal(*, job: MediaJob) -> str:
+    """Why the job cannot be run again ("" when it can): it has not ended badly, the file it works from is
+    gone, or its kind says what it needed is gone (`JobKind.retry_refusal`: a clone whose samples were deleted)."""
+    if job.status not in (Status.FAILED, Status.CANCELED):
+        return f"Only a failed or canceled job can be retried; this one is {job.status}."
+    if job.input_file and not default_storage.exists(job.input_file.name):
+        return "The file this job worked from has been deleted: start a new job instead."
+    refusal = job_kind(job.kind).retry_refusal
+    return refusal(job) if refusal is not None else ""
+
+
 @transaction.atomic
 def job_retry(*, job: MediaJob) -> MediaJob:
-    """failed or canceled → queued again (operators, from the admin)."""
+    """failed or canceled → queued again (operators, from the admin); JobNotRetryable says why not."""
+    refusal = job_retry_refusal(job=job)
+    if refusal:
+        raise JobNotRetryable(refusal)
     retried = MediaJob.objects.filter(pk=job.pk, status__in=(Status.FAILED, Status.CANCELED)).update(
         status=Status.QUEUED,
         error="",

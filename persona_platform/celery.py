@@ -1,9 +1,12 @@
 """The Celery app: configured from Django settings (CELERY_*), tasks discovered in every app."""
 
 import os
+from contextvars import Token
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun
+
+from persona_platform import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "persona_platform.settings")
 
@@ -23,3 +26,31 @@ def db_connections_tidy(task=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+JOB_RUN_TASK = "media_jobs.job_run"
+_log_tokens: dict[str, Token] = {}  # task id → the log context to restore when the task ends
+
+
+@before_task_publish.connect
+def request_id_send(headers=None, **kwargs) -> None:
+    """A task sent while a request is handled carries its request id, so the job's lines name it too."""
+    if headers is not None and logs.current("request_id"):
+        headers["request_id"] = logs.current("request_id")
+
+
+@task_prerun.connect
+def job_log_context_bind(task_id=None, task=None, args=(), kwargs=None, **extra) -> None:
+    """Every line a job writes carries its job id (and the id of the request that created it)."""
+    sent = getattr(task.request, "request_id", None) or (getattr(task.request, "headers", None) or {}).get("request_id")
+    fields = {"request_id": sent or logs.current("request_id")}  # an eager task runs inside the request
+    if task.name == JOB_RUN_TASK:
+        fields["job_id"] = (kwargs or {}).get("job_id", args[0] if args else None)
+    _log_tokens[task_id] = logs.bind(**fields)
+
+
+@task_postrun.connect
+def job_log_context_unbind(task_id=None, **extra) -> None:
+    token = _log_tokens.pop(task_id, None)
+    if token is not None:
+        logs.unbind(token)

@@ -53,3 +53,7 @@ class Conflict(DomainError, kind="Conflict", status=409):
 
 class ProviderNotConfigured(DomainError, kind="ServiceUnavailable", status=503):
     """The work needs an external provider this installation has no key for."""
+
+
+class ProviderUnavailable(DomainError, kind="ServiceUnavailable", status=503):
+    """An external provider failed a call that must succeed before anything changes here; try again."""

@@ -1,9 +1,15 @@
 """Guards for API paths that run before (or around) any view."""
 
+import logging
+import time
+
 from django.conf import settings
 from django.http import JsonResponse
 
+from persona_platform import logs
 from persona_platform.api.dialects import ApiError, dialect_for_path
+
+access_logger = logging.getLogger("persona_platform.access")
 
 
 def api_error_response(path: str, error: ApiError) -> JsonResponse:
@@ -91,3 +97,47 @@ MESSAGES = {
     500: "An unexpected error occurred. It has been logged.",
     503: "The service is unavailable.",
 }
+
+
+class RequestIdMiddleware:
+    """Every answer carries an `X-Request-ID`: the client's own when well formed (persona_platform.logs),
+    else a new one. Every log line written while the request is handled carries it, and each API request
+    ends with one access line: its route pattern (not the raw path, so lines group by route), workspace,
+    status and duration. First in MIDDLEWARE, so that errors from any other layer carry it too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = logs.request_id_from(request.META.get("HTTP_X_REQUEST_ID"))
+        request.request_id = request_id
+        token = logs.bind(request_id=request_id)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            response[logs.REQUEST_ID_HEADER] = request_id
+            if dialect_for_path(request.path) is not None:
+                self.log_access(request, response, duration=time.monotonic() - started)
+        finally:
+            logs.unbind(token)
+        return response
+
+    @staticmethod
+    def log_access(request, response, *, duration: float) -> None:
+        match = request.resolver_match
+        route = f"/{match.route}" if match is not None else None
+        workspace_id = getattr(getattr(request, "auth", None), "workspace_id", None)
+        access_logger.info(
+            "%s %s %s %.1f ms",
+            request.method,
+            route or request.path,
+            response.status_code,
+            duration * 1000,
+            extra={
+                "method": request.method,
+                "route": route,
+                "workspace_id": workspace_id,
+                "status": response.status_code,
+                "duration_ms": round(duration * 1000, 1),
+            },
+        )

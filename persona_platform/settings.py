@@ -4,6 +4,7 @@ Every variable has a default that works embedded (SQLite, a filesystem Celery br
 media); production differs only in environment values. `.env.example` documents each one.
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -39,6 +40,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
 
 
+def refuse_empty(*names: str) -> None:
+    """A variable set to nothing (a blank `NAME=` line) is a mistake, not a request for the default."""
+    for name in names:
+        if name in os.environ and not os.environ[name].strip():
+            raise ImproperlyConfigured(f"{name} is set but empty: give it a value or remove the line.")
+
+
+# Set but empty, these would run with an empty secret, send jobs to amqp://localhost, or break every API key.
+refuse_empty("SECRET_KEY", "CELERY_BROKER_URL", "API_KEY_HASH_SECRET")
+
 # Core
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-embedded-only-set-SECRET_KEY-in-production")
@@ -66,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "persona_platform.middleware.RequestIdMiddleware",  # first: every answer and log line carries the id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "persona_platform.middleware.ApiRequestSizeMiddleware",
@@ -259,6 +271,7 @@ ELEVENLABS_MODEL_ID = env.str("ELEVENLABS_MODEL_ID", default="") or "eleven_mult
 FAL_KEY = env.str("FAL_KEY", default="")
 FAL_QUEUE_URL = env.str("FAL_QUEUE_URL", default="") or "https://queue.fal.run"
 FAL_REST_URL = env.str("FAL_REST_URL", default="") or "https://rest.alpha.fal.ai"  # fal_client's REST_URL
+FAL_PLATFORM_URL = env.str("FAL_PLATFORM_URL", default="") or "https://api.fal.ai/v1"  # deletes a LoRA's files
 FAL_LORA_TRAINING_APP = env.str("FAL_LORA_TRAINING_APP", default="") or "fal-ai/flux-lora-fast-training"
 FAL_POLL_SECONDS = env_int("FAL_POLL_SECONDS", 5)
 # A training waits inside one task: it must give up (and cancel at fal, and refund) before the
@@ -369,6 +382,11 @@ SPECTACULAR_SETTINGS = {
     # Our PATCH views validate with the serializer as declared (never partial=True): its required fields stay required.
     "COMPONENT_SPLIT_PATCH": False,
     "PREPROCESSING_HOOKS": ["persona_platform.api.schema.drop_trailing_slash_aliases"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "persona_platform.api.examples.attach_examples",  # the vendors' documented examples
+        "persona_platform.api.schema.add_answer_headers",  # X-Request-ID, RateLimit, Location
+    ],
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "persona_platform.api.dialects.VENDOR_JOB_STATUS_WORDS",
         "LoraStatusEnum": "characters.api.influgen.serializers.LORA_STATUSES",
@@ -387,11 +405,25 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Log lines carry the request id, workspace, route, status and job id (persona_platform.logs). LOG_FORMAT is
+# `json` (one object per line, for collectors) or `text`; by default text where people read the console
+# (DEBUG, or embedded on SQLite as `make run` is), json otherwise. See docs/DEPLOYMENT.md.
+LOG_FORMAT = env.str("LOG_FORMAT", default="").strip().lower() or (
+    "text" if DEBUG or DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "json"
+)
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "persona_platform.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "persona_platform.logs.JsonFormatter"},
+        "text": {"()": "persona_platform.logs.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+# The worker logs through LOGGING above (its lines carry the job id), not through a handler of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from characters.api.bhuman import views as bhuman_views
 from characters.api.influgen.views import CharacterListView, TalkingHeadGenerationDetailView, VoiceListView
@@ -9,11 +9,15 @@ from persona_platform import views
 from persona_platform.api import converters  # noqa: F401  (registers <dbid:…>)
 
 urlpatterns = [
+    path("", views.landing, name="landing"),
     path("healthz", health.HealthView.as_view(), name="healthz"),
+    re_path(r"^docs/(?P<name>[A-Z][A-Z_]*)\.md$", views.project_doc, name="project-doc"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include("characters.api.persons.urls", namespace="persons")),
+    path("api/v1/", include("accounts.api.urls", namespace="platform")),
     path("api/v1/characters", CharacterListView.as_view(), name="influgen-character-list"),
     path("api/v1/influencers", CharacterListView.as_view(), name="influgen-influencer-list"),
     path("api/v1/characters/", include("characters.api.influgen.urls", namespace="influgen-characters")),

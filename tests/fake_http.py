@@ -4,6 +4,8 @@ plumbing. Each stand-in adds its own routes and knobs."""
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -85,3 +87,15 @@ class LocalServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextmanager
+def serving(body: bytes, content_type: str, path: str = "/file") -> Iterator[str]:
+    """One file at a loopback URL (a private address, as a safe fetch sees it), whatever path is asked."""
+
+    class Handler(QuietHandler):
+        def _dispatch(self):
+            self._send(200, body, content_type)
+
+    with LocalServer(Handler) as server:
+        yield server.base_url + path

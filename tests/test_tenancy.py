@@ -35,6 +35,8 @@ NOT_TENANT_SCOPED = {
     "/admin": "the Django admin: staff sessions, not API keys; staff see every workspace by design",
     "/api/schema": "the OpenAPI document: the same for every caller, no workspace data",
     "/api/docs": "Swagger UI over that document: the same for every caller, no workspace data",
+    "/api/redoc": "ReDoc over that document: the same for every caller, no workspace data",
+    "/docs/": "the project's Markdown documents (docs/*.md), read-only: the same for every caller, no workspace data",
     "/media/": "stored files by storage path: the media URLs the API hands out answer GET without a key (the "
     "contract), their file names are random and unguessable, and no workspace id is in them",
 }
@@ -68,7 +70,15 @@ def _is_api(template: str) -> bool:
     return any(template.startswith(root) or template == root.rstrip("/") for root in DIALECT_ROOTS)
 
 
+# Routes exempt by their exact template (a prefix such as "/" would exempt every route).
+NOT_TENANT_SCOPED_EXACT = {
+    "/": "the landing page: static links to the docs, the admin, the health check and the dialects; no key, no data",
+}
+
+
 def _exemption(template: str) -> str | None:
+    if template in NOT_TENANT_SCOPED_EXACT:
+        return template
     return next((prefix for prefix in NOT_TENANT_SCOPED if template.startswith(prefix)), None)
 
 
@@ -149,7 +159,8 @@ def _case_ids(rows: list[tuple]) -> list[str]:
 
 
 def _assert_refused(response, path: str, status: int, says: str = "") -> None:
-    """The dialect's error envelope: NotFound for a 404, a ValidationError naming the field otherwise."""
+    """The dialect's error envelope: NotFound for a 404 (naming the field when a body named it), a
+    ValidationError naming the field otherwise."""
     if path.startswith(("/persona/", "/voice/api/")):
         assert_bhuman_error(response, status, says)
     else:
@@ -210,6 +221,7 @@ TRAIN = {"base_model": "fal-ai/flux-lora", "training_steps": 1200, "lora_rank": 
 # LoRA provider, voice samples, a driving video): another workspace still gets 404; their own tests cover the owner.
 OWNER_NEEDS_MORE_ROUTES = _with_influencers_alias(
     [
+        ("delete", "/api/v1/characters/{character}", None),  # the owner's delete: test_character_delete
         ("post", "/api/v1/characters/{character}/reference-images", None),
         ("post", "/api/v1/characters/{character}/lora/images", None),
         ("post", "/api/v1/characters/{character}/lora/train", TRAIN),
@@ -228,14 +240,15 @@ OWN_CHARACTER_FOREIGN_JOB_ROUTES = _with_influencers_alias(
         ("get", "/api/v1/characters/{bobs_character}/motion-transfer/{transfer}", None),
     ]
 )
-# (method, route, a body naming A's object, status, the field the error names): refused as bad input, nothing made.
+# (method, route, a body naming A's object, status, the field the error names): nothing the caller can see, a 404
+# naming the field; nothing made.
 BODY_REFERENCE_ROUTES = [
-    ("post", "/api/v1/persons", {"name": "Stolen", "photo_base64": "{photo}", "company_id": itemgetter("company")}, 422,
+    ("post", "/api/v1/persons", {"name": "Stolen", "photo_base64": "{photo}", "company_id": itemgetter("company")}, 404,
      "company_id"),
-    ("post", "/v1/personas", {"name": "Stolen", "replica_id": "{person}"}, 400, "replica_id"),
-    ("post", "/v1/speech", {"text": "Hi", "persona_id": "{persona}"}, 400, "persona_id"),
-    ("post", "/v1/videos", {"script": "Hi", "replica_id": "{person}"}, 400, "replica_id"),
-    ("post", "/v1/conversations", {"replica_id": "{person}"}, 400, "replica_id"),
+    ("post", "/v1/personas", {"name": "Stolen", "replica_id": "{person}"}, 404, "replica_id"),
+    ("post", "/v1/speech", {"text": "Hi", "persona_id": "{persona}"}, 404, "persona_id"),
+    ("post", "/v1/videos", {"script": "Hi", "replica_id": "{person}"}, 404, "replica_id"),
+    ("post", "/v1/conversations", {"replica_id": "{person}"}, 404, "replica_id"),
 ]  # fmt: skip
 
 
@@ -375,9 +388,9 @@ def test_a_voice_cannot_be_cloned_for_another_workspaces_person(other_workspace,
 
 # ---------------------------------------------------------------------------------------------------------------
 # BHuman (`/persona/api`, `/persona/voice`, `/voice/api`) answers in its own envelope. Ids in a path or a body that
-# name another workspace's page, chat or voice are 404; an `instance_id` in a body or query is bad input naming it.
+# name another workspace's page, chat, voice or instance are 404; an `instance_id` in a body or query names the field.
 
-NO_INSTANCE = 400  # BHuman's answer to an `instance_id` of another workspace's persona
+NO_INSTANCE = 404  # BHuman's answer to an `instance_id` of another workspace's persona
 BHUMAN_DETAIL_ROUTES = [
     ("get", "/persona/api/persona/messages/{chat}", None, 404),
     ("post", "/persona/api/kb/v2/chat", {"chat_data": {"user_id": "u", "message": "Hi", "chat_id": "{chat}"}}, 404),
@@ -453,7 +466,9 @@ def test_another_workspaces_bhuman_object_is_not_found(
 
     response = getattr(other_client, method)(template.format(**ids), _filled(body, ids), format="json")
 
-    assert_bhuman_error(response, status, "not found" if status == 404 else f"no instance with id '{ids['person']}'")
+    named = "instance_id" in template + str(body)
+    says = f"instance_id: no instance with id '{ids['person']}'." if named else "not found"
+    assert_bhuman_error(response, status, says)
     _assert_alices_bhuman_objects_untouched(ids)
 
 
@@ -466,6 +481,17 @@ def test_the_owner_reaches_the_same_bhuman_routes(api_client, alices_bhuman_obje
     response = getattr(api_client, method)(template.format(**ids), _filled(body, ids), format="json")
 
     assert response.status_code in {200, 201, 202}, response.content
+
+
+@covers("get /api/v1/webhook-secret", "post /api/v1/webhook-secret/rotate")
+def test_the_webhook_secret_is_the_callers_workspaces_own(api_client, other_client, workspace, other_workspace):
+    alices = api_client.get("/api/v1/webhook-secret").json()
+
+    bobs = other_client.get("/api/v1/webhook-secret").json()
+    rotated = other_client.post("/api/v1/webhook-secret/rotate").json()
+
+    assert len({alices["secret"], bobs["secret"], rotated["secret"]}) == 3
+    assert api_client.get("/api/v1/webhook-secret").json() == alices  # Bob's rotation left Alice's secret alone
 
 
 @covers("post /voice/api/v2/voice/generate")
@@ -597,7 +623,7 @@ def test_every_other_route_is_exempt_with_a_reason():
 
     assert not unexplained, "routes outside the dialect roots with no reason in NOT_TENANT_SCOPED: " + repr(unexplained)
     assert not unused, "NOT_TENANT_SCOPED entries that match no route: " + repr(unused)
-    assert all(len(reason) > 20 for reason in NOT_TENANT_SCOPED.values())
+    assert all(len(reason) > 20 for reason in [*NOT_TENANT_SCOPED.values(), *NOT_TENANT_SCOPED_EXACT.values()])
 
 
 def test_patterns_that_share_a_route_share_its_view():

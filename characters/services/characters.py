@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 
@@ -16,15 +15,18 @@ from accounts.models import User, Workspace
 from characters.models import LoraModel, Person, ReferenceImage
 from characters.selectors import person_get_by_ulid
 from characters.services.faces import portrait_face
+from characters.services.lora import lora_delete
 from characters.services.media import MOTION_TRANSFER, TALKING_HEAD, VIDEO
 from characters.services.persons import (
     PHOTO_DIRECTORY,
     _full_clean_and_save,
     person_create,
+    person_delete,
     person_require_capacity,
     person_require_editable,
 )
 from characters.services.photos import Photo, photo_from_bytes
+from characters.services.voice_clones import voice_clones_delete_at_provider
 from media_jobs.models import MediaJob
 from persona_platform import fetch
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
@@ -138,6 +140,18 @@ def character_set_default(*, person: Person) -> Person:
     return person
 
 
+def character_delete(*, person: Person) -> None:
+    """Remove a character and its likeness: what providers keep first (its LoRA's weights at fal, its voice
+    clones at ElevenLabs; a failure there deletes nothing, so the call can be repeated), then a LoRA training
+    in progress (canceled and refunded), then the row with its photo, reference and training images (files
+    too), face analysis and identity embedding, and voice clones. Generated media stays: it is the
+    workspace's, and outlives its person."""
+    person_require_editable(person=person)
+    voice_clones_delete_at_provider(person=person)
+    lora_delete(person=person)
+    person_delete(person=person)
+
+
 def character_duplicate(*, person: Person, owner: User) -> Person:
     """A copy with its photo, reference images, profile and voice settings; not its jobs, voice
     clones or LoRA (those belong to the original). Files are copied, so either can be deleted."""
@@ -225,8 +239,8 @@ def reference_image_add(
         )
         if becomes_photo:
             delete_file_on_commit(person.photo.name)
-            person.photo.save(random_name(PHOTO_DIRECTORY, photo.extension), ContentFile(photo.content), save=False)
-            files.names.append(person.photo.name)
+            # The name already holds the directory: FieldFile.save would prefix upload_to a second time.
+            person.photo.name = files.save(random_name(PHOTO_DIRECTORY, photo.extension), photo.content)
             person.face = face
         person.identity_embedding = identity_embedding(person)
         person.save()

@@ -5,6 +5,7 @@ character, so two concurrent requests cannot both start (or both pay for) one tr
 training that fails or is canceled gives them back, once.
 """
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +19,11 @@ from characters.services.faces import portrait_face
 from characters.services.persons import person_require_editable
 from characters.services.photos import Photo
 from media_jobs.engines import LORA_TRAINER, get_engine
-from media_jobs.engines.base import EngineUnavailable
+from media_jobs.engines.base import EngineError, EngineUnavailable
 from media_jobs.engines.face import face_distance
 from media_jobs.models import MediaJob
 from media_jobs.services import JobNotCancelable, job_cancel, job_create
-from persona_platform.errors import Conflict, InvalidInput, PlanLimitReached, ProviderNotConfigured
+from persona_platform.errors import Conflict, InvalidInput, PlanLimitReached, ProviderNotConfigured, ProviderUnavailable
 from persona_platform.ids import character_trigger_word
 from persona_platform.media import guarded_files, random_name
 
@@ -36,6 +37,8 @@ LORA_PLANS = (Plan.PRO, Plan.AGENCY)
 # Beyond this identity distance a training image shows someone other than the character.
 SAME_PERSON_DISTANCE = 0.6
 ACTIVE = (LoraModel.Status.PENDING, LoraModel.Status.TRAINING)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,7 @@ def _check_request(request: TrainingRequest) -> None:
         )
 
 
-def lora_train(*, person: Person, request: TrainingRequest, user: User | None = None) -> LoraModel:
-    """Check every rule, then debit the credits and queue the training, atomically."""
-    person_require_editable(person=person)
-    lora_require_plan(person=person)
-    _check_request(request)
+def _require_trainer() -> None:
     try:
         engine = get_engine(LORA_TRAINER)
         if hasattr(engine, "require_configured"):
@@ -125,6 +124,16 @@ def lora_train(*, person: Person, request: TrainingRequest, user: User | None = 
             "LoRA training needs a GPU provider and none is configured: set FAL_KEY (fal.ai) on the server. "
             "Nothing was charged."
         ) from None
+
+
+def lora_train(*, person: Person, request: TrainingRequest, user: User | None = None) -> LoraModel:
+    """Check every rule, then debit the credits and queue the training, atomically. The request is judged
+    (plan, parameters, images, credits) before the provider: a bad request is the client's to fix, whether
+    or not this installation can train; only a good one hears that no GPU provider is configured, and the
+    debit is rolled back with it."""
+    person_require_editable(person=person)
+    lora_require_plan(person=person)
+    _check_request(request)
     with transaction.atomic():
         Person.objects.select_for_update().filter(pk=person.pk).first()
         lora, _ = LoraModel.objects.get_or_create(person=person)
@@ -143,6 +152,7 @@ def lora_train(*, person: Person, request: TrainingRequest, user: User | None = 
             reference=f"lora:{lora.pk}",
             created_by=user,
         )
+        _require_trainer()
         job = job_create(
             workspace=person.workspace,
             kind=LORA_TRAINING,
@@ -205,12 +215,40 @@ def lora_training_abandoned(*, job: MediaJob) -> None:
         )
 
 
+def lora_delete_at_provider(*, lora: LoraModel) -> None:
+    """Delete a trained LoRA's weights where they were made (fal keeps a finished request's output files until
+    told). A provider that fails now is a 503 and nothing is deleted here either, so the client can try again
+    and no weights are left behind unknown. An installation that no longer has the provider's key cannot
+    reach them at all: that is logged for the operator, and the deletion here goes on, because a user must
+    always be able to remove a likeness."""
+    if lora.status != LoraModel.Status.READY or not lora.provider or not lora.provider_request_id:
+        return
+    try:
+        engine = get_engine(LORA_TRAINER, lora.provider)
+    except EngineUnavailable:
+        logger.warning("LoRA %s: no %s engine to delete request %s", lora.pk, lora.provider, lora.provider_request_id)
+        return
+    delete = getattr(engine, "delete_outputs", None)
+    if delete is None:  # an engine that keeps nothing at a provider
+        return
+    try:
+        delete(request_id=lora.provider_request_id)
+    except EngineUnavailable as exc:
+        logger.warning("LoRA %s: request %s left at %s: %s", lora.pk, lora.provider_request_id, lora.provider, exc)
+    except EngineError as exc:
+        raise ProviderUnavailable(
+            f"The LoRA's weights could not be deleted at {lora.provider} ({exc}). Nothing was deleted; try again."
+        ) from None
+
+
 def lora_delete(*, person: Person) -> None:
-    """Forget the LoRA (a training in progress is canceled, and refunded); training images stay."""
+    """Forget the LoRA: its weights at the provider, and here (a training in progress is canceled, and
+    refunded); training images stay."""
     person_require_editable(person=person)
     lora = LoraModel.objects.filter(person=person).select_related("job").first()
     if lora is None:
         return
+    lora_delete_at_provider(lora=lora)
     if lora.status in ACTIVE and lora.job is not None:
         try:
             job_cancel(job=lora.job)

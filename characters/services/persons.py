@@ -6,6 +6,7 @@ from django.db.models import Model
 from accounts.models import Company, User, Workspace
 from accounts.plans import plan_limits
 from characters.models import Person
+from characters.selectors import person_instance, person_own_default
 from characters.services.faces import portrait_face
 from characters.services.photos import Photo
 from persona_platform.errors import PlanLimitReached, ReadOnlyPerson
@@ -111,3 +112,23 @@ def instance_create(*, workspace: Workspace, owner: User, name: str, description
     Person.objects.filter(pk=person.pk).update(settings=configuration)
     person.settings = configuration
     return person
+
+
+def person_default_ensure(*, workspace: Workspace, owner: User) -> Person:
+    """The workspace's default persona, made now (named after the workspace) when it has none: BHuman
+    clients add a voice or knowledge before, or instead of, creating an instance. The workspace row is
+    locked so two first calls at once make one persona, not two."""
+    with transaction.atomic():
+        Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+        person = person_own_default(workspace=workspace)
+        if person is None:
+            person = person_create(workspace=workspace, owner=owner, name=workspace.name[:200] or "My persona")
+    return person
+
+
+def instance_ensure(*, workspace: Workspace, owner: User, instance_id: str | None) -> Person:
+    """The persona a BHuman call that adds something (a voice, knowledge) acts on: the one `instance_id`
+    names, else the default one, made if need be."""
+    if instance_id is None:
+        return person_default_ensure(workspace=workspace, owner=owner)
+    return person_instance(workspace=workspace, instance_id=instance_id)

@@ -19,7 +19,14 @@ from characters.models import Person, ProfileVideo
 from characters.services.persons import person_require_editable
 from characters.services.photos import Photo, photo_from_bytes
 from media_jobs.engines.face import detect_faces
-from media_jobs.engines.video import InvalidVideo, VideoInfo, probe_video, read_frames, resolution_matches
+from media_jobs.engines.video import (
+    InvalidVideo,
+    VideoInfo,
+    probe_video,
+    read_frames,
+    resolution_label,
+    resolution_matches,
+)
 from persona_platform.errors import InvalidInput, InvalidMedia
 from persona_platform.media import guarded_files, random_name
 
@@ -59,16 +66,13 @@ def profile_video_add(
     declared_resolution: str,
     field: str = "file",
 ) -> ProfileVideo:
-    """Store a video on a persona's profile once it has proved to be the video the client describes."""
+    """Store a video on a persona's profile once probing has shown it is a video within the limits. What
+    the client declared is kept beside what was measured, not checked against it: a phone's rounded
+    duration or a re-encode's new size is no reason to refuse a good video, and the measured values are
+    the ones everything else uses."""
     person_require_editable(person=person)
     with probed_video(data, field=field) as (_, info):
-        errors = []
-        if not duration_matches(declared_duration, info.duration):
-            errors.append(f"duration: the video lasts {info.duration:.1f} s, not {declared_duration:g} s.")
-        if not resolution_matches(declared_resolution, info.width, info.height):
-            errors.append(f"resolution: the video is {info.width}x{info.height}, not {declared_resolution}.")
-        if errors:
-            raise InvalidInput(" ".join(errors))
+        pass
     with guarded_files() as files, transaction.atomic():
         video = ProfileVideo(
             workspace_id=person.workspace_id,
@@ -81,11 +85,31 @@ def profile_video_add(
             duration=round(info.duration, 3),
             width=info.width,
             height=info.height,
+            declared_duration=declared_duration,
+            declared_resolution=declared_resolution.strip(),
         )
         video.file.name = files.save(random_name(VIDEO_DIRECTORY, info.container), data)
         video.full_clean(exclude=["workspace", "person", "file"])
         video.save()
     return video
+
+
+def profile_video_report(video: ProfileVideo) -> dict:
+    """What the client declared beside what probing measured, and whether the two agree (the duration
+    within a second or 5%, the resolution by any usual name: "1080p", "4k", "1920x1080")."""
+    matches = (video.declared_duration is None or duration_matches(video.declared_duration, video.duration)) and (
+        not video.declared_resolution or resolution_matches(video.declared_resolution, video.width, video.height)
+    )
+    return {
+        "declared": {"duration": video.declared_duration, "resolution": video.declared_resolution},
+        "measured": {
+            "duration": video.duration,
+            "resolution": resolution_label(video.width, video.height),
+            "width": video.width,
+            "height": video.height,
+        },
+        "matches_declared": matches,
+    }
 
 
 def photo_from_video(data: bytes, *, field: str) -> Photo:

@@ -21,12 +21,13 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from characters.models import Person, Voice
-from media_jobs.engines.base import EngineError
+from media_jobs.engines import VOICE_CLONER, get_engine
+from media_jobs.engines.base import EngineError, EngineUnavailable
 from media_jobs.engines.voice_clone import MAX_SAMPLES, MIN_SAMPLES, load_samples
 from media_jobs.models import MediaJob
 from media_jobs.services import job_create
 from persona_platform import fetch
-from persona_platform.errors import InvalidInput, InvalidMedia, MediaTooLarge
+from persona_platform.errors import InvalidInput, InvalidMedia, MediaTooLarge, ProviderUnavailable
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
 
 SAMPLES_DIR = "voice-samples"
@@ -120,6 +121,34 @@ def voice_clone_start(
             callback_url=callback_url,
         )
     return voice, job
+
+
+def voice_clones_delete_at_provider(*, person: Person) -> None:
+    """Delete the person's provider-made voice clones where they live (ElevenLabs keeps a voice until told);
+    local clones are rows and files only. A provider that fails is a 503, with nothing deleted here, so the
+    client can try again; one whose key is gone is logged for the operator, and the deletion goes on."""
+    for voice in Voice.objects.filter(person=person, provider=Voice.Provider.ELEVENLABS).exclude(provider_voice_id=""):
+        try:
+            get_engine(VOICE_CLONER, voice.provider).delete_voice(voice_id=voice.provider_voice_id)
+        except EngineUnavailable as exc:
+            logger.warning(
+                "voice %s: %s voice %s left in place: %s", voice.pk, voice.provider, voice.provider_voice_id, exc
+            )
+        except EngineError as exc:
+            raise ProviderUnavailable(
+                f"The voice clone {voice.name!r} could not be deleted at {voice.provider} ({exc}). Nothing was "
+                "deleted; try again."
+            ) from None
+
+
+def voice_clone_pending(*, person: Person) -> MediaJob | None:
+    """The character's latest voice clone job while it is not ready (queued, processing, or failed or
+    canceled, so a client polling the voice learns that it will not come); None once the newest clone
+    is ready and is the voice the character speaks with."""
+    job = MediaJob.objects.filter(person=person, kind=VOICE_CLONE).order_by("-created_at", "-id").first()
+    if job is None or job.status == MediaJob.Status.READY:
+        return None
+    return job
 
 
 def voice_samples_delete(*, voice: Voice) -> None:

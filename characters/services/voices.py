@@ -116,6 +116,24 @@ def voice_profile_for_person(*, person: Person) -> tuple[str | None, VoiceProfil
     )
 
 
+def voice_settings_errors(settings: dict) -> dict[str, list[str]]:
+    """What is wrong with a whole voice-settings object (as staff edit it): unknown names, values that are not
+    numbers, numbers out of range, a `use_speaker_boost` that is not true or false. Empty when it is fine."""
+    errors: dict[str, list[str]] = {}
+    for name, value in settings.items():
+        if name == "use_speaker_boost":
+            if not isinstance(value, bool):
+                errors[name] = ["Must be true or false."]
+        elif name not in VOICE_SETTING_RANGES:
+            errors[name] = [f"Unknown setting; use {', '.join([*VOICE_SETTING_RANGES, 'use_speaker_boost'])}."]
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            errors[name] = ["Must be a number."]
+        elif not VOICE_SETTING_RANGES[name][0] <= value <= VOICE_SETTING_RANGES[name][1]:
+            low, high = VOICE_SETTING_RANGES[name]
+            errors[name] = [f"Must be between {low:g} and {high:g}."]
+    return errors
+
+
 def person_voice_settings_update(*, person: Person, changes: dict) -> dict:
     """Set the settings given (PUT sends any of them); ranges are checked here for every dialect."""
     person_require_editable(person=person)

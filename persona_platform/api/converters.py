@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from django.urls import register_converter
 
-from persona_platform.errors import InvalidInput, NotFound
+from persona_platform.errors import NotFound
 from persona_platform.ids import CHARACTER_ID_REGEX, CHARACTER_PREFIX, character_public_id, character_ulid
 
 MAX_DATABASE_ID = 2**63 - 1  # a 64-bit key: a larger id in a body or query is a validation error, not a 500
@@ -58,12 +58,13 @@ register_converter(ChatIdConverter, "chatid")
 
 
 def body_reference(raw_id: str, *, field: str, noun: str, lookup: Callable[[int], object]):
-    """The object a string id in a request body names (TwinTone's `persona_id`, ...), found with a
-    workspace-scoped selector. Unknown, foreign or malformed ids are bad input naming the field, not
-    a missing route: same bounds as `<dbid:…>`."""
+    """The object a string id in a request body names (TwinTone's `persona_id`, BHuman's `instance_id`),
+    found with a workspace-scoped selector. The serializer has checked the id's type; a string that names
+    nothing the caller can see (unknown, another workspace's, or never one of ours, like the seeds' "data1")
+    is a 404 naming the field, as the same id in a path would be (docs/DIALECTS.md, "Ids in bodies")."""
     if re.fullmatch(DatabaseIdConverter.regex, raw_id):
         try:
             return lookup(int(raw_id))
         except NotFound:
             pass
-    raise InvalidInput(f"{field}: no {noun} with id {raw_id!r}.")
+    raise NotFound(f"{field}: no {noun} with id {raw_id!r}.")

@@ -60,6 +60,23 @@ def error_responses(*codes: int, serializer=VendorErrorSerializer) -> dict:
     return {code: OpenApiResponse(serializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
 
 
+# Path parameters are plain ids that no serializer field describes; one sentence each, named once here.
+PATH_PARAMETER_DESCRIPTIONS = {
+    "character_id": "The character's id: `char_` and a ULID, as the character's `id` field gives it.",
+    "generation_id": "The generation's id, as its `id` field gives it.",
+    "job_id": "The job's id, as its `id` field gives it.",
+    "person_id": "The person's id, as its `id` field gives it.",
+    "persona_id": "The persona's id, as its `id` field gives it.",
+    "replica_id": "The replica's id, as its `id` field gives it.",
+    "speech_id": "The speech's id, as its `id` field gives it.",
+    "video_id": "The video's id, as its `id` field gives it.",
+    "conversation_id": "The conversation's id, as its `id` field gives it.",
+    "data_id": "The training data item's id, as its `id` field gives it.",
+    "chat_id": "The chat's id (`chat_...`), as the chat answer's `chat_id` gives it.",
+    "embed_name": "The voice's id (a `voice_id`), whose reference recording this is.",
+}
+
+
 class DialectAutoSchema(AutoSchema):
     def _dialect(self):
         return getattr(self.view, "dialect", None)
@@ -133,14 +150,28 @@ class DialectAutoSchema(AutoSchema):
         dialect = self._dialect()
         if operation is None or dialect is None:
             return operation
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path" and not parameter.get("description"):
+                parameter["description"] = PATH_PARAMETER_DESCRIPTIONS.get(parameter["name"], "")
         serializer = BHumanErrorSerializer if dialect.name == "bhuman" else VendorErrorSerializer
         responses = operation["responses"]
         for code in self._plumbing_error_codes(operation, dialect):
             if str(code) not in responses:
                 error = OpenApiResponse(serializer, description=ERROR_DESCRIPTIONS[code])
                 responses[str(code)] = self._get_response_for_code(error, str(code))
+        for code, response in responses.items():
+            response["headers"] = {**response.get("headers", {}), **self._answer_headers(code)}
         operation["responses"] = dict(sorted(responses.items()))
         return operation
+
+    def _answer_headers(self, code: str) -> dict:
+        """The headers the plumbing sets (persona_platform.middleware, DialectView.finalize_response)."""
+        names = ["X-Request-ID"]
+        if self.get_auth():
+            names += ["RateLimit-Policy", "RateLimit"]
+        if code in {"201", "202"} and getattr(self.view, "created_location", None) is not None:
+            names.append("Location")
+        return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
     def _plumbing_error_codes(self, operation: dict, dialect) -> set[int]:
         """What any operation of this shape can answer, whatever its view does: the key check and the
@@ -159,6 +190,33 @@ class DialectAutoSchema(AutoSchema):
         if "requestBody" in operation:
             codes |= {400, 413, 415, dialect.validation_status}
         return codes
+
+
+ANSWER_HEADERS = {
+    "X-Request-ID": {
+        "description": "The request's id: the client's own `X-Request-ID` when it is 1 to 200 visible ASCII "
+        "characters, else a new one. Every log line about the request carries it.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
+    "RateLimit-Policy": {
+        "description": 'The key\'s quota (draft-ietf-httpapi-ratelimit-headers): `"default";q=<requests>;w=<seconds>`.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it: `"default";r=<requests left>;t=<seconds until the window resets>`.',
+        "schema": {"type": "string"},
+    },
+    "Location": {
+        "description": "201: the new resource's own route. 202: the route that shows the started job's status.",
+        "schema": {"type": "string", "format": "uri"},
+    },
+}
+
+
+def add_answer_headers(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: the header components that every answer refers to."""
+    result.setdefault("components", {})["headers"] = ANSWER_HEADERS
+    return result
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

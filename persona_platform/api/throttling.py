@@ -7,6 +7,7 @@ undercount, unlike DRF's read-modify-write history throttles.
 """
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -75,6 +76,21 @@ def fallback_count(window: RateWindow) -> int:
         _fallback_warned_at = time.monotonic()
         logger.warning("rate limiting on the per-process fallback: the shared cache is unreachable")
     return cache_count(_fallback_counts, window.cache_key, window.seconds)
+
+
+POLICY_NAME = "default"
+
+
+def rate_limit_headers(count: int, window: RateWindow) -> dict[str, str]:
+    """The IETF `RateLimit-Policy` and `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) for a
+    request counted `count` in `window`: the quota and window length, then what is left of it and the
+    seconds until it resets."""
+    remaining = max(window.limit - count, 0)
+    reset = max(math.ceil(window.ends_at - time.time()), 0)
+    return {
+        "RateLimit-Policy": f'"{POLICY_NAME}";q={window.limit};w={window.seconds}',
+        "RateLimit": f'"{POLICY_NAME}";r={remaining};t={reset}',
+    }
 
 
 class ApiKeyRateThrottle(BaseThrottle):

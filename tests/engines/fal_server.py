@@ -58,6 +58,7 @@ class Training:
     input: dict
     polls: int = 0
     canceled: bool = False
+    deleted: bool = False  # its payloads and output files were deleted through the platform API
     logs: list[dict] = field(default_factory=list)
 
 
@@ -97,6 +98,10 @@ class FalServer(LocalServer):
     @property
     def rest_url(self) -> str:
         return self.url + "/rest"
+
+    @property
+    def platform_url(self) -> str:
+        return self.url + "/platform"
 
     def fail_next(self, status: int, body: object = None, *, route: str | None = None) -> None:
         """The next request (on `route`, if given) is answered with this status and a fal-like body for it."""
@@ -255,6 +260,8 @@ class _Handler(QuietHandler):
             return self._send_json(404, {"detail": "Request not found"})
         if training.canceled:
             return self._send_json(400, {"detail": "Request was cancelled."})
+        if training.deleted:
+            return self._send_json(404, {"detail": "Request not found"})
         if training.polls <= owner.queue_polls + owner.progress_polls:
             return self._send_json(400, {"detail": "Request is still in progress"})
         refusal = self._refusal(training.input)
@@ -289,6 +296,17 @@ class _Handler(QuietHandler):
             return self._send_json(400, {"status": "ALREADY_COMPLETED"})
         training.canceled = True
         return self._send_json(202, {"status": "CANCELLATION_REQUESTED"})
+
+    def _payloads(self, request: RecordedRequest):
+        """The platform API's "Delete request payloads": the output files' links, each with no exception."""
+        match = re.fullmatch(r"/platform/models/requests/([^/]+)/payloads", request.path)
+        training = self.server.owner.trainings.get(unquote(match.group(1))) if match else None
+        if training is None or training.deleted:
+            return self._send_json(404, {"detail": "Request not found"})
+        training.deleted = True
+        files = f"{self.server.owner.url}/cdn/files/{training.request_id}"
+        links = [f"{files}/pytorch_lora_weights.safetensors", f"{files}/config.json"]
+        return self._send_json(200, {"cdn_delete_results": [{"link": link, "exception": None} for link in links]})
 
     def _refusal(self, arguments: dict) -> list[dict] | None:
         """What the trainer would refuse in its input, as FastAPI words it; None for a good input."""
@@ -329,6 +347,8 @@ def _route_name(method: str, path: str) -> str:
         return "upload"
     if method == "GET" and path.startswith("/cdn/files/"):
         return "cdn"
+    if method == "DELETE" and path.startswith("/platform/models/requests/"):
+        return "payloads"
     if path.startswith("/queue/"):
         if "/requests/" not in path:
             return "submit" if method == "POST" else "unknown"

@@ -24,6 +24,7 @@ def server(settings):
         settings.FAL_KEY = API_KEY
         settings.FAL_QUEUE_URL = server.queue_url
         settings.FAL_REST_URL = server.rest_url
+        settings.FAL_PLATFORM_URL = server.platform_url
         settings.FAL_LORA_TRAINING_APP = TRAINING_APP
         settings.FAL_POLL_SECONDS = 0.01
         settings.FAL_TRAINING_TIMEOUT_SECONDS = 30
@@ -459,3 +460,40 @@ def test_the_registry_names_this_engine(settings):
 
     assert isinstance(get_engine(LORA_TRAINER), FalLoraTrainer)
     assert FalLoraTrainer.name == "fal"
+
+
+# -- deleting a trained LoRA at fal -----------------------------------------------------------------------------
+
+
+def test_delete_outputs_deletes_the_trainings_files_at_fal_with_the_key(server, engine, photos, tmp_path):
+    result = train(engine, photos, tmp_path)
+
+    deleted = engine.delete_outputs(request_id=result.request_id)
+
+    assert deleted == [result.weights_url, result.config_url]
+    [request] = [request for request in server.requests if request.route == "payloads"]
+    assert (request.method, request.path) == ("DELETE", f"/platform/models/requests/{result.request_id}/payloads")
+    assert request.headers["authorization"] == f"Key {API_KEY}"
+    assert server.trainings[result.request_id].deleted
+    # Deleted already, or never known: nothing is left to delete.
+    assert engine.delete_outputs(request_id=result.request_id) == []
+    assert engine.delete_outputs(request_id="no-such-request") == []
+
+
+def test_a_file_fal_could_not_delete_is_a_retryable_error(server, engine, photos, tmp_path):
+    result = train(engine, photos, tmp_path)
+    failure = {"cdn_delete_results": [{"link": "https://v3.fal.media/files/x/w.safetensors", "exception": "boom"}]}
+    server.fail_next(200, failure, route="payloads")
+
+    with pytest.raises(EngineError) as caught:
+        engine.delete_outputs(request_id=result.request_id)
+
+    assert caught.value.retryable and "https://v3.fal.media/files/x/w.safetensors" in str(caught.value)
+
+
+def test_deleting_without_a_key_is_unavailable(server, engine, settings):
+    settings.FAL_KEY = ""
+
+    with pytest.raises(EngineUnavailable):
+        engine.delete_outputs(request_id="req-1")
+    assert "payloads" not in server.routes()

@@ -227,7 +227,7 @@ def test_signature_verify_rejects_old_timestamps_and_accepts_several_signatures(
     assert not webhooks.webhook_signature_verify(secret=SECRET, headers=not_a_number, body=body)
 
 
-def test_secret_is_derived_from_secret_key_when_unset(settings):
+def test_secret_is_derived_from_secret_key_when_unset(settings, db):
     settings.WEBHOOK_SECRET = ""
     settings.SECRET_KEY = "one-key"
     first = webhooks.webhook_secret(workspace_id=1)

@@ -209,12 +209,16 @@ def test_a_photo_without_a_face_is_refused_in_the_admin(staff_client, workspace)
     assert person.photo.name == old_photo
 
 
-def test_the_workspace_page_shows_its_webhook_signing_secret(staff_client, workspace):
+def test_the_workspace_page_shows_its_webhook_signing_secret_when_revealed(staff_client, workspace):
     from media_jobs.webhooks import webhook_secret
 
-    response = staff_client.get(reverse("admin:accounts_workspace_change", args=[workspace.pk]))
+    url = reverse("admin:accounts_workspace_change", args=[workspace.pk])
+    masked = staff_client.get(url)
+    revealed = staff_client.get(url, {"reveal_secret": "1"})
 
-    assert webhook_secret(workspace_id=workspace.pk).encode() in response.content
+    secret = webhook_secret(workspace_id=workspace.pk).encode()
+    assert secret not in masked.content and secret[-4:] in masked.content
+    assert secret in revealed.content
 
 
 def test_the_11th_admin_login_of_a_user_is_refused_even_with_the_right_password(client):

@@ -27,7 +27,7 @@ def test_the_three_key_headers_are_declared_as_alternatives(schema):
 def test_every_persons_operation_is_typed_tagged_and_documents_its_errors(schema):
     operations = {
         ("/api/v1/persons", "get"): {"200", "401", "422", "429"},
-        ("/api/v1/persons", "post"): {"201", "400", "401", "403", "413", "415", "422", "429"},
+        ("/api/v1/persons", "post"): {"201", "400", "401", "403", "404", "413", "415", "422", "429"},
         ("/api/v1/persons/{person_id}", "get"): {"200", "401", "404", "429"},
         ("/api/v1/persons/{person_id}", "put"): {"200", "400", "401", "403", "404", "413", "415", "422", "429"},
         ("/api/v1/persons/{person_id}", "delete"): {"204", "401", "403", "404", "429"},

@@ -27,12 +27,14 @@ class BHumanVideoDataSerializer(serializers.Serializer):
     title = StrictCharField(max_length=200)
     description = StrictCharField(required=False, allow_blank=True, max_length=5000, default="")
     duration = StrictIntegerField(
-        source="declared_duration", min_value=1, help_text="Seconds; checked against the video (within 1 s or 5%)."
+        source="declared_duration",
+        min_value=1,
+        help_text="Seconds, as you know them; kept beside the duration measured from the video.",
     )
     resolution = StrictCharField(
         source="declared_resolution",
         max_length=20,
-        help_text='"1080p", "720p", "4k" or "1920x1080"; checked against the video.',
+        help_text='"1080p", "720p", "4k" or "1920x1080"; kept beside the resolution measured from the video.',
     )
 
 
@@ -40,8 +42,30 @@ class BHumanVideoAddSerializer(BHumanInstanceBodySerializer):
     video_data = BHumanVideoDataSerializer()
 
 
-class BHumanVideoAddedSerializer(BHumanSuccessSerializer):
+class BHumanVideoDeclaredSerializer(serializers.Serializer):
+    duration = serializers.IntegerField(read_only=True, allow_null=True, help_text="Seconds, as sent.")
+    resolution = serializers.CharField(read_only=True, help_text="As sent.")
+
+
+class BHumanVideoMeasuredSerializer(serializers.Serializer):
+    duration = serializers.FloatField(read_only=True, help_text="Seconds, measured by decoding the video.")
+    resolution = serializers.CharField(read_only=True, help_text='The usual name of its size: "240p", "1080p", "4k".')
+    width = serializers.IntegerField(read_only=True)
+    height = serializers.IntegerField(read_only=True)
+
+
+class BHumanVideoReportSerializer(serializers.Serializer):
+    """The seed's `video_id`, with this platform's extension fields: what was declared, what was measured,
+    and whether they agree (a video that differs is kept; the measured values are the ones used)."""
+
     video_id = serializers.CharField(read_only=True)
+    declared = BHumanVideoDeclaredSerializer(read_only=True)
+    measured = BHumanVideoMeasuredSerializer(read_only=True)
+    matches_declared = serializers.BooleanField(read_only=True)
+
+
+class BHumanVideoAddedSerializer(BHumanSuccessSerializer, BHumanVideoReportSerializer):
+    pass
 
 
 class BHumanInstanceDataSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from characters.api.timings import PhonemeTimingsField, without_timings_unless_included
 from characters.models import LoraModel, ReferenceImage
 from characters.services.characters import face_consistency_tier
 from characters.services.lora import BASE_MODELS, MAX_IMAGES, MIN_IMAGES, RANK_RANGE, STEPS_RANGE
@@ -231,7 +232,6 @@ class LoraTrainSerializer(serializers.Serializer):
     trigger_word = StrictCharField(
         required=False,
         max_length=64,
-        default="",
         help_text="The word prompts use to call the face; one is made up when absent.",
     )
 
@@ -291,6 +291,43 @@ class VoiceListSerializer(serializers.Serializer):
 class CharacterVoiceSerializer(serializers.Serializer):
     voice = VoiceSerializer(read_only=True)
     settings = VoiceSettingsSerializer(read_only=True)
+
+
+class VoiceCloneProgressSerializer(serializers.Serializer):
+    """The character's newest voice clone while it is not ready (an extension of this platform)."""
+
+    job_id = serializers.CharField(source="pk", read_only=True, help_text="The clone job.")
+    voice_id = serializers.SerializerMethodField(help_text="The voice being made; null once a failed clone is gone.")
+    name = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(
+        choices=["queued", "processing", "failed", "canceled"],
+        read_only=True,
+        help_text="queued or processing until the voice is ready; failed or canceled if it never will be.",
+    )
+    progress = serializers.IntegerField(read_only=True, help_text="0 to 100.")
+    error = serializers.SerializerMethodField(help_text="Why it failed; null otherwise.")
+    created_at = UtcDateTimeField()
+
+    def get_voice_id(self, job) -> str | None:
+        voice_id = job.params.get("voice_id")
+        return str(voice_id) if voice_id is not None and self.context["voice_exists"] else None
+
+    def get_name(self, job) -> str:
+        return job.name.removeprefix("Voice clone: ")
+
+    def get_error(self, job) -> str | None:
+        return job.error or None
+
+
+class CharacterVoiceStateSerializer(CharacterVoiceSerializer):
+    """`GET …/voice`: the voice the character speaks with now, and `voice_clone`, a clone in progress."""
+
+    voice_clone = VoiceCloneProgressSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="Extension: the newest voice clone (its job and status) until it is ready; then null, and "
+        "`voice` is the new voice.",
+    )
 
 
 class VoiceCloneRequestSerializer(serializers.Serializer):
@@ -408,6 +445,12 @@ class SpeechGenerationSerializer(InflugenJobSerializer):
     audio_url = AbsoluteFileUrlField(source="result_file", help_text="The audio once ready.")
     text = serializers.CharField(source="params.text", read_only=True)
     format = serializers.CharField(source="params.format", read_only=True)
+    timings = PhonemeTimingsField()
+
+    schema_optional_fields = ("timings",)
+
+    def to_representation(self, job):
+        return without_timings_unless_included(super().to_representation(job), self.context)
 
 
 class InflugenJobListQuerySerializer(PageQuerySerializer):

@@ -14,6 +14,7 @@ from characters.api.influgen.serializers import (
     CharacterSerializer,
     CharacterUpdateSerializer,
     CharacterVoiceSerializer,
+    CharacterVoiceStateSerializer,
     InflugenJobListQuerySerializer,
     LoraEnvelopeSerializer,
     LoraImagesSerializer,
@@ -30,6 +31,7 @@ from characters.api.influgen.serializers import (
     TalkingHeadGenerationSerializer,
     TalkingHeadPreviewRequestSerializer,
     TalkingHeadRequestSerializer,
+    VoiceCloneProgressSerializer,
     VoiceCloneRequestSerializer,
     VoiceCloneUploadSerializer,
     VoiceCloneUrlsSerializer,
@@ -41,11 +43,13 @@ from characters.api.influgen.serializers import (
     VoiceSettingsSerializer,
     wrapped,
 )
+from characters.api.timings import SpeechIncludeQuerySerializer, timings_included
 from characters.models import ReferenceImage
 from characters.selectors import person_get_by_ulid
 from characters.services.characters import (
     PROFILE_OBJECTS,
     character_create,
+    character_delete,
     character_duplicate,
     character_get,
     character_list,
@@ -71,10 +75,10 @@ from characters.services.media import (
     talking_head_start,
 )
 from characters.services.photos import photo_from_bytes
-from characters.services.voice_clones import samples_fetch, voice_clone_start
+from characters.services.voice_clones import samples_fetch, voice_clone_pending, voice_clone_start
 from characters.services.voices import built_in_voice, person_voice_settings_update, voice_catalog, voice_preview
 from media_jobs.selectors import job_get, job_list
-from persona_platform.api.dialects.base import PagedListMixin, list_schema
+from persona_platform.api.dialects.base import Location, PagedListMixin, list_schema
 from persona_platform.api.dialects.influgen import InflugenView
 from persona_platform.api.pagination import paginated_serializer
 from persona_platform.api.parsers import BoundedJSONParser
@@ -110,6 +114,8 @@ class CharacterView(InflugenView):
 
 @list_schema("List characters", CharacterPage)
 class CharacterListView(PagedListMixin, CharacterView):
+    created_location = Location("influgen-characters:character-detail", {"character_id": "character.id"})
+
     def rows(self, query):
         """Your workspace's characters, newest first, with `page` and `limit`."""
         return character_list(workspace=self.request.auth.workspace)
@@ -159,6 +165,15 @@ class CharacterDetailView(CharacterView):
         )
         return self.character_envelope(person)
 
+    @extend_schema(summary="Delete a character", responses={204: None, **error_responses(403, 503)})
+    def delete(self, request, character_id: str):
+        """Delete the character and its likeness: photo and reference images (the files too), face embedding,
+        LoRA (its weights at the provider too; a training in progress is canceled and refunded) and voice
+        clones (at the provider too). Its generated videos and audio stay. The demo character cannot be deleted
+        (403). A provider that fails to delete is a 503 and nothing is deleted: try again."""
+        character_delete(person=self.character(character_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class CharacterDefaultView(CharacterView):
     @extend_schema(
@@ -172,6 +187,8 @@ class CharacterDefaultView(CharacterView):
 
 
 class CharacterDuplicateView(CharacterView):
+    created_location = Location("influgen-characters:character-detail", {"character_id": "character.id"})
+
     @extend_schema(
         summary="Duplicate a character",
         request=None,
@@ -186,6 +203,8 @@ class CharacterDuplicateView(CharacterView):
 
 class ReferenceImageView(CharacterView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+    # A reference image has no route of its own: the character lists its reference images.
+    created_location = Location("influgen-characters:character-detail", {"character_id": "character.id"})
     parser_classes = [MultiPartParser]
     FIELDS = ("file", "image", "reference_image")
 
@@ -252,6 +271,7 @@ class LoraStatusView(CharacterView):
 
 class LoraImagesView(CharacterView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+    created_location = Location("influgen-characters:lora-images", {"character_id": "path:character_id"})
     parser_classes = [MultiPartParser]
     FIELDS = ("images", "file", "image")
 
@@ -284,6 +304,8 @@ class LoraImagesView(CharacterView):
 
 
 class LoraTrainView(CharacterView):
+    created_location = Location("influgen-characters:lora-status", {"character_id": "path:character_id"})
+
     @extend_schema(
         summary="Train a LoRA",
         request=LoraTrainSerializer,
@@ -311,12 +333,19 @@ class VoiceListView(InflugenView):
 
 
 class CharacterVoiceView(CharacterView):
-    @extend_schema(summary="Get a character's voice", responses={200: CharacterVoiceSerializer})
+    @extend_schema(summary="Get a character's voice", responses={200: CharacterVoiceStateSerializer})
     def get(self, request, character_id: str):
-        """The voice the character speaks with (the local voice when it has none) and its settings."""
+        """The voice the character speaks with (the local voice when it has none) and its settings. While a
+        voice clone is in progress, `voice_clone` shows its status and job; once it is ready, `voice` is the
+        new voice and `voice_clone` is null."""
         person = self.character(character_id)
         voice = person.voice or built_in_voice()
-        return Response({"voice": VoiceSerializer(voice).data, "settings": person.voice_settings})
+        job = voice_clone_pending(person=person)
+        clone = None
+        if job is not None:
+            exists = person.voice_clones.filter(pk=job.params.get("voice_id")).exists()
+            clone = VoiceCloneProgressSerializer(job, context={"voice_exists": exists}).data
+        return Response({"voice": VoiceSerializer(voice).data, "settings": person.voice_settings, "voice_clone": clone})
 
 
 class VoiceSettingsView(CharacterView):
@@ -340,6 +369,8 @@ class VoiceSettingsView(CharacterView):
 
 class VoiceCloneView(CharacterView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+    # The character's voice shows the clone's status and job until it is ready.
+    created_location = Location("influgen-characters:voice", {"character_id": "path:character_id"})
     parser_classes = MULTIPART
     FIELDS = ("sample", "samples")
 
@@ -393,6 +424,11 @@ class VoicePreviewView(CharacterView):
 
 
 class VoiceGenerateView(CharacterView):
+    created_location = Location(
+        "influgen-characters:voice-generation-detail",
+        {"character_id": "path:character_id", "generation_id": "generation.id"},
+    )
+
     @extend_schema(
         summary="Generate speech in a character's voice",
         request=VoiceGenerateRequestSerializer,
@@ -453,9 +489,17 @@ class VoiceGenerationListView(CharacterJobListView):
 
 @job_route_schema("Get a voice generation", SpeechGenerationEnvelope)
 class VoiceGenerationDetailView(CharacterJobDetailView):
-    """One voice generation: its status, and `audio_url` once ready."""
+    """One voice generation: its status, and `audio_url` once ready. With `?include=timings`, also
+    `timings` (an extension): each phoneme with its start and end in seconds."""
 
     kind, id_kwarg = SPEECH, "generation_id"
+
+    @extend_schema(parameters=[SpeechIncludeQuerySerializer])
+    def get(self, request, character_id: str, **path):
+        include = timings_included(self.query(SpeechIncludeQuerySerializer))
+        person = self.character(character_id)
+        job = job_get(workspace=request.auth.workspace, kind=self.kind, job_id=path[self.id_kwarg], person_id=person.pk)
+        return Response({self.envelope.noun: self.envelope.item(job, context={**self.ctx, **include}).data})
 
 
 GenerationEnvelope = wrapped("TalkingHeadGenerationEnvelope", "generation", TalkingHeadGenerationSerializer)
@@ -466,6 +510,7 @@ MotionTransferPage = paginated_serializer("MotionTransferPage", "motion_transfer
 
 class TalkingHeadStartView(CharacterView):
     preview = False
+    created_location = Location("influgen-talking-head-detail", {"generation_id": "generation.id"})
     request_serializer = TalkingHeadRequestSerializer
 
     def post(self, request, character_id: str):
@@ -521,6 +566,9 @@ class TalkingHeadGenerationDetailView(InflugenView):
 
 class MotionTransferStartView(CharacterView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+    created_location = Location(
+        "influgen-characters:motion-transfer-detail", {"character_id": "path:character_id", "job_id": "job.id"}
+    )
     parser_classes = [BoundedJSONParser, MultiPartParser]
 
     @extend_schema(

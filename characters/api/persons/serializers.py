@@ -92,5 +92,15 @@ class PersonsPersonListQuerySerializer(PageQuerySerializer):
         max_value=LIST_MAX_LIMIT,
         help_text=f"Persons per page (default {LIST_DEFAULT_LIMIT}, at most {LIST_MAX_LIMIT}).",
     )
-    has_voice = serializers.BooleanField(required=False, allow_null=True, default=None)
-    company_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DATABASE_ID)
+    has_voice = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Only persons with a voice (true) or without one (false); both when absent.",
+    )
+    company_id = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DATABASE_ID,
+        help_text="Only the persons of this company.",
+    )

@@ -17,7 +17,7 @@ from characters.api.persons.serializers import (
 from characters.selectors import person_get, person_list
 from characters.services.persons import person_create, person_delete, person_update
 from characters.services.photos import photo_from_base64
-from persona_platform.api.dialects import PERSONS, DialectView
+from persona_platform.api.dialects import PERSONS, DialectView, Location
 from persona_platform.api.schema import error_responses
 
 
@@ -27,6 +27,7 @@ class PersonsView(DialectView):
 
 class PersonListView(PersonsView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+    created_location = Location("persons:person-detail", {"person_id": "id"})
 
     @extend_schema(
         summary="List persons",
@@ -51,7 +52,7 @@ class PersonListView(PersonsView):
     @extend_schema(
         summary="Create a person",
         request=PersonsPersonCreateSerializer,
-        responses={201: PersonsPersonSerializer, **error_responses(403)},
+        responses={201: PersonsPersonSerializer, **error_responses(403, 404)},  # 404: `company_id` names none
     )
     def post(self, request):
         """Create a person from a name and a photo (JPEG, PNG or WebP, judged by its content; at most 10 MB).

@@ -3,6 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from characters.api.timings import PhonemeTimingsField, without_timings_unless_included
 from persona_platform.api.fields import (
     AbsoluteFileUrlField,
     MediaUploadField,
@@ -143,12 +144,18 @@ class TwinToneJobSerializer(serializers.Serializer):
 class TwinToneSpeechSerializer(TwinToneJobSerializer):
     """GET /speech/:id and the items of GET /speech."""
 
+    schema_optional_fields = ("url", "error", "timings")
+
     id = serializers.CharField(source="pk", read_only=True)
     text = serializers.CharField(source="params.text", read_only=True)
     status = serializers.SerializerMethodField()
     url = AbsoluteFileUrlField(source="result_file", required=False, help_text="Present only when status is ready.")
     created_at = UtcDateTimeField()
     error = serializers.SerializerMethodField(help_text="Present only when status is failed.")
+    timings = PhonemeTimingsField()
+
+    def to_representation(self, job):
+        return without_timings_unless_included(super().to_representation(job), self.context)
 
 
 class TwinToneJobCreatedSerializer(TwinToneJobSerializer):

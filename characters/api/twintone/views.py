@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from characters.api.timings import SpeechIncludeQuerySerializer, timings_included
 from characters.api.twintone.serializers import (
     TwinToneJobCreatedSerializer,
     TwinToneJobListQuerySerializer,
@@ -44,7 +45,7 @@ from characters.services.voices import speaking_profile_create, speaking_profile
 from media_jobs.models import MediaJob
 from media_jobs.selectors import job_get, job_list
 from media_jobs.services import job_delete, job_rename
-from persona_platform.api.dialects.base import PagedListMixin, list_schema
+from persona_platform.api.dialects.base import Location, PagedListMixin, list_schema
 from persona_platform.api.dialects.twintone import TwinToneView
 from persona_platform.api.parsers import BoundedJSONParser
 from persona_platform.api.schema import error_responses
@@ -52,6 +53,8 @@ from persona_platform.api.schema import error_responses
 
 @list_schema("List personas", TwinTonePersonaPageSerializer)
 class PersonaListView(PagedListMixin, TwinToneView):
+    created_location = Location("twintone:persona-detail", {"persona_id": "id"})
+
     def rows(self, query):
         """Your workspace's personas (speaking profiles), newest first, with `page` and `limit`."""
         return speaking_profile_list(workspace=self.request.auth.workspace)
@@ -59,7 +62,7 @@ class PersonaListView(PagedListMixin, TwinToneView):
     @extend_schema(
         summary="Create a persona",
         request=TwinTonePersonaCreateSerializer,
-        responses={201: TwinTonePersonaSummarySerializer},
+        responses={201: TwinTonePersonaSummarySerializer, **error_responses(404)},  # 404: `replica_id` names none
     )
     def post(self, request):
         """A persona is how speech sounds: `voice_settings.speed` (0.5 to 2.0, 1 = the voice's pace) and
@@ -113,6 +116,7 @@ class PersonaDetailView(TwinToneView):
 @list_schema("List replicas", TwinToneReplicaPageSerializer)
 class ReplicaListView(PagedListMixin, TwinToneView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
+    created_location = Location("twintone:replica-detail", {"replica_id": "id"})
     parser_classes = [BoundedJSONParser, MultiPartParser]
 
     def rows(self, query):
@@ -209,8 +213,11 @@ def job_list_schema(*, summary: str, page: type, what: str):
 
 
 def job_create_schema(summary: str, request: type):
-    """A job list route's POST: `request` in, `TwinToneJobCreatedSerializer` out (`created()`)."""
-    return extend_schema(summary=summary, request=request, responses={201: TwinToneJobCreatedSerializer})
+    """A job list route's POST: `request` in, `TwinToneJobCreatedSerializer` out (`created()`); 404 when the body's
+    `persona_id` or `replica_id` names nothing the caller can see."""
+    return extend_schema(
+        summary=summary, request=request, responses={201: TwinToneJobCreatedSerializer, **error_responses(404)}
+    )
 
 
 def job_detail_schema(noun: str, item_serializer: type, *, file: str):
@@ -239,6 +246,7 @@ def job_detail_schema(noun: str, item_serializer: type, *, file: str):
 @job_list_schema(summary="List speech generations", page=TwinToneSpeechPageSerializer, what="Your speech generations")
 class SpeechListView(TwinToneJobListView):
     kind = SPEECH
+    created_location = Location("twintone:speech-detail", {"speech_id": "id"})
 
     @job_create_schema("Generate speech", TwinToneSpeechCreateSerializer)
     def post(self, request):
@@ -251,14 +259,21 @@ class SpeechListView(TwinToneJobListView):
 
 @job_detail_schema("speech generation", TwinToneSpeechSerializer, file="audio file")
 class SpeechDetailView(TwinToneJobDetailView):
-    """The generation's state; `url` of the audio once `ready`, `error` once `failed`."""
+    """The generation's state; `url` of the audio once `ready`, `error` once `failed`. With
+    `?include=timings`, also `timings` (an extension): each phoneme with its start and end in seconds."""
 
     kind, id_kwarg = SPEECH, "speech_id"
+
+    @extend_schema(parameters=[SpeechIncludeQuerySerializer])
+    def get(self, request, **path):
+        include = timings_included(self.query(SpeechIncludeQuerySerializer))
+        return Response(self.item_serializer(self.job(path), context={**self.ctx, **include}).data)
 
 
 @job_list_schema(summary="List videos", page=TwinToneVideoPageSerializer, what="Your generated videos")
 class VideoListView(TwinToneJobListView):
     kind = VIDEO
+    created_location = Location("twintone:video-detail", {"video_id": "id"})
 
     @job_create_schema("Generate a video", TwinToneVideoCreateSerializer)
     def post(self, request):

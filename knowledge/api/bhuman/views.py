@@ -1,12 +1,16 @@
 """BHuman knowledge base and chat: `/persona/api/kb/...`, `/persona/api/persona/...`.
 
-Calls act on the instance named by `instance_id`, else on the workspace's default persona.
+Calls act on the instance named by `instance_id`, else on the workspace's default persona. A workspace
+that has not made one yet still works: reads are empty, storing knowledge makes its first persona, and
+chat answers as the demo person.
 """
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from characters.selectors import person_instance_or_none, person_speaking_instance
+from characters.services.persons import instance_ensure
 from knowledge.api.bhuman.serializers import (
     AutoPromptsSerializer,
     BHumanChatAnswerSerializer,
@@ -40,18 +44,40 @@ from knowledge.services.pages import (
     stream_batch_receive,
 )
 from knowledge.services.prompts import prompts_suggest
+from persona_platform.api.dialects import Location
 from persona_platform.api.dialects.bhuman import BHumanView, bhuman_success, error_responses
 from persona_platform.api.schema import BHumanSuccessSerializer
-from persona_platform.errors import InvalidInput
+from persona_platform.errors import InvalidInput, NotFound
 
 
 def _page_id(raw: str, *, field: str) -> int:
+    """A training data id is a string: one that cannot be ours (the seeds' "data1") names nothing, a 404."""
     if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput(f"{field}: no training data with id {raw!r}.")
+        raise NotFound(f"{field}: no training data with id {raw!r}.")
     return int(raw)
 
 
-class StorePagesView(BHumanView):
+class BHumanKnowledgeView(BHumanView):
+    """Reads act on the named or default persona, or on none yet; writes make the first persona."""
+
+    def instance_or_none(self, data: dict):
+        return person_instance_or_none(workspace=self.request.auth.workspace, instance_id=data.get("instance_id"))
+
+    def instance_ensured(self, data: dict):
+        return instance_ensure(
+            workspace=self.request.auth.workspace, owner=self.request.user, instance_id=data.get("instance_id")
+        )
+
+    def ensured_and_body(self, serializer_class, key: str) -> tuple:
+        data = self.validated(serializer_class, self.request.data)
+        return self.instance_ensured(data), data[key]
+
+
+class StorePagesView(BHumanKnowledgeView):
+    created_location = Location(
+        "bhuman-persona:kb-training-data-item", {"data_id": "page_ids.0"}, query={"instance_id": "request:instance_id"}
+    )
+
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
 
     @extend_schema(
@@ -62,12 +88,12 @@ class StorePagesView(BHumanView):
     def post(self, request):
         """Pages (title, content, metadata) added to the persona's knowledge. They are chunked and embedded by a
         job; answers use them once it is done."""
-        person, pages = self.instance_and_body(StorePagesSerializer, "pages")
+        person, pages = self.ensured_and_body(StorePagesSerializer, "pages")
         pages = pages_store(person=person, pages=pages)
         return bhuman_success("Pages stored successfully", status.HTTP_201_CREATED, page_ids=[str(p.pk) for p in pages])
 
 
-class StreamPagesView(BHumanView):
+class StreamPagesView(BHumanKnowledgeView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
 
     @extend_schema(
@@ -82,11 +108,11 @@ class StreamPagesView(BHumanView):
         """One batch of a stream: an ordered, resumable sequence of batches under `stream_id`. Batches may
         arrive out of order (`batch_index`); sending a batch again changes nothing; the answer lists what has
         been received and what is missing, so a client can resume."""
-        person, stream = self.instance_and_body(StreamPagesSerializer, "stream_data")
+        person, stream = self.ensured_and_body(StreamPagesSerializer, "stream_data")
         return bhuman_success("Pages streamed successfully", **stream_batch_receive(person=person, **stream))
 
 
-class TrainingDataView(BHumanView):
+class TrainingDataView(BHumanKnowledgeView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
 
     @extend_schema(
@@ -100,7 +126,7 @@ class TrainingDataView(BHumanView):
     def get(self, request):
         """The persona's knowledge, page by page, oldest first (`page` and `limit` optional)."""
         query = self.query(TrainingDataQuerySerializer)
-        page = self.page(page_list(person=self.instance(query)), query)
+        page = self.page(page_list(person=self.instance_or_none(query)), query)
         items = TrainingDataItemSerializer(page.items, many=True).data
         return Response({"status": "success", "training_data": items, "pagination": page.meta()})
 
@@ -111,7 +137,8 @@ class TrainingDataView(BHumanView):
     )
     def put(self, request):
         """New `content` (and optionally `title`) for the item `id`; it is indexed again."""
-        person, item = self.instance_and_body(TrainingDataUpdateSerializer, "training_data")
+        data = self.validated(TrainingDataUpdateSerializer, request.data)
+        person, item = self.instance_or_none(data), data["training_data"]
         page = page_get(person=person, page_id=_page_id(item["id"], field="training_data.id"))
         page_update(page=page, content=item["content"], title=item.get("title"))
         return bhuman_success("Training data updated successfully")
@@ -129,18 +156,18 @@ class TrainingDataView(BHumanView):
         data = self.validated(TrainingDataDeleteSerializer, body)
         if "id" not in data:
             raise InvalidInput("id: This field is required.")
-        page_delete(page=page_get(person=self.instance(data), page_id=_page_id(data["id"], field="id")))
+        page_delete(page=page_get(person=self.instance_or_none(data), page_id=_page_id(data["id"], field="id")))
         return bhuman_success("Training data deleted successfully")
 
 
-class TrainingDataItemView(BHumanView):
+class TrainingDataItemView(BHumanKnowledgeView):
     @extend_schema(
         summary="Get one training data item",
         parameters=[InstanceQuerySerializer],
         responses={200: BHumanTrainingDataOneSerializer, **error_responses(404)},
     )
     def get(self, request, data_id: int):
-        page = page_get(person=self.instance(self.query(InstanceQuerySerializer)), page_id=data_id)
+        page = page_get(person=self.instance_or_none(self.query(InstanceQuerySerializer)), page_id=data_id)
         return Response({"status": "success", "training_data": TrainingDataItemSerializer(page).data})
 
     @extend_schema(
@@ -149,11 +176,11 @@ class TrainingDataItemView(BHumanView):
         responses={200: BHumanSuccessSerializer, **error_responses(404)},
     )
     def delete(self, request, data_id: int):
-        page_delete(page=page_get(person=self.instance(self.query(InstanceQuerySerializer)), page_id=data_id))
+        page_delete(page=page_get(person=self.instance_or_none(self.query(InstanceQuerySerializer)), page_id=data_id))
         return bhuman_success("Training data deleted successfully")
 
 
-class ReviewDataView(BHumanView):
+class ReviewDataView(BHumanKnowledgeView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
 
     @extend_schema(
@@ -164,26 +191,28 @@ class ReviewDataView(BHumanView):
     def post(self, request):
         """Articles and notes wait for staff in the admin's review queue; approved ones become knowledge,
         rejected ones never do."""
-        person, review = self.instance_and_body(ReviewSubmitSerializer, "review_data")
+        person, review = self.ensured_and_body(ReviewSubmitSerializer, "review_data")
         items = review_submit(person=person, **review)
         return bhuman_success(
             "Data submitted for review", status.HTTP_202_ACCEPTED, review_ids=[str(i.pk) for i in items]
         )
 
 
-class AutoPromptsView(BHumanView):
+class AutoPromptsView(BHumanKnowledgeView):
     @extend_schema(
         summary="Suggest prompts",
         request=AutoPromptsSerializer,
         responses={200: BHumanPromptsSerializer, **error_responses(404)},
     )
     def post(self, request):
-        """Questions a visitor might ask the persona about the `topics`, grounded in its knowledge base."""
-        person, prompt_data = self.instance_and_body(AutoPromptsSerializer, "data")
-        return Response({"status": "success", "prompts": prompts_suggest(person=person, **prompt_data)})
+        """Questions a visitor might ask the persona about the `topics`: at least one about each topic, grounded
+        in its knowledge base where that knows something, so an empty knowledge base still gets prompts."""
+        data = self.validated(AutoPromptsSerializer, request.data)
+        person = person_speaking_instance(workspace=request.auth.workspace, instance_id=data.get("instance_id"))
+        return Response({"status": "success", "prompts": prompts_suggest(person=person, **data["data"])})
 
 
-class ChatView(BHumanView):
+class ChatView(BHumanKnowledgeView):
     @extend_schema(
         summary="Chat with the persona",
         request=ChatSerializer,
@@ -198,7 +227,8 @@ class ChatView(BHumanView):
         if "chat_id" in chat:
             conversation = conversation_get(workspace=request.auth.workspace, public_id=chat["chat_id"])
         else:
-            conversation = conversation_create(person=self.instance(data), user_id=chat["user_id"])
+            person = person_speaking_instance(workspace=request.auth.workspace, instance_id=data.get("instance_id"))
+            conversation = conversation_create(person=person, user_id=chat["user_id"])
         answer = reply(conversation=conversation, text=chat["message"], context=chat["context"])
         sources = [{"page_id": str(c["page_id"]), "title": c["title"]} for c in answer.citations]
         return Response(

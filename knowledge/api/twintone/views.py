@@ -31,7 +31,7 @@ from knowledge.services.conversations import (
 )
 from media_jobs.models import MediaJob
 from media_jobs.services import job_wait
-from persona_platform.api.dialects.base import PagedListMixin, list_schema
+from persona_platform.api.dialects.base import Location, PagedListMixin, list_schema
 from persona_platform.api.dialects.twintone import TwinToneView
 from persona_platform.api.schema import error_responses
 
@@ -42,6 +42,7 @@ def sse(event: str, data: dict) -> bytes:
 
 @list_schema("List conversations", ConversationPage)
 class ConversationListView(PagedListMixin, TwinToneView):
+    created_location = Location("twintone-conversations:conversation-detail", {"conversation_id": "id"})
     list_query = TwinToneConversationListQuerySerializer
 
     def rows(self, query):
@@ -51,7 +52,7 @@ class ConversationListView(PagedListMixin, TwinToneView):
     @extend_schema(
         summary="Create a conversation",
         request=TwinToneConversationCreateSerializer,
-        responses={201: TwinToneConversationSerializer},
+        responses={201: TwinToneConversationSerializer, **error_responses(404)},  # 404: `replica_id` names none
     )
     def post(self, request):
         """A conversation with a replica, `active` until ended. Send it messages with

@@ -9,6 +9,10 @@ The protocol, as fal documents it and as its own clients speak it:
   `status_url`, `response_url` and `cancel_url`. `GET status_url?logs=1` says IN_QUEUE (with `queue_position`),
   IN_PROGRESS or COMPLETED (with `logs`); `GET response_url` answers the result, or the app's error with its status
   code; `PUT cancel_url` cancels.
+* Platform API ("Delete request payloads"): `DELETE {FAL_PLATFORM_URL}/models/requests/{request_id}/payloads`
+  deletes a finished request's stored input and output and the CDN files of its output (the LoRA weights and
+  config), answering `{"cdn_delete_results": [{"link", "exception"}]}`. fal keeps the uploaded input zip: its docs
+  say input files may serve other requests.
 * Trainer (`fal-ai/flux-lora-fast-training`): input `images_data_url` (a zip of images), `trigger_word`, `steps`,
   `create_masks`, `is_style`; output `diffusers_lora_file` and `config_file`, each `{url, content_type, ...}`.
 
@@ -224,6 +228,22 @@ class FalLoraTrainer:
                     raise
                 time.sleep(max(float(settings.FAL_POLL_SECONDS), 0.01, min(exc.retry_after or 0.0, MAX_RETRY_AFTER)))
 
+    def delete_outputs(self, *, request_id: str) -> list[str]:
+        """Delete a finished training's stored payloads and output files (the weights) at fal; answer the links
+        fal deleted. A request fal no longer knows (404) has nothing left to delete. A file fal could not
+        delete is an EngineError naming it, so the caller can say so or try again."""
+        if not request_id.strip():
+            raise EngineError("Which fal request? The request id is empty.")
+        url = f"{_platform_url()}/models/requests/{quote(request_id, safe='')}/payloads"
+        response = self._call("DELETE", url, what="Deleting the LoRA at fal", ok=(404,))
+        if response.status_code == 404:
+            return []
+        results = json_object(response, provider=PROVIDER).get("cdn_delete_results") or []
+        failed = [r.get("link") for r in results if isinstance(r, dict) and r.get("exception")]
+        if failed:
+            raise EngineError(f"fal could not delete {', '.join(map(str, failed))}.", retryable=True)
+        return [str(r.get("link")) for r in results if isinstance(r, dict)]
+
     def _cancel_quietly(self, request: _Request) -> None:
         """Best effort: the request may have finished or gone already, and the caller's error matters more."""
         try:
@@ -300,6 +320,10 @@ def _queue_url() -> str:
 
 def _rest_url() -> str:
     return str(settings.FAL_REST_URL).rstrip("/")
+
+
+def _platform_url() -> str:
+    return str(settings.FAL_PLATFORM_URL).rstrip("/")
 
 
 def _training_app() -> str:

@@ -6,7 +6,7 @@ names its dialect; paths that never reach a view (unmatched routes, 500s, oversi
 theirs by URL prefix.
 """
 
-from persona_platform.api.dialects.base import VENDOR_JOB_STATUS_WORDS, ApiError, Dialect, DialectView
+from persona_platform.api.dialects.base import VENDOR_JOB_STATUS_WORDS, ApiError, Dialect, DialectView, Location
 from persona_platform.api.dialects.bhuman import BHUMAN
 from persona_platform.api.dialects.influgen import INFLUGEN
 from persona_platform.api.dialects.persons import PERSONS
@@ -21,6 +21,7 @@ __all__ = [
     "ApiError",
     "Dialect",
     "DialectView",
+    "Location",
     "dialect_for_path",
 ]
 

@@ -1,16 +1,23 @@
 """What every dialect is made of: an error envelope, status words for jobs, and a base view."""
 
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from django.db.models import QuerySet
+from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from persona_platform import logs
 from persona_platform.api.pagination import Page, PageQuerySerializer, paginate
+from persona_platform.api.throttling import rate_limit_headers
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,66 @@ class Dialect:
         return [status for status, dialect_word in self.job_status.items() if dialect_word == word]
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where a view's 201 or 202 answer points (its `Location` header): the created resource's own route,
+    or the status route of the job a 202 started. Each of `args` (the route's arguments) and `query` is
+    taken from the answer's body by a dotted path (`"id"`, `"job.id"`, `"page_ids.0"`), from the request's
+    path (`"path:character_id"`) or from its body or query string (`"request:instance_id"`)."""
+
+    route: str
+    args: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
+
+    def url(self, request, body, path_kwargs: dict) -> str | None:
+        """The absolute URL, or None (and a warning) when the answer lacks what it names: the resource is
+        made by then, so a missing header must not turn the answer into a 500."""
+
+        def value(source: str):
+            where, _, name = source.partition(":")
+            if where == "path":
+                return path_kwargs[name]
+            if where == "request":
+                data = request.data if isinstance(request.data, dict) else {}
+                return data.get(name, request.query_params.get(name))
+            found = body
+            for part in source.split("."):
+                found = found[int(part)] if isinstance(found, list) else found[part]
+            return found
+
+        try:
+            path = reverse(self.route, kwargs={name: value(source) for name, source in self.args.items()})
+            query = {name: found for name, source in self.query.items() if (found := value(source)) is not None}
+        except (KeyError, IndexError, TypeError, ValueError, NoReverseMatch):
+            logger.warning("no Location for %s: its answer does not name %s", self.route, self.args, exc_info=True)
+            return None
+        return request.build_absolute_uri(path + (f"?{urlencode(query)}" if query else ""))
+
+
 class DialectView(APIView):
     """Base of every dialect's views: carries the dialect and the serializer context."""
 
     dialect: Dialect  # each dialect's base view sets it (persona_platform.api.dialects.<dialect>)
     large_body = False  # True for routes that take media or documents (persona_platform.middleware)
+    created_location: Location | None = None  # where this view's 201 and 202 answers point
+
+    def perform_authentication(self, request) -> None:
+        super().perform_authentication(request)
+        if request.auth is not None:  # every line logged from here on names the workspace
+            logs.bind(workspace_id=request.auth.workspace_id)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Every answer to a counted key says its rate limit (429 included); a 201 or 202 says where the
+        new resource or the job's status is."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        counted = getattr(request, "rate_count", None)
+        if counted is not None:
+            for name, value in rate_limit_headers(*counted).items():
+                response[name] = value
+        if response.status_code in (201, 202) and self.created_location and "Location" not in response:
+            if location := self.created_location.url(request, response.data, self.kwargs):
+                response["Location"] = location
+        return response
 
     @property
     def ctx(self) -> dict:

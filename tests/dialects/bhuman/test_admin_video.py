@@ -92,7 +92,15 @@ def test_a_video_is_added_with_what_probing_found(api_client, workspace, persona
     assert response.status_code == 201, response.content
     payload = response.json()
     video = ProfileVideo.objects.get()
-    assert payload == {"status": "success", "message": "Video added successfully", "video_id": str(video.pk)}
+    assert payload == {
+        "status": "success",
+        "message": "Video added successfully",
+        "video_id": str(video.pk),
+        "declared": {"duration": 2, "resolution": "240p"},
+        "measured": {"duration": video.duration, "resolution": "240p", "width": 320, "height": 240},
+        "matches_declared": True,
+    }
+    assert (video.declared_duration, video.declared_resolution) == (2, "240p")
     assert (video.workspace, video.person, video.title, video.description) == (
         workspace, persona, "Product demo", "Two seconds of test pattern",
     )  # fmt: skip
@@ -157,12 +165,14 @@ def test_without_a_default_the_oldest_own_persona_is_used(api_client, workspace,
 # --- refusals -----------------------------------------------------------------------------------
 
 
-def test_a_workspace_with_only_the_demo_persona_is_404(api_client, media_root):
+def test_a_workspace_with_only_the_demo_persona_is_409(api_client, media_root):
     before = _snapshot(media_root)
 
     response = api_client.post(URL, body(), format="json")
 
-    assert_bhuman_error(response, 404, "no persona")
+    assert_bhuman_error(
+        response, 409, "This workspace has no persona yet: create one first (POST /persona/api/instance)"
+    )
     assert _snapshot(media_root) == before
 
 
@@ -176,13 +186,13 @@ def test_the_demo_persona_is_read_only(api_client, workspace, media_root):
     assert _snapshot(media_root) == before
 
 
-def test_an_unknown_or_foreign_instance_id_is_400(api_client, other_workspace, persona, media_root):
+def test_an_unknown_or_foreign_instance_id_is_404(api_client, other_workspace, persona, media_root):
     theirs = factories.person_create(workspace=other_workspace)
     before = _snapshot(media_root)
 
     for instance_id in (str(theirs.pk), "999999", "abc", "-1", "1" * 19):
         response = api_client.post(URL, body(instance_id=instance_id), format="json")
-        assert_bhuman_error(response, 400, f"instance_id: no instance with id {instance_id!r}")
+        assert_bhuman_error(response, 404, f"instance_id: no instance with id {instance_id!r}.")
 
     assert _snapshot(media_root) == before
 
@@ -209,25 +219,32 @@ def test_what_is_not_a_video_is_400_and_kept_nowhere(api_client, persona, media_
 
 
 @pytest.mark.parametrize(
-    ("overrides", "messages"),
+    ("overrides", "declared"),
     [
-        ({"duration": 10}, ["duration: the video lasts 2.0 s, not 10 s."]),
-        ({"duration": 120}, ["duration:"]),
-        ({"resolution": "1080p"}, ["resolution: the video is 320x240, not 1080p."]),
-        ({"resolution": "640x480"}, ["resolution:"]),
-        ({"resolution": "4k"}, ["resolution:"]),
-        ({"resolution": "tall"}, ["resolution:"]),
-        ({"duration": 60, "resolution": "720p"}, ["duration:", "resolution:"]),
+        ({"duration": 10}, {"duration": 10, "resolution": "240p"}),
+        ({"duration": 120}, {"duration": 120, "resolution": "240p"}),
+        ({"resolution": "1080p"}, {"duration": 2, "resolution": "1080p"}),
+        ({"resolution": "640x480"}, {"duration": 2, "resolution": "640x480"}),
+        ({"resolution": "4k"}, {"duration": 2, "resolution": "4k"}),
+        ({"resolution": "tall"}, {"duration": 2, "resolution": "tall"}),
+        ({"duration": 60, "resolution": "720p"}, {"duration": 60, "resolution": "720p"}),
     ],
 )
-def test_a_false_description_is_400_and_kept_nowhere(api_client, persona, media_root, overrides, messages):
-    before = _snapshot(media_root)
-
+def test_a_video_unlike_its_description_is_kept_with_both_values(api_client, persona, media_root, overrides, declared):
+    """Phones round durations and re-encodes change sizes: the video is good, so it is kept, and the answer
+    shows what was declared beside what was measured."""
     response = api_client.post(URL, body(**overrides), format="json")
 
-    payload = assert_bhuman_error(response, 400)
-    assert all(message in payload["message"] for message in messages), payload["message"]
-    assert _snapshot(media_root) == before
+    assert response.status_code == 201, response.content
+    payload = response.json()
+    video = ProfileVideo.objects.get()
+    assert payload["declared"] == declared
+    assert payload["measured"] == {"duration": video.duration, "resolution": "240p", "width": 320, "height": 240}
+    assert payload["measured"]["duration"] == pytest.approx(2.0, abs=0.05)
+    assert payload["matches_declared"] is False
+    assert (video.declared_duration, video.declared_resolution) == (declared["duration"], declared["resolution"])
+    assert (video.duration, video.width, video.height) == (pytest.approx(2.0, abs=0.05), 320, 240)
+    assert video.file.name in stored_files(media_root)
 
 
 MISSING = object()

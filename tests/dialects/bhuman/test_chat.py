@@ -179,9 +179,11 @@ def test_a_chat_body_of_the_wrong_shape_is_400_naming_the_field(api_client, pers
         ({"chat_data": {"user_id": "u", "message": ""}}, "chat_data.message:"),
         ({"chat_data": {"user_id": 5, "message": "Hi"}}, "chat_data.user_id:"),
         ({"chat_data": {"user_id": "u", "message": "Hi", "context": 1}}, "chat_data.context:"),
-        ({"chat_data": {"user_id": "u", "message": "Hi"}, "instance_id": "x"}, "instance_id: no instance"),
+        ({"chat_data": {"user_id": "u", "message": "Hi"}, "instance_id": 5}, "instance_id:"),
     ]:
         assert_bhuman_error(api_client.post(CHAT, body, format="json"), 400, field)
+    unknown = {"chat_data": {"user_id": "u", "message": "Hi"}, "instance_id": "x"}
+    assert_bhuman_error(api_client.post(CHAT, unknown, format="json"), 404, "instance_id: no instance with id 'x'.")
     assert not Conversation.objects.exists()
 
 

@@ -88,19 +88,24 @@ def test_delete_removes_the_instance_with_its_voices_knowledge_and_chats(api_cli
     # A second delete of the same id finds nothing.
     assert_bhuman_error(
         api_client.delete(DELETE_URL, {"instance_id": instance_id}, format="json"),
-        400,
+        404,
         f"instance_id: no instance with id {instance_id!r}",
     )
 
 
-def test_delete_of_an_unknown_or_foreign_instance_is_400_and_deletes_nothing(api_client, workspace, other_workspace):
+def test_delete_of_an_unknown_or_foreign_instance_is_404_and_deletes_nothing(api_client, workspace, other_workspace):
     mine = factories.person_create(workspace=workspace, with_photo=False)
     theirs = factories.person_create(workspace=other_workspace, with_photo=False)
     before = Person.objects.count()
 
-    for instance_id in (str(theirs.pk), "999999", "abc", "-1", "1" * 19, ""):
+    # An instance id is a string: any string that names nothing this workspace has is a 404.
+    for instance_id in (str(theirs.pk), "999999", "abc", "-1", "1" * 19):
         response = api_client.delete(DELETE_URL, {"instance_id": instance_id}, format="json")
-        assert_bhuman_error(response, 400, "instance_id")
+        assert_bhuman_error(response, 404, f"instance_id: no instance with id {instance_id!r}.")
+    # Not a string, or an empty one, is not an id at all: a validation error.
+    for instance_id in ("", 5, None, ["1"]):
+        response = api_client.delete(DELETE_URL, {"instance_id": instance_id}, format="json")
+        assert_bhuman_error(response, 400, "instance_id:")
 
     assert Person.objects.count() == before
     assert Person.objects.filter(pk__in=[mine.pk, theirs.pk]).count() == 2

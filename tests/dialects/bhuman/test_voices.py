@@ -7,10 +7,7 @@ Celery runs eagerly: a clone job runs when the request's transaction commits.
 
 import base64
 import io
-import threading
 import wave
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -21,6 +18,7 @@ from media_jobs.engines.base import VoiceProfile
 from media_jobs.engines.speech.piper import PiperSpeech
 from media_jobs.models import MediaJob
 from tests import factories
+from tests.fake_http import serving
 from tests.helpers import assert_bhuman_error, stored_files
 
 pytestmark = pytest.mark.django_db
@@ -226,7 +224,6 @@ def voice_data(**changes) -> dict:
         (voice_data(sample_audio=""), "voice_data.sample_audio:"),
         (voice_data(sample_audio="!!not base64!!"), "sample_audio:"),
         ({**voice_data(), "instance_id": 7}, "instance_id:"),
-        ({**voice_data(), "instance_id": "999999"}, "instance_id: no instance with id '999999'"),
     ],
 )
 def test_a_body_of_the_wrong_shape_is_400_naming_the_field(api_client, persona, body, message):
@@ -234,9 +231,34 @@ def test_a_body_of_the_wrong_shape_is_400_naming_the_field(api_client, persona, 
     assert not Voice.objects.exists()
 
 
-def test_a_workspace_without_a_persona_of_its_own_is_404(api_client, sample):
-    assert_bhuman_error(api_client.post(ADD_URL, seed_body(sample), format="json"), 404, "no persona")
+def test_an_unknown_or_foreign_instance_id_is_404(api_client, other_workspace, persona, sample):
+    theirs = factories.person_create(workspace=other_workspace, with_photo=False)
+    for instance_id in ("999999", str(theirs.pk), "abc"):
+        response = api_client.post(ADD_URL, seed_body(sample, instance_id=instance_id), format="json")
+        assert_bhuman_error(response, 404, f"instance_id: no instance with id {instance_id!r}.")
     assert not Voice.objects.exists()
+
+
+def test_a_new_workspace_gets_its_first_persona_with_the_voice(
+    api_client, workspace, sample, django_capture_on_commit_callbacks
+):
+    voice = add_voice(api_client, django_capture_on_commit_callbacks, sample)
+
+    person = Person.objects.get(workspace=workspace, is_demo=False)
+    assert (person.name, voice.person, voice.workspace) == (workspace.name, person, workspace)
+    person.refresh_from_db()
+    assert person.voice == voice  # the clone job has run: the new persona speaks with it
+    # The next voice goes to the same persona: there is one first persona, not one per call.
+    second = add_voice(api_client, django_capture_on_commit_callbacks, sample)
+    assert second.person == person
+    assert Person.objects.filter(workspace=workspace, is_demo=False).count() == 1
+
+
+def test_a_refused_recording_on_a_new_workspace_makes_no_persona(api_client, workspace):
+    response = api_client.post(ADD_URL, seed_body(b"\x00" * 4000), format="json")
+
+    assert_bhuman_error(response, 400, "voice_data.sample_audio:")
+    assert not Person.objects.filter(workspace=workspace, is_demo=False).exists()
 
 
 # --- voice/generate -----------------------------------------------------------------------------
@@ -245,24 +267,8 @@ def test_a_workspace_without_a_persona_of_its_own_is_404(api_client, sample):
 @pytest.fixture
 def sample_server(sample):
     """A server on 127.0.0.1 with the sample at /sample.wav (a private address, as a fetch sees it)."""
-
-    class Handler(SimpleHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "audio/wav")
-            self.send_header("Content-Length", str(len(sample)))
-            self.end_headers()
-            self.wfile.write(sample)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory="."))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/sample.wav"
-    server.shutdown()
-    server.server_close()
+    with serving(sample, "audio/wav", "/sample.wav") as url:
+        yield url
 
 
 def test_a_private_training_url_is_refused_naming_the_field(api_client, persona, sample_server, settings):
@@ -300,7 +306,7 @@ def test_a_fetched_training_url_is_the_clones_sample(api_client, persona, sample
         ({"training_urls": ["ftp://example.com/a.wav"]}, "training_urls"),
         ({"training_urls": ["https://example.com/a.wav"], "names": "Ada"}, "names:"),
         ({"training_urls": ["https://example.com/a.wav"], "use_prosody": "maybe"}, "use_prosody:"),
-        ({"training_urls": ["https://example.com/a.wav"], "instance_id": "abc"}, "instance_id: no instance"),
+        ({"training_urls": ["https://example.com/a.wav"], "instance_id": 5}, "instance_id:"),
     ],
 )
 def test_generate_with_a_body_of_the_wrong_shape_is_400_naming_the_field(api_client, persona, body, message):

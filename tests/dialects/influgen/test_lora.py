@@ -77,6 +77,7 @@ def fal(settings):
         settings.FAL_KEY = FAL_KEY
         settings.FAL_QUEUE_URL = server.queue_url
         settings.FAL_REST_URL = server.rest_url
+        settings.FAL_PLATFORM_URL = server.platform_url
         settings.FAL_LORA_TRAINING_APP = TRAINING_APP
         settings.FAL_POLL_SECONDS = 0.01
         settings.FAL_TRAINING_TIMEOUT_SECONDS = 30
@@ -354,6 +355,31 @@ def test_without_a_provider_training_is_503_and_charges_nothing(api_client, work
     assert "Nothing was charged" in body["message"]
     assert_nothing_charged(workspace, 1000)
     assert ledger(workspace) == [(1000, 1000, "Top-up")]
+
+
+@pytest.mark.parametrize(
+    "images_stored, credits, plan, body, status, kind, message",
+    [
+        (9, 1000, Plan.AGENCY, SEED_TRAIN, 422, "ValidationError", "it has 9"),
+        (31, 1000, Plan.AGENCY, SEED_TRAIN, 422, "ValidationError", "it has 31"),
+        (10, 1000, Plan.AGENCY, {**SEED_TRAIN, "training_steps": 999}, 422, "ValidationError", "training_steps"),
+        (10, 1000, Plan.AGENCY, {**SEED_TRAIN, "lora_rank": 64}, 422, "ValidationError", "lora_rank"),
+        (10, 1000, Plan.FREE, SEED_TRAIN, 403, "Forbidden", "needs the Pro or Agency plan"),
+        (10, 499, Plan.AGENCY, SEED_TRAIN, 402, "PaymentRequired", "This needs 500 credits"),
+    ],
+)
+def test_a_bad_request_is_refused_for_what_it_is_before_the_missing_provider(
+    api_client, workspace, character, no_provider, images_stored, credits, plan, body, status, kind, message
+):
+    """A client learns what to fix in its request even where this installation cannot train at all."""
+    Workspace.objects.filter(pk=workspace.pk).update(plan=plan)
+    add_training_images(character, images_stored)
+    credits_grant(workspace=workspace, amount=credits, reason="Top-up")
+
+    response = api_client.post(url(character, "/train"), body, format="json")
+
+    assert_vendor_error(response, status, kind, message)
+    assert_nothing_charged(workspace, credits)
 
 
 def test_a_lora_engine_without_its_key_is_503_too(api_client, workspace, character, settings):

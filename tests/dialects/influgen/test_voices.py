@@ -20,6 +20,7 @@ from media_jobs.engines.audio import decode_to_mono, median_pitch_hz
 from media_jobs.engines.base import VoiceProfile
 from media_jobs.engines.speech.piper import PiperSpeech
 from media_jobs.models import MediaJob
+from media_jobs.services import job_fail
 from persona_platform import fetch
 from tests import factories
 from tests.dialects.influgen.test_characters import SEED_CDN, FileServer
@@ -145,7 +146,7 @@ def test_a_character_without_a_voice_speaks_with_the_local_one(api_client, chara
     response = api_client.get(path(character))
 
     assert response.status_code == 200
-    assert response.json() == {"voice": LOCAL_VOICE, "settings": {}}
+    assert response.json() == {"voice": LOCAL_VOICE, "settings": {}, "voice_clone": None}
 
 
 def test_a_characters_voice_is_its_clone(api_client, character):
@@ -273,7 +274,7 @@ def test_the_seed_clone_request_gives_the_character_the_voice(
     assert not (media_root / "voice-samples").exists() or not any((media_root / "voice-samples").iterdir())
 
     shown = api_client.get(path(character)).json()
-    assert shown["voice"]["id"] == str(voice.pk)
+    assert shown["voice"]["id"] == str(voice.pk) and shown["voice_clone"] is None
     assert (shown["voice"]["status"], shown["voice"]["provider"]) == ("ready", "local")
     assert [v["id"] for v in api_client.get("/api/v1/voices").json()["voices"]] == ["local", str(voice.pk)]
     after = pitch_hz(preview(api_client, character).content, tmp_path)
@@ -292,6 +293,54 @@ def test_a_multipart_clone_takes_sample_or_samples(api_client, character, field,
     assert response.json()["voice"]["settings"]["stability"] == 0.4
     job = MediaJob.objects.get(kind="voice_clone")
     assert (job.status, len(job.params["sample_files"]), job.person_id) == ("queued", count, character.pk)
+
+
+def test_the_characters_voice_shows_a_clone_in_progress_until_it_is_ready(
+    api_client, character, django_capture_on_commit_callbacks
+):
+    upload = SimpleUploadedFile("take.wav", sample(0, "wav"), "audio/wav")
+    with django_capture_on_commit_callbacks() as queued:  # the job is queued, not yet run
+        response = api_client.post(
+            path(character, "voice-clone"), {"name": "Mila Voice", "sample": upload}, format="multipart"
+        )
+    assert response.status_code == 202, response.content
+    voice, job = Voice.objects.get(), MediaJob.objects.get(kind="voice_clone")
+
+    shown = api_client.get(path(character)).json()
+
+    assert shown["voice"] == LOCAL_VOICE  # the character speaks as before until the clone is ready
+    assert shown["voice_clone"] == {
+        "job_id": str(job.pk), "voice_id": str(voice.pk), "name": "Mila Voice", "status": "queued",
+        "progress": 0, "error": None, "created_at": shown["voice_clone"]["created_at"],
+    }  # fmt: skip
+    assert parse_datetime(shown["voice_clone"]["created_at"]) == job.created_at
+    MediaJob.objects.filter(pk=job.pk).update(status="processing", progress=40)
+    assert api_client.get(path(character)).json()["voice_clone"]["status"] == "processing"
+    assert api_client.get(path(character)).json()["voice_clone"]["progress"] == 40
+
+    # The job runs: the clone is the character's voice, and nothing is in progress any more.
+    MediaJob.objects.filter(pk=job.pk).update(status="queued", progress=0)
+    for run in queued:
+        run()
+    job.refresh_from_db()
+    assert job.status == "ready", job.error
+    ready = api_client.get(f"/api/v1/influencers/{character.character_id}/voice").json()
+    assert (ready["voice"]["id"], ready["voice"]["status"], ready["voice_clone"]) == (str(voice.pk), "ready", None)
+
+
+def test_a_failed_clone_is_shown_with_its_error(api_client, character):
+    upload = SimpleUploadedFile("take.wav", sample(0, "wav"), "audio/wav")
+    api_client.post(path(character, "voice-clone"), {"name": "Mila Voice", "sample": upload}, format="multipart")
+    job = MediaJob.objects.get(kind="voice_clone")
+    job_fail(job_id=job.pk, error="The samples hold no speech.")
+    Voice.objects.all().delete()  # a failed clone's voice is discarded
+
+    shown = api_client.get(path(character)).json()
+
+    assert shown["voice"] == LOCAL_VOICE
+    assert {key: shown["voice_clone"][key] for key in ("job_id", "voice_id", "status", "error")} == {
+        "job_id": str(job.pk), "voice_id": None, "status": "failed", "error": "The samples hold no speech.",
+    }  # fmt: skip
 
 
 def test_a_multipart_clone_stores_only_the_settings_sent(api_client, character):

@@ -86,7 +86,7 @@ def test_create_refuses_another_workspaces_company(api_client, other_workspace):
 
     response = api_client.post("/api/v1/persons", create_body(company_id=company.pk), format="json")
 
-    assert_vendor_error(response, 422, "ValidationError", "company_id")
+    assert_vendor_error(response, 404, "NotFound", f"company_id: no company with id {company.pk}.")
 
 
 @pytest.mark.parametrize(

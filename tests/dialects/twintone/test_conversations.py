@@ -147,7 +147,7 @@ def test_create_refuses_unknown_or_foreign_replicas_and_bad_bodies(api_client, o
 
     for replica_id in (str(theirs.pk), "999999", "abc"):
         response = api_client.post(URL, {"replica_id": replica_id}, format="json")
-        assert_vendor_error(response, 400, "ValidationError", f"replica_id: no replica with id {replica_id!r}")
+        assert_vendor_error(response, 404, "NotFound", f"replica_id: no replica with id {replica_id!r}.")
     assert_vendor_error(api_client.post(URL, {}, format="json"), 400, "ValidationError", "replica_id")
     response = api_client.post(URL, {"replica_id": replica.pk}, format="json")
     assert_vendor_error(response, 400, "ValidationError", "replica_id")

@@ -88,13 +88,20 @@ def test_delete_is_204(client, workspace):
         ({"name": "x", "voice_settings": {"speed": 3}}, "voice_settings.speed"),
         ({"name": "x", "voice_settings": {"pitch": -20}}, "voice_settings.pitch"),
         ({"name": "x", "voice_settings": "fast"}, "voice_settings"),
-        ({"name": "x", "replica_id": "999999"}, "replica_id"),
+        ({"name": "x", "replica_id": 999999}, "replica_id"),
     ],
 )
 def test_bad_input_is_400_in_the_seed_envelope(client, body, field):
     response = client.post("/v1/personas", body, format="json")
 
     assert_vendor_error(response, 400, "ValidationError", f"{field}:")
+
+
+def test_an_unknown_replica_id_is_404_naming_the_field(client):
+    response = client.post("/v1/personas", {"name": "x", "replica_id": "999999"}, format="json")
+
+    assert_vendor_error(response, 404, "NotFound", "replica_id: no replica with id '999999'.")
+    assert not SpeakingProfile.objects.filter(name="x").exists()
 
 
 def test_a_persona_can_speak_with_a_replicas_voice(client, workspace):

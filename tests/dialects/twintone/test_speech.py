@@ -134,7 +134,7 @@ def test_delete_removes_the_audio_file(client, persona, media_root, django_captu
     [
         ({"persona_id": "1"}, "text"),
         ({"text": "Hi"}, "persona_id"),
-        ({"text": "Hi", "persona_id": "999999"}, "persona_id"),
+        ({"text": "Hi", "persona_id": 999999}, "persona_id"),
         ({"text": "x" * 5001, "persona_id": "1"}, "text"),
         ({"text": "Hi", "persona_id": "1", "format": "ogg"}, "format"),
     ],
@@ -149,9 +149,10 @@ def test_bad_requests_are_400_and_create_nothing(client, body, field):
 def test_another_workspaces_persona_cannot_be_used(client, other_workspace):
     theirs = SpeakingProfile.objects.create(workspace=other_workspace, name="Theirs")
 
-    response = client.post("/v1/speech", {"text": "Hi", "persona_id": str(theirs.pk)}, format="json")
-
-    assert_vendor_error(response, 400, "ValidationError", "persona_id:")
+    for persona_id in (str(theirs.pk), "999999", "abc"):
+        response = client.post("/v1/speech", {"text": "Hi", "persona_id": persona_id}, format="json")
+        assert_vendor_error(response, 404, "NotFound", f"persona_id: no persona with id {persona_id!r}.")
+    assert not MediaJob.objects.exists()
 
 
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])

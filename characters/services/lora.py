@@ -217,10 +217,10 @@ def lora_training_abandoned(*, job: MediaJob) -> None:
 
 def lora_delete_at_provider(*, lora: LoraModel) -> None:
     """Delete a trained LoRA's weights where they were made (fal keeps a finished request's output files until
-    told). A provider that fails now is a 503 and nothing is deleted here either, so the client can try again
-    and no weights are left behind unknown. An installation that no longer has the provider's key cannot
-    reach them at all: that is logged for the operator, and the deletion here goes on, because a user must
-    always be able to remove a likeness."""
+    told). A provider that fails for now (a timeout, 429, 5xx) is a 503 and nothing is deleted here either, so
+    the client can try again and no weights are left behind unknown. One that cannot do it at all (no key, or
+    a key the provider refuses, e.g. one without fal's admin scope) is logged for the operator, and the
+    deletion here goes on, because a user must always be able to remove a likeness."""
     if lora.status != LoraModel.Status.READY or not lora.provider or not lora.provider_request_id:
         return
     try:
@@ -236,6 +236,12 @@ def lora_delete_at_provider(*, lora: LoraModel) -> None:
     except EngineUnavailable as exc:
         logger.warning("LoRA %s: request %s left at %s: %s", lora.pk, lora.provider_request_id, lora.provider, exc)
     except EngineError as exc:
+        if not exc.retryable:
+            logger.error(
+                "LoRA %s: request %s left at %s, which refused to delete it: %s",
+                lora.pk, lora.provider_request_id, lora.provider, exc,
+            )  # fmt: skip
+            return
         raise ProviderUnavailable(
             f"The LoRA's weights could not be deleted at {lora.provider} ({exc}). Nothing was deleted; try again."
         ) from None

@@ -203,3 +203,15 @@ def test_without_the_providers_key_the_likeness_is_still_deleted_here(api_client
     assert response.status_code == 204, response.content
     assert not Person.objects.filter(pk=character.pk).exists()
     assert "payloads" not in fal.routes()
+
+
+def test_a_key_fal_refuses_to_delete_with_still_deletes_the_likeness_here(api_client, character, fal, caplog):
+    ready_lora_at_fal(character, fal)
+    fal.fail_next(403, route="payloads")  # an ordinary key, without the admin scope fal's delete needs
+
+    response = api_client.delete(url(PREFIXES[0], character))
+
+    assert response.status_code == 204, response.content
+    assert not Person.objects.filter(pk=character.pk).exists()
+    assert not fal.trainings["req-mila"].deleted
+    assert "req-mila left at fal, which refused to delete it" in caplog.text

@@ -175,17 +175,20 @@ def has_rubberband() -> bool:
     return " rubberband " in out.stdout
 
 
-def pitch_filter(semitones: float, sample_rate: int, num_samples: int) -> str:
-    """An ffmpeg filter that shifts the pitch by `semitones` and keeps the tempo and the exact length.
+def pitch_filter(semitones: float, sample_rate: int, num_samples: int, *, tempo: float = 1.0) -> str:
+    """An ffmpeg filter that shifts the pitch by `semitones` and plays `tempo` times as fast (1: the same
+    tempo), ending at exactly round(num_samples / tempo) samples.
 
     rubberband can drop the last ~80 ms of its input, so the audio is padded with silence first and
-    trimmed back to num_samples after: phoneme timings stay valid on the shifted audio.
+    trimmed to the exact length after: phoneme timings, scaled by 1 / tempo, stay valid on the result.
     """
     factor = 2.0 ** (semitones / 12.0)
     if has_rubberband():
-        shift = [f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"]
+        shift = [f"rubberband=pitch={factor:.6f}:tempo={tempo:.6f}:pitchq=quality:formant=preserved"]
     else:
-        # Resample to move the pitch, then undo the tempo change. One atempo stage takes 0.5-2.0,
-        # which is exactly what +-12 semitones needs.
+        # Resample to move the pitch, then undo the tempo change and apply `tempo`. One atempo stage takes
+        # 0.5-2.0, which is what +-12 semitones needs; the tempo gets a stage of its own.
         shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", f"atempo={1 / factor:.6f}"]
-    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={num_samples}"])
+        shift += [f"atempo={tempo:.6f}"] if tempo != 1.0 else []
+    end = round(num_samples / tempo)
+    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={end}"])

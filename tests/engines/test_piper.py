@@ -11,6 +11,7 @@ import wave
 
 import numpy as np
 import pytest
+from piper import SynthesisConfig
 
 from media_jobs.engines import SPEECH_ENGINE, audio, get_engine
 from media_jobs.engines.audio import (
@@ -52,12 +53,25 @@ def plain(out_dir) -> Speech:
 
 @pytest.fixture(scope="module")
 def fast(out_dir) -> Speech:
-    return speak(out_dir, speed=1.5)
+    return speak(out_dir, speed=2.0)
 
 
 @pytest.fixture(scope="module")
 def slow(out_dir) -> Speech:
-    return speak(out_dir, speed=0.75)
+    return speak(out_dir, speed=0.5)
+
+
+@pytest.fixture(scope="module")
+def pace_seconds() -> float:
+    """The voice's own pace for TEXT, as the engine measures it: Piper without its duration noise."""
+    chunks = load_voice().synthesize(TEXT, syn_config=SynthesisConfig(noise_w_scale=0.0))
+    return sum(len(chunk.audio_int16_array) for chunk in chunks) / SAMPLE_RATE
+
+
+@pytest.fixture(scope="module")
+def natural_seconds(out_dir, plain) -> float:
+    """What a listener hears at speed 1: the mean of three syntheses, as Piper's noise moves each by about 2%."""
+    return float(np.mean([plain.duration, speak(out_dir).duration, speak(out_dir).duration]))
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +111,13 @@ def test_files_get_fresh_names(plain, fast, slow):
     assert len({plain.path, fast.path, slow.path}) == 3
 
 
-def test_speed_changes_the_duration(plain, fast, slow):
-    # Piper rounds every phoneme up to whole frames, so a 1.5x speed gives a bit more than 1/1.5 of the length.
-    assert 0.6 <= fast.duration / plain.duration <= 0.82
-    assert 1.1 <= slow.duration / plain.duration <= 1.45
+@pytest.mark.parametrize("speed", [0.5, 0.8, 1.3, 2.0])
+def test_speed_gives_the_duration_it_promises(out_dir, pace_seconds, natural_seconds, speed):
+    spoken = speak(out_dir, speed=speed)
+    assert spoken.duration == pytest.approx(pace_seconds / speed, abs=0.002)  # the voice's pace / speed, exactly
+    # Against speech at speed 1, whose own noise moves each call by about 2% (bench/speech_speed.py).
+    assert spoken.duration == pytest.approx(natural_seconds / speed, rel=0.04)
+    assert spoken.phonemes[-1].end == pytest.approx(spoken.duration, abs=0.25)  # timings follow the stretch
 
 
 def test_pitch_shift_moves_the_pitch_and_keeps_the_tempo(plain, higher, lower):
@@ -150,7 +167,7 @@ def test_mp3_decodes_with_the_same_length_as_its_timings(mp3, plain):
     assert len(samples) / rate == pytest.approx(mp3.duration, abs=0.01)
     assert duration_seconds(mp3.path) == pytest.approx(mp3.duration, abs=0.01)
     assert rms_dbfs(samples) > -40
-    assert 0.7 <= mp3.duration / plain.duration <= 0.95  # speed 1.2
+    assert mp3.duration == pytest.approx(plain.duration / 1.2, rel=0.05)  # speed 1.2
     assert mp3.phonemes[-1].end == pytest.approx(mp3.duration, abs=0.05)
     assert not list(mp3.path.parent.glob("*.raw.wav"))  # the intermediate file is gone
 
@@ -236,7 +253,8 @@ def whisper():
     return faster_whisper.WhisperModel(str(models.get_model_path()), device="cpu", compute_type="int8")
 
 
-@pytest.mark.parametrize("name", ["plain", "mp3"])
+# Double speed is left out: Whisper tiny.en mishears 2x speech now and then (a mean word match of 0.95).
+@pytest.mark.parametrize("name", ["plain", "mp3", "slow"])
 def test_whisper_hears_the_words(request, whisper, name):
     speech: Speech = request.getfixturevalue(name)
     segments, _ = whisper.transcribe(str(speech.path), language="en", beam_size=1)

@@ -20,7 +20,7 @@ from media_jobs.engines.audio import decode_to_mono, pitch_filter, run_ffmpeg
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
 
 if TYPE_CHECKING:
-    from piper import AudioChunk, PiperVoice
+    from piper import AudioChunk, PiperVoice, SynthesisConfig
 
 VOICE_ID = "en_US-joe-medium"
 SPEED_RANGE = (0.5, 2.0)
@@ -101,6 +101,17 @@ def _validate(text: str, voice: VoiceProfile, audio_format: str) -> None:
         )
 
 
+def _speak(piper_voice: PiperVoice, text: str, config: SynthesisConfig) -> list[AudioChunk]:
+    """Piper's audio for `text`, one chunk per sentence, with its phoneme alignments."""
+    try:
+        chunks = list(piper_voice.synthesize(text, syn_config=config, include_alignments=True))
+    except Exception as exc:  # onnxruntime and the phonemizer raise their own types
+        raise EngineError(f"Piper could not synthesize the text: {exc}", retryable=False) from exc
+    if not chunks:
+        raise EngineError("The text has nothing Piper can speak.", retryable=False)
+    return chunks
+
+
 class PiperSpeech:
     """The default speech engine: local, free, one English voice."""
 
@@ -113,14 +124,18 @@ class PiperSpeech:
         _validate(text, voice, audio_format)
         piper_voice = load_voice()
         rate = piper_voice.config.sample_rate
+        base_scale = piper_voice.config.length_scale
         # volume < 1 leaves headroom for the pitch shift and the MP3 encoder (Piper peaks at full scale).
-        config = SynthesisConfig(length_scale=piper_voice.config.length_scale / voice.speed, volume=0.9)
-        try:
-            chunks = list(piper_voice.synthesize(text, syn_config=config, include_alignments=True))
-        except Exception as exc:  # onnxruntime and the phonemizer raise their own types
-            raise EngineError(f"Piper could not synthesize the text: {exc}", retryable=False) from exc
-        if not chunks:
-            raise EngineError("The text has nothing Piper can speak.", retryable=False)
+        chunks = _speak(piper_voice, text, SynthesisConfig(length_scale=base_scale / voice.speed, volume=0.9))
+        # Piper's length scale is not linear in duration (every phoneme takes whole frames, two at least),
+        # so it gives only about 60% of a speed change. The voice's own pace for this very text (without
+        # the duration noise, which moves each call by about 2%) says what `speed` promises, and the rest
+        # of the way is a time stretch: the rhythm stays Piper's own, the length is its pace / speed.
+        tempo = 1.0
+        if voice.speed != 1.0:
+            pace = _speak(piper_voice, text, SynthesisConfig(length_scale=base_scale, noise_w_scale=0.0))
+            spoken = sum(len(c.audio_int16_array) for c in chunks)
+            tempo = spoken / (sum(len(c.audio_int16_array) for c in pace) / voice.speed)
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -134,11 +149,12 @@ class PiperSpeech:
             wav.writeframes(audio.tobytes())
 
         path = raw
-        if voice.pitch_semitones or audio_format == "mp3":
+        if voice.pitch_semitones or tempo != 1.0 or audio_format == "mp3":
             path = out_dir / f"{stem}.{audio_format}"
             source = raw.with_name(f"{stem}.raw.wav")
             raw.rename(source)
-            filters = ["-af", pitch_filter(voice.pitch_semitones, rate, len(audio))] if voice.pitch_semitones else []
+            reshaped = voice.pitch_semitones or tempo != 1.0
+            filters = ["-af", pitch_filter(voice.pitch_semitones, rate, len(audio), tempo=tempo)] if reshaped else []
             codec = ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE] if audio_format == "mp3" else ["-c:a", "pcm_s16le"]
             try:
                 run_ffmpeg(["-i", str(source), *filters, "-ac", "1", "-ar", str(rate), *codec, str(path)])
@@ -148,7 +164,7 @@ class PiperSpeech:
         samples, file_rate = decode_to_mono(path)
         duration = len(samples) / file_rate
         phonemes = tuple(
-            PhonemeTiming(p.phoneme, float(min(p.start, duration)), float(min(p.end, duration)))
+            PhonemeTiming(p.phoneme, float(min(p.start / tempo, duration)), float(min(p.end / tempo, duration)))
             for p in _timings(chunks, rate)
         )
         return Speech(path=path, audio_format=audio_format, sample_rate=file_rate, duration=duration, phonemes=phonemes)

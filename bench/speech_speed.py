@@ -1,0 +1,70 @@
+"""How exactly `speed` sets the length of Piper speech: the duration at 0.5, 0.8, 1.3 and 2.0 against
+the voice's own pace divided by the speed, over ten sentences.
+
+Run from the repository root:
+
+    .venv/bin/python bench/speech_speed.py
+
+The engine is called directly, as a speech job calls it. Two references for each sentence:
+
+- the voice's pace as the engine takes it: Piper without its duration noise (the promise: exact);
+- what a listener hears at speed 1: the mean of five syntheses, each moved about 2% by the noise
+  (the promise: within 3%).
+
+Each speed is synthesized three times; the error is duration × speed / reference − 1.
+"""
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from piper import SynthesisConfig  # noqa: E402
+
+from media_jobs.engines.base import VoiceProfile  # noqa: E402
+from media_jobs.engines.speech.piper import PiperSpeech, load_voice  # noqa: E402
+
+SENTENCES = [
+    "Hello from my digital twin.",
+    "The quick brown fox jumps over the lazy dog.",
+    "Our bakery opens at seven every morning, and the bread is baked fresh each day.",
+    "Please send the quarterly report to the finance team by Friday afternoon.",
+    "Turn left at the second light, then keep going until you see the river.",
+    "Thank you for calling; your appointment is confirmed for Tuesday at ten.",
+    "Welcome back! Today we will learn three simple ways to save energy at home.",
+    "The museum is closed on Mondays, but the garden stays open until sunset.",
+    "If the light blinks red, unplug the device, wait ten seconds, and plug it in again.",
+    "A good night's sleep, a glass of water and a short walk will do more than you think.",
+]
+SPEEDS = (0.5, 0.8, 1.3, 2.0)
+
+
+def main() -> None:
+    engine, out = PiperSpeech(), Path(tempfile.mkdtemp(prefix="speech-speed-"))
+
+    def seconds(text: str, speed: float) -> float:
+        return engine.synthesize(text=text, voice=VoiceProfile(speed=speed), out_dir=out).duration
+
+    def pace(text: str) -> float:
+        chunks = load_voice().synthesize(text, syn_config=SynthesisConfig(noise_w_scale=0.0))
+        return sum(len(chunk.audio_int16_array) for chunk in chunks) / load_voice().config.sample_rate
+
+    to_pace: dict[float, list[float]] = {speed: [] for speed in SPEEDS}
+    to_heard: dict[float, list[float]] = {speed: [] for speed in SPEEDS}
+    for text in SENTENCES:
+        own, heard = pace(text), statistics.mean(seconds(text, 1.0) for _ in range(5))
+        for speed in SPEEDS:
+            for spoken in (seconds(text, speed) for _ in range(3)):
+                to_pace[speed].append(spoken * speed / own - 1)
+                to_heard[speed].append(spoken * speed / heard - 1)
+    print(f"{len(SENTENCES)} sentences x 3 syntheses per speed")
+    print(f"{'speed':>6} {'vs pace: worst':>15} {'vs speed 1: mean':>17} {'worst':>7}")
+    for speed in SPEEDS:
+        worst_pace, worst_heard = max(to_pace[speed], key=abs), max(to_heard[speed], key=abs)
+        print(f"{speed:>6} {worst_pace:>+15.2%} {statistics.mean(to_heard[speed]):>+17.1%} {worst_heard:>+7.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,7 @@ PREVIEW_PRESET = "superfast"  # ultrafast drops CABAC: files twice as large, for
 CRF = 20
 PREVIEW_CRF = 28
 AUDIO_BITRATE = "96k"
+AUDIO_RATE = 48_000  # what players and editors expect of video; speech arrives at the voice's rate
 # One thread per encoder: workers run jobs side by side, one per core, so threads would only compete.
 THREADS = 1
 STDERR_TAIL = 800
@@ -85,7 +86,7 @@ class VideoWriter:
             str(threads),
         ]
         if audio is not None:
-            cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
+            cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(AUDIO_RATE)]
         cmd += ["-movflags", "+faststart", "-f", "mp4", str(self.part_path)]
         return cmd
 

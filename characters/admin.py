@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.admin import may_set_demo_flag
 from characters.models import LoraModel, Person, ProfileVideo, ReferenceImage, SpeakingProfile, Voice
+from characters.services.characters import PROFILE_OBJECT_MAX_BYTES
 from characters.services.demo import demo_person_ensure
 from characters.services.faces import portrait_face
 from characters.services.photos import photo_from_bytes
@@ -41,11 +42,11 @@ class PersonAdminForm(forms.ModelForm):
     """Photos uploaded by staff pass the same checks as the API's: format, size, bombs, metadata. The
     influgen profile objects are edited as indented JSON, checked as the API checks them."""
 
-    appearance = ReadableJSONField()
-    identity = ReadableJSONField()
-    personality = ReadableJSONField()
-    style = ReadableJSONField()
-    settings = ReadableJSONField()
+    appearance = ReadableJSONField(max_bytes=PROFILE_OBJECT_MAX_BYTES)
+    identity = ReadableJSONField(max_bytes=PROFILE_OBJECT_MAX_BYTES)
+    personality = ReadableJSONField(max_bytes=PROFILE_OBJECT_MAX_BYTES)
+    style = ReadableJSONField(max_bytes=PROFILE_OBJECT_MAX_BYTES)
+    settings = ReadableJSONField(max_bytes=PROFILE_OBJECT_MAX_BYTES)
     voice_settings = ReadableJSONField(
         help_text="stability, similarity_boost, style (0 to 1), speed (0.5 to 2), pitch (-12 to 12 semitones), "
         "use_speaker_boost (true or false)."

@@ -12,6 +12,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from media_jobs.models import MediaJob, WebhookAttempt, WebhookDelivery
+from media_jobs.selectors import job_oldest_queued
 
 WINDOW = timedelta(hours=24)
 LIST_LIMIT = 10
@@ -44,12 +45,6 @@ def jobs_dashboard(*, now: datetime | None = None) -> JobsDashboard:
         .select_related("workspace")
         .order_by("-finished_at", "-id")[:LIST_LIMIT]
     )
-    oldest = (
-        MediaJob.objects.filter(status=MediaJob.Status.QUEUED)
-        .select_related("workspace")
-        .order_by("created_at")
-        .first()
-    )
     last_attempts = WebhookAttempt.objects.filter(delivery=OuterRef("pk")).order_by("-attempted_at", "-id")
     failing = WebhookDelivery.objects.filter(created_at__gte=since).exclude(status=WebhookDelivery.Status.DELIVERED)
     failing = failing.filter(attempts__gte=1)
@@ -63,7 +58,7 @@ def jobs_dashboard(*, now: datetime | None = None) -> JobsDashboard:
         since=since,
         jobs_by_status=by_status,
         recent_failures=failures,
-        oldest_queued=oldest,
+        oldest_queued=job_oldest_queued(),
         failing_deliveries=deliveries,
         failing_delivery_count=failing.count(),
     )

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from media_jobs.models import Heartbeat, MediaJob
+from media_jobs.models import Heartbeat
+from media_jobs.selectors import job_oldest_queued
 from media_jobs.services import process_identity
 
 logger = logging.getLogger(__name__)
@@ -66,10 +67,5 @@ def liveness(*, now: datetime | None = None, started_at: datetime | None = None)
 
 def oldest_queued_seconds(*, now: datetime | None = None) -> float | None:
     """How long the oldest queued job has waited, or None when nothing waits."""
-    oldest = (
-        MediaJob.objects.filter(status=MediaJob.Status.QUEUED)
-        .order_by("created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    return None if oldest is None else round(((now or timezone.now()) - oldest).total_seconds(), 1)
+    oldest = job_oldest_queued()
+    return None if oldest is None else round(((now or timezone.now()) - oldest.created_at).total_seconds(), 1)

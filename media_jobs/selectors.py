@@ -23,3 +23,13 @@ def job_get(*, workspace: Workspace, kind: str, job_id: int, person_id: int | No
     if job is None:
         raise NotFound(f"{job_kind(kind).label} {job_id} not found.")
     return job
+
+
+def job_oldest_queued() -> MediaJob | None:
+    """The job that has waited longest in the queue, in any workspace (health and the operators' dashboard)."""
+    return (
+        MediaJob.objects.filter(status=MediaJob.Status.QUEUED)
+        .select_related("workspace")
+        .order_by("created_at")
+        .first()
+    )

@@ -13,6 +13,7 @@ from media_jobs.heartbeats import heartbeats_start
 from media_jobs.services import job_execute, job_fail, job_requeue
 from media_jobs.services import jobs_dispatch_pending as jobs_pending_dispatch
 from media_jobs.services import jobs_reap_stale as jobs_stale_reap
+from persona_platform import logs
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,9 @@ def _retry_countdown(retries: int) -> int:
 
 @shared_task(bind=True, name="media_jobs.job_run", max_retries=3, acks_late=True)
 def job_run(self, job_id: int) -> None:
-    """Run one media job. Delivering it twice is harmless: only the worker that claims it does the work."""
+    """Run one media job. Delivering it twice is harmless: only the worker that claims it does the work.
+    Every line logged meanwhile names the job (persona_platform.logs)."""
+    token = logs.bind(job_id=job_id)
     try:
         job_execute(job_id=job_id)
     except SoftTimeLimitExceeded:
@@ -36,6 +39,8 @@ def job_run(self, job_id: int) -> None:
     except Exception as exc:
         logger.exception("job %s crashed", job_id)
         job_fail(job_id=job_id, error=f"Internal error while running the job ({type(exc).__name__}).")
+    finally:
+        logs.unbind(token)
 
 
 @shared_task(name="media_jobs.jobs_reap_stale")

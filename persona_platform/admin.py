@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
+from persona_platform.api.fields import json_has_nul
+
 
 class ReadOnlyInline:
     """Mixed into an inline whose rows are made elsewhere (by the API, a service or a job): staff read them
@@ -102,16 +104,6 @@ class ReadableJSONField(forms.JSONField):
             raise forms.ValidationError('Must be a JSON object, such as {"key": "value"}.')
         if len(json.dumps(data)) > self.max_bytes:
             raise forms.ValidationError(f"Must be at most {self.max_bytes // 1000} kB of JSON.")
-        if _has_nul(data):
+        if json_has_nul(data):
             raise forms.ValidationError("Null characters are not allowed.")
         return data
-
-
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False

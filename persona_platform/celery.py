@@ -28,7 +28,6 @@ def db_connections_tidy(task=None, **kwargs) -> None:
     close_old_connections()
 
 
-JOB_RUN_TASK = "media_jobs.job_run"
 _log_tokens: dict[str, Token] = {}  # task id → the log context to restore when the task ends
 
 
@@ -40,17 +39,16 @@ def request_id_send(headers=None, **kwargs) -> None:
 
 
 @task_prerun.connect
-def job_log_context_bind(task_id=None, task=None, args=(), kwargs=None, **extra) -> None:
-    """Every line a job writes carries its job id (and the id of the request that created it)."""
+def task_log_context_bind(task_id=None, task=None, **extra) -> None:
+    """Every line a task writes carries the id of the request that sent it (a job's task adds its job id)."""
     sent = getattr(task.request, "request_id", None) or (getattr(task.request, "headers", None) or {}).get("request_id")
-    fields = {"request_id": sent or logs.current("request_id")}  # an eager task runs inside the request
-    if task.name == JOB_RUN_TASK:
-        fields["job_id"] = (kwargs or {}).get("job_id", args[0] if args else None)
-    _log_tokens[task_id] = logs.bind(**fields)
+    _log_tokens[task_id] = logs.bind(
+        request_id=sent or logs.current("request_id")
+    )  # an eager task runs inside the request
 
 
 @task_postrun.connect
-def job_log_context_unbind(task_id=None, **extra) -> None:
+def task_log_context_unbind(task_id=None, **extra) -> None:
     token = _log_tokens.pop(task_id, None)
     if token is not None:
         logs.unbind(token)

@@ -1,18 +1,11 @@
-"""The platform's own routes under `/api/v1`: what no vendor document covers, in the `/api/v1` error envelope."""
+"""The platform's own routes under `/api/v1`: the workspace's webhook secret."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.api.serializers import WebhookSecretSerializer
 from accounts.webhook_secrets import webhook_secret_rotate, workspace_webhook_secret
-from persona_platform.api.dialects import Dialect, DialectView
-from persona_platform.api.dialects.base import vendor_error
-
-PLATFORM = Dialect(name="platform", tag="Platform", error_body=vendor_error)
-
-
-class PlatformView(DialectView):
-    dialect = PLATFORM
+from persona_platform.api.dialects.platform import PlatformView
 
 
 class WebhookSecretView(PlatformView):

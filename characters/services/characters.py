@@ -34,6 +34,7 @@ from persona_platform.patch import UNSET, apply_sent
 
 REFERENCE_DIRECTORY = "persons/references"
 PROFILE_OBJECTS = ("appearance", "identity", "personality", "style", "settings")
+PROFILE_OBJECT_MAX_BYTES = 10_000  # each profile object, as JSON: the API and the admin alike
 # Generated media that counts as a character's content.
 CONTENT_KINDS = (VIDEO, TALKING_HEAD, MOTION_TRANSFER)
 

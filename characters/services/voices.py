@@ -137,11 +137,7 @@ def voice_settings_errors(settings: dict) -> dict[str, list[str]]:
 def person_voice_settings_update(*, person: Person, changes: dict) -> dict:
     """Set the settings given (PUT sends any of them); ranges are checked here for every dialect."""
     person_require_editable(person=person)
-    errors = {
-        name: [f"Must be between {low:g} and {high:g}."]
-        for name, (low, high) in VOICE_SETTING_RANGES.items()
-        if name in changes and not low <= float(changes[name]) <= high
-    }
+    errors = voice_settings_errors(changes)
     if errors:
         raise InvalidInput(" ".join(f"{name}: {msgs[0]}" for name, msgs in errors.items()), details=errors)
     person.voice_settings = {**person.voice_settings, **changes}

@@ -65,20 +65,27 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-def no_nul_in_json(value) -> None:
-    """A validator for free-form JSON: PostgreSQL's jsonb cannot hold NUL (`\\u0000`) in a key or a string,
-    so it is refused as bad input here rather than failing the INSERT with a 500."""
+def json_has_nul(value) -> bool:
+    """Whether free-form JSON holds NUL (`\\u0000`) in a key or a string: PostgreSQL's jsonb cannot store it."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                raise serializers.ValidationError("Null characters are not allowed.")
+                return True
         elif isinstance(item, dict):
             pending.extend(item)
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
+    return False
+
+
+def no_nul_in_json(value) -> None:
+    """A validator for free-form JSON: NUL is refused as bad input here rather than failing the INSERT
+    with a 500."""
+    if json_has_nul(value):
+        raise serializers.ValidationError("Null characters are not allowed.")
 
 
 class StrictBooleanField(serializers.BooleanField):

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from characters.api.timings import PhonemeTimingsField, without_timings_unless_included
 from characters.models import LoraModel, ReferenceImage
-from characters.services.characters import face_consistency_tier
+from characters.services.characters import PROFILE_OBJECT_MAX_BYTES, face_consistency_tier
 from characters.services.lora import BASE_MODELS, MAX_IMAGES, MIN_IMAGES, RANK_RANGE, STEPS_RANGE
 from characters.services.media import PREVIEW_SCRIPT_CHARS
 from characters.services.voices import VOICE_SETTING_RANGES
@@ -48,8 +48,8 @@ class ProfileObjectField(serializers.JSONField):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError("Must be a JSON object.")
-        if len(json.dumps(data)) > 10_000:
-            raise serializers.ValidationError("Must be at most 10 kB of JSON.")
+        if len(json.dumps(data)) > PROFILE_OBJECT_MAX_BYTES:
+            raise serializers.ValidationError(f"Must be at most {PROFILE_OBJECT_MAX_BYTES // 1000} kB of JSON.")
         no_nul_in_json(data)
         return super().to_internal_value(data)
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -45,6 +46,18 @@ class Plan(models.TextChoices):
     AGENCY = "agency", "Agency"
 
 
+class ConsentPolicy(models.TextChoices):
+    """`record`: generation goes ahead and provenance says whether consent was verified (the vendor
+    dialects keep working unchanged); `enforce`: a likeness without verified consent is refused."""
+
+    RECORD = "record", "Record"
+    ENFORCE = "enforce", "Enforce"
+
+
+def consent_policy_default() -> str:
+    return settings.CONSENT_POLICY_DEFAULT
+
+
 class Workspace(models.Model):
     """The tenant: every row a user creates belongs to exactly one workspace."""
 
@@ -56,6 +69,14 @@ class Workspace(models.Model):
     # The webhook signing secret is derived, never stored (accounts.webhook_secrets); rotating bumps this.
     webhook_secret_generation = models.PositiveIntegerField(default=0)
     webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    consent_policy = models.CharField(
+        max_length=16, choices=ConsentPolicy.choices, default=consent_policy_default,
+        help_text="Record: generate and say in each output whether consent was verified. "
+        "Enforce: refuse any likeness without verified consent.",
+    )  # fmt: skip
+    ai_disclosure_overlay = models.BooleanField(
+        default=False, help_text='Burn a small "AI-generated" label into this workspace\'s videos.'
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

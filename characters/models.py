@@ -242,3 +242,54 @@ class LoraTrainingImage(FaceImage):
 
     def __str__(self) -> str:
         return f"training image {self.pk} of {self.person_id}"
+
+
+class Consent(models.Model):
+    """A person's recorded yes to the use of their voice, face or both: a phrase to read aloud, the
+    recording of them reading it, and what verification found in it (docs/CONSENT.md)."""
+
+    class Kind(models.TextChoices):
+        VOICE = "voice", "Voice"
+        FACE = "face", "Face"
+        BOTH = "both", "Voice and face"
+
+    class Status(models.TextChoices):
+        AWAITING_EVIDENCE = "awaiting_evidence", "Awaiting evidence"
+        VERIFYING = "verifying", "Verifying"
+        VERIFIED = "verified", "Verified"
+        REJECTED = "rejected", "Rejected"
+        REVOKED = "revoked", "Revoked"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="consents")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_EVIDENCE)
+    phrase = models.CharField(max_length=200, help_text="What the person reads aloud in the recording.")
+    phrase_expires_at = models.DateTimeField()
+    evidence = models.FileField(upload_to="consents/evidence/", max_length=255, blank=True)
+    evidence_content_type = models.CharField(max_length=100, blank=True)
+    job = models.ForeignKey(
+        "media_jobs.MediaJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="consents"
+    )
+    # Why a recording was rejected, in words the person can act on; and what each check measured.
+    reasons = models.JSONField(default=list, blank=True)
+    measurements = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["person", "status"], name="consent_person_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} consent of {self.person_id} ({self.status})"
+
+    def covers(self, kind: str) -> bool:
+        return self.kind in (kind, self.Kind.BOTH)

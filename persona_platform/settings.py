@@ -263,6 +263,17 @@ CONVERSATION_AUDIO_WAIT_SECONDS = env_int("CONVERSATION_AUDIO_WAIT_SECONDS", 30)
 # Longest script a talking-head video speaks, and a preview's.
 MAX_SCRIPT_CHARS = env_int("MAX_SCRIPT_CHARS", 5000)
 
+# Consent (characters.services.consents, docs/CONSENT.md): a new workspace's policy, `record` or `enforce`.
+CONSENT_POLICY_DEFAULT = env.str("CONSENT_POLICY_DEFAULT", default="record")
+if CONSENT_POLICY_DEFAULT not in ("record", "enforce"):
+    raise ImproperlyConfigured("CONSENT_POLICY_DEFAULT must be `record` or `enforce`.")
+
+# Provenance (media_jobs.provenance): every generated file carries a C2PA manifest signed with this
+# certificate chain (PEM) and key. Unset, a local development CA and certificate are made under VAR_DIR.
+C2PA_SIGNING_CERT = env.str("C2PA_SIGNING_CERT", default="")
+C2PA_SIGNING_KEY = env.str("C2PA_SIGNING_KEY", default="")
+C2PA_TRUST_ANCHORS = env.str("C2PA_TRUST_ANCHORS", default="")
+
 # Engines: local ones by default; a provider is used when its key is set (or named explicitly).
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
 # An empty value (a copied .env.example line) means the default, here as for every engine setting below.

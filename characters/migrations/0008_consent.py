@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_workspace_ai_disclosure_overlay_and_more'),
+        ('accounts', '0004_consent_policy_disclosure_overlay'),
         ('characters', '0007_profilevideo_declared'),
         ('media_jobs', '0006_dispatch_claims_heartbeats'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -55,8 +55,8 @@ class CreditEntryInline(ReadOnlyInline, admin.TabularInline):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(ServiceAddAdmin):
-    list_display = ["id", "name", "owner", "plan", "credit_balance", "created_at"]
-    list_filter = ["plan"]
+    list_display = ["id", "name", "owner", "plan", "consent_policy", "credit_balance", "created_at"]
+    list_filter = ["plan", "consent_policy", "ai_disclosure_overlay"]
     search_fields = ["name", "owner__email"]
     readonly_fields = ["credit_balance", "created_at"]
     exclude = ["webhook_secret_generation", "webhook_secret_rotated_at"]  # shown by the secret's own field

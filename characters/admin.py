@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import may_set_demo_flag
-from characters.models import LoraModel, Person, ProfileVideo, ReferenceImage, SpeakingProfile, Voice
+from characters.models import Consent, LoraModel, Person, ProfileVideo, ReferenceImage, SpeakingProfile, Voice
 from characters.services.characters import PROFILE_OBJECT_MAX_BYTES
+from characters.services.consents import consent_revoke
 from characters.services.demo import demo_person_ensure
 from characters.services.faces import portrait_face
 from characters.services.photos import photo_from_bytes
@@ -361,3 +362,43 @@ class SpeakingProfileAdmin(admin.ModelAdmin):
     search_fields = ["name", "workspace__name", "person__name"]
     list_select_related = ["workspace", "person", "voice"]
     autocomplete_fields = ["workspace", "person", "voice"]
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    """Consents with their evidence: staff watch or hear the recording beside what verification measured,
+    and revoke a consent (deleting what it allowed). Consents are asked for through the API only."""
+
+    list_display = ["id", "person", "kind", "status", "workspace", "created_at", "verified_at", "revoked_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["person__name", "workspace__name", "phrase"]
+    list_select_related = ["person", "workspace"]
+    fields = ["workspace", "person", "kind", "status", "phrase", "phrase_expires_at", "evidence_player", "reasons",
+              "measurements_shown", "job", "requested_by", "created_at", "verified_at", "revoked_at", "revoked_by"]  # fmt: skip
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="Evidence")
+    def evidence_player(self, consent: Consent):
+        return media_player(consent.evidence, height=320)
+
+    @admin.display(description="Measurements")
+    def measurements_shown(self, consent: Consent) -> str:
+        shown = {key: value for key, value in consent.measurements.items() if key != "speaker_embedding"}
+        return format_html_join("", "<div><b>{}</b>: {}</div>", sorted(shown.items())) or "—"
+
+    @admin.action(description="Revoke the selected consents (deletes what they allowed)", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked, refused = 0, []
+        for consent in queryset.exclude(status=Consent.Status.REVOKED)[:50]:
+            try:
+                consent_revoke(consent=consent, user=request.user)
+                revoked += 1
+            except DomainError as exc:
+                refused.append(exc.message)
+        self.message_user(request, f"{revoked} consent(s) revoked.")
+        if refused:
+            self.message_user(request, " ".join(refused), level=messages.WARNING)

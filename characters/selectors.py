@@ -1,10 +1,12 @@
+import re
+
 from django.db.models import QuerySet
 
 from accounts.models import Workspace
-from characters.models import Person, SpeakingProfile, Voice
+from characters.models import Consent, Person, SpeakingProfile, Voice
 from persona_platform.api.converters import body_reference
 from persona_platform.errors import Conflict, NotFound
-from persona_platform.ids import character_public_id
+from persona_platform.ids import CHARACTER_ID_REGEX, character_public_id, character_ulid
 
 
 def person_list(
@@ -123,3 +125,26 @@ def voice_get(*, workspace: Workspace, voice_id: int) -> Voice:
     if voice is None:
         raise NotFound(f"Voice {voice_id} not found.")
     return voice
+
+
+def person_by_any_id(*, workspace: Workspace, raw_id: int | str, field: str = "person_id") -> Person:
+    """The persona any dialect's id names: an integer (twin.actor, TwinTone, BHuman) or `char_<ulid>`
+    (influgen). Another workspace's is a 404 naming the field, like an unknown one."""
+    if isinstance(raw_id, str) and re.fullmatch(CHARACTER_ID_REGEX, raw_id):
+        person = Person.objects.filter(workspace=workspace, ulid=character_ulid(raw_id)).first()
+        if person is None:
+            raise NotFound(f"{field}: no persona with id {raw_id!r}.")
+        return person
+    return person_in_body(workspace=workspace, raw_id=str(raw_id), field=field, noun="persona")
+
+
+def consent_get(*, workspace: Workspace, consent_id: int) -> Consent:
+    consent = Consent.objects.select_related("person").filter(workspace=workspace, pk=consent_id).first()
+    if consent is None:
+        raise NotFound(f"Consent {consent_id} not found.")
+    return consent
+
+
+def consent_list(*, person: Person, status: str | None = None) -> QuerySet[Consent]:
+    consents = person.consents.select_related("person")
+    return consents.filter(status=status) if status else consents

@@ -43,6 +43,10 @@ class PlanLimitReached(DomainError, kind="Forbidden", status=403):
     """The workspace's plan allows no more of something (persons)."""
 
 
+class LikenessWithoutConsent(DomainError, kind="Forbidden", status=403):
+    """A face or voice used without the consent the workspace's policy requires, or after it was revoked."""
+
+
 class ReadOnlyPerson(DomainError, kind="Forbidden", status=403):
     """The demo person: every workspace shares its shape, so nobody may change or delete it."""
 

@@ -24,7 +24,7 @@ class ApiRequestSizeMiddleware:
     """Refuse an API body over its route's limit with a 413 before anything reads it.
 
     Bodies are limited per route: a view that takes media or documents says so (`large_body = True`) and
-    gets `API_MAX_BODY_BYTES`; every other API route takes at most `API_MAX_JSON_BODY_BYTES`. DRF streams
+    gets `API_MAX_BODY_BYTES`, or names its own limit in bytes (`large_body = <int>`); every other API route takes at most `API_MAX_JSON_BODY_BYTES`. DRF streams
     the body into its parser without Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the limit is enforced
     here, on the declared Content-Length (the front door has already refused anything larger than any route's).
     """
@@ -44,7 +44,10 @@ class ApiRequestSizeMiddleware:
             length = 0
         view_class = getattr(view_func, "cls", None)
         large = getattr(view_class, "large_body", False)
-        limit = settings.API_MAX_BODY_BYTES if large else settings.API_MAX_JSON_BODY_BYTES
+        if isinstance(large, bool):
+            limit = settings.API_MAX_BODY_BYTES if large else settings.API_MAX_JSON_BODY_BYTES
+        else:
+            limit = large
         if length <= limit:
             return None
         message = f"The request body is {length / 2**20:.1f} MB; the limit for this route is {limit / 2**20:.1f} MB."

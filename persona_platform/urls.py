@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include("characters.api.persons.urls", namespace="persons")),
     path("api/v1/", include("accounts.api.urls", namespace="platform")),
+    path("api/v1/", include("media_jobs.api.platform.urls", namespace="provenance")),
+    path("api/v1/", include("characters.api.platform.urls", namespace="consents")),
     path("api/v1/characters", CharacterListView.as_view(), name="influgen-character-list"),
     path("api/v1/influencers", CharacterListView.as_view(), name="influgen-influencer-list"),
     path("api/v1/characters/", include("characters.api.influgen.urls", namespace="influgen-characters")),

@@ -4,6 +4,7 @@ import base64
 import io
 from functools import cache
 from itertools import count
+from pathlib import Path
 
 from PIL import Image, ImageOps
 
@@ -28,6 +29,10 @@ def api_key_create(*, workspace: Workspace, name: str = "test") -> ApiKey:
     api_key, raw = service_api_key_create(workspace=workspace, user=workspace.owner, name=name)
     api_key.raw = raw
     return api_key
+
+
+# A synthetic person (samples/LICENSE-openpeople.txt): a face that is not the test portrait's.
+SAMPLE_PORTRAIT = Path(__file__).resolve().parent.parent / "samples" / "portrait.jpg"
 
 
 @cache

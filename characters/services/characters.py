@@ -14,6 +14,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from accounts.models import User, Workspace
 from characters.models import LoraModel, Person, ReferenceImage
 from characters.selectors import person_get_by_ulid
+from characters.services.consent_policy import FACE, likeness_require_consent, new_likeness_require_policy
 from characters.services.faces import portrait_face
 from characters.services.lora import lora_delete
 from characters.services.media import MOTION_TRANSFER, TALKING_HEAD, VIDEO
@@ -87,6 +88,8 @@ def character_create(
     """A character and its reference images (photo, source URL). The first image becomes the primary
     one and the character's photo. Every face is checked before anything is written."""
     photos = list(reference_images)
+    if photos:
+        new_likeness_require_policy(workspace=workspace, what="A character with reference images")
     faces = [portrait_face(photo) for photo, _ in photos]
     person = person_create(
         workspace=workspace,
@@ -222,6 +225,7 @@ def reference_image_add(
     """Store a reference image (one face) and refresh the character's identity. A primary image, or
     the first image of a character without a photo, becomes its photo: what videos animate."""
     person_require_editable(person=person)
+    likeness_require_consent(workspace=person.workspace, person=person, kinds=(FACE,), what="A reference image")
     face = face or portrait_face(photo)
     if becomes_photo is None:
         becomes_photo = image_type == ReferenceImage.Type.PRIMARY or not person.photo

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Plan, User
 from accounts.services import credits_debit, credits_grant
 from characters.models import LoraModel, LoraTrainingImage, Person
+from characters.services.consent_policy import FACE, likeness_require_consent
 from characters.services.faces import portrait_face
 from characters.services.persons import person_require_editable
 from characters.services.photos import Photo
@@ -132,6 +133,7 @@ def lora_train(*, person: Person, request: TrainingRequest, user: User | None = 
     or not this installation can train; only a good one hears that no GPU provider is configured, and the
     debit is rolled back with it."""
     person_require_editable(person=person)
+    likeness_require_consent(workspace=person.workspace, person=person, kinds=(FACE,), what="A LoRA training")
     lora_require_plan(person=person)
     _check_request(request)
     with transaction.atomic():

@@ -4,6 +4,7 @@ The kinds' work is in characters.jobs; these services check the request and queu
 """
 
 from characters.models import Person, SpeakingProfile
+from characters.services.consent_policy import FACE, likeness_require_consent, speech_require_consent
 from characters.services.videos import probed_video, video_shows_face
 from media_jobs.models import MediaJob
 from media_jobs.services import job_create
@@ -22,6 +23,11 @@ PREVIEW_SCRIPT_CHARS = 300
 def _require_portrait(person: Person) -> None:
     if not person.photo:
         raise InvalidInput(f"{person.name} has no photo to animate; add a portrait first.")
+
+
+def _require_face_and_voice(person: Person, *, what: str) -> None:
+    likeness_require_consent(workspace=person.workspace, person=person, kinds=(FACE,), what=what)
+    speech_require_consent(workspace=person.workspace, voice=person.voice, what=what)
 
 
 def talking_head_start(
@@ -43,6 +49,7 @@ def talking_head_start(
             f"script: a preview speaks at most {PREVIEW_SCRIPT_CHARS} characters; this is {len(script)}."
         )
     _require_portrait(person)
+    _require_face_and_voice(person, what="A video of this persona")
     return job_create(
         workspace=person.workspace,
         kind=kind,
@@ -60,6 +67,7 @@ def speech_start(
     text = text.strip()
     if not text:
         raise InvalidInput("text: may not be blank.")
+    speech_require_consent(workspace=person.workspace, voice=person.voice, what="Speech in this persona's voice")
     return job_create(
         workspace=person.workspace,
         kind=SPEECH,
@@ -74,6 +82,7 @@ def profile_speech_start(
     *, profile: SpeakingProfile, text: str, audio_format: str = "wav", name: str = "", callback_url: str = ""
 ) -> MediaJob:
     """A job that speaks the text with a speaking profile's voice and settings (TwinTone's personas)."""
+    speech_require_consent(workspace=profile.workspace, voice=profile.voice, what="Speech in this persona's voice")
     return job_create(
         workspace=profile.workspace,
         kind=SPEECH,
@@ -90,6 +99,7 @@ def motion_transfer_start(
     """A job that moves the person's face as the face in the driving video moves, with its sound.
     The video is probed first, so what is queued is a real video within the limits."""
     _require_portrait(person)
+    likeness_require_consent(workspace=person.workspace, person=person, kinds=(FACE,), what="Moving this face")
     with probed_video(video, field=field) as (path, info):
         if not video_shows_face(path):
             raise InvalidInput(f"{field}: no face was found in the first seconds of the driving video.")

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from characters.models import Person, Voice
+from characters.services.consent_policy import VOICE, likeness_require_consent
 from media_jobs.engines import VOICE_CLONER, get_engine
 from media_jobs.engines.base import EngineError, EngineUnavailable
 from media_jobs.engines.voice_clone import MAX_SAMPLES, MIN_SAMPLES, load_samples
@@ -99,6 +100,7 @@ def voice_clone_start(
         raise InvalidInput(f"provider: cannot clone with {provider!r}.", details={"provider": ["Unsupported."]})
     if person is not None and person.workspace_id != workspace.pk:
         raise InvalidInput("person: not found in this workspace.", details={"person": ["Not found."]})
+    likeness_require_consent(workspace=workspace, person=person, kinds=(VOICE,), what="A voice clone")
     voice_samples_check(samples, field=field)
     with guarded_files() as files, transaction.atomic():
         voice = Voice(

@@ -147,8 +147,12 @@ class MediaUploadField(serializers.Field):
         "blank": "This field may not be blank.",
     }
 
+    def __init__(self, *, max_bytes: int | None = None, **kwargs):
+        self.max_bytes = max_bytes
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data) -> bytes:
-        max_bytes = settings.MAX_MEDIA_BYTES
+        max_bytes = self.max_bytes or settings.MAX_MEDIA_BYTES
         if isinstance(data, UploadedFile):
             return upload_read(data, field=self.field_name, max_bytes=max_bytes)
         if not isinstance(data, str):

@@ -64,6 +64,7 @@ def error_responses(*codes: int, serializer=VendorErrorSerializer) -> dict:
 PATH_PARAMETER_DESCRIPTIONS = {
     "character_id": "The character's id: `char_` and a ULID, as the character's `id` field gives it.",
     "generation_id": "The generation's id, as its `id` field gives it.",
+    "consent_id": "The consent's id, as its `id` field gives it.",
     "job_id": "The job's id, as its `id` field gives it.",
     "person_id": "The person's id, as its `id` field gives it.",
     "persona_id": "The persona's id, as its `id` field gives it.",

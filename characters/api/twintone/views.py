@@ -37,6 +37,7 @@ from characters.selectors import (
     speaking_profile_in_body,
     speaking_profile_list,
 )
+from characters.services.consent_policy import new_likeness_require_policy
 from characters.services.media import SPEECH, VIDEO, profile_speech_start, talking_head_start
 from characters.services.persons import person_create, person_delete, person_update
 from characters.services.photos import photo_from_bytes
@@ -133,8 +134,11 @@ class ReplicaListView(PagedListMixin, TwinToneView):
     )
     def post(self, request):
         """A replica from a `name` and either a `photo` (one face) or a short `training_video`, sent as
-        multipart files or as base64 in JSON. A photo without a face, or with several, is refused."""
+        multipart files or as base64 in JSON. A photo without a face, or with several, is refused. A
+        workspace whose consent policy is `enforce` makes replicas through `POST /api/v1/persons` and
+        `POST /api/v1/consents` instead (403 here)."""
         data = self.validated(TwinToneReplicaCreateSerializer, request.data)
+        new_likeness_require_policy(workspace=request.auth.workspace, what="A replica")
         if "photo" in data:
             photo = photo_from_bytes(data["photo"], field="photo")
         else:

@@ -104,7 +104,9 @@ class DialectView(APIView):
     """Base of every dialect's views: carries the dialect and the serializer context."""
 
     dialect: Dialect  # each dialect's base view sets it (persona_platform.api.dialects.<dialect>)
-    large_body = False  # True for routes that take media or documents (persona_platform.middleware)
+    large_body: bool | int = (
+        False  # True (or a limit in bytes) for routes that take media (persona_platform.middleware)
+    )
     created_location: Location | None = None  # where this view's 201 and 202 answers point
 
     def perform_authentication(self, request) -> None:

@@ -20,6 +20,22 @@ from media_jobs.models import MediaJob
 from persona_platform.admin import ReadableJSONField, ReadOnlyInline, ServiceAddAdmin, media_player
 from persona_platform.errors import DomainError
 
+
+def each_through_service(model_admin: admin.ModelAdmin, request, objects, service) -> int:
+    """Run an admin action's service on each object; how many succeeded. What a service refuses (a
+    DomainError) is told to staff in one warning, and the others still run."""
+    done, refused = 0, []
+    for obj in objects:
+        try:
+            service(obj)
+            done += 1
+        except DomainError as exc:
+            refused.append(exc.message)
+    if refused:
+        model_admin.message_user(request, " ".join(refused), level=messages.WARNING)
+    return done
+
+
 PROFILE_FIELDS = ["niche", "talking_head_enabled", "appearance", "identity", "personality", "style", "settings"]
 RECENT_MEDIA = 4
 
@@ -337,16 +353,8 @@ class VoiceAdmin(ServiceAddAdmin):
     @admin.action(description="Make a sample recording of the selected voices", permissions=["change"])
     def make_sample_recordings(self, request, queryset):
         """The voice reads a fixed text once (BHuman's training URL serves the same file), so staff can listen."""
-        made, refused = 0, []
-        for voice in queryset[:20]:
-            try:
-                voice_training_audio(voice=voice)
-                made += 1
-            except DomainError as exc:
-                refused.append(exc.message)
-        self.message_user(request, f"{made} voice(s) have a sample recording.")
-        if refused:
-            self.message_user(request, " ".join(refused), level=messages.WARNING)
+        done = each_through_service(self, request, queryset[:20], lambda voice: voice_training_audio(voice=voice))
+        self.message_user(request, f"{done} voice(s) have a sample recording.")
 
     def create(self, request, obj, form):
         voice, job = voice_clone_start(
@@ -392,13 +400,8 @@ class ConsentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected consents (deletes what they allowed)", permissions=["change"])
     def revoke(self, request, queryset):
-        revoked, refused = 0, []
-        for consent in queryset.exclude(status=Consent.Status.REVOKED)[:50]:
-            try:
-                consent_revoke(consent=consent, user=request.user)
-                revoked += 1
-            except DomainError as exc:
-                refused.append(exc.message)
-        self.message_user(request, f"{revoked} consent(s) revoked.")
-        if refused:
-            self.message_user(request, " ".join(refused), level=messages.WARNING)
+        pending = queryset.exclude(status=Consent.Status.REVOKED)[:50]
+        done = each_through_service(
+            self, request, pending, lambda consent: consent_revoke(consent=consent, user=request.user)
+        )
+        self.message_user(request, f"{done} consent(s) revoked.")

@@ -12,13 +12,17 @@ from functools import reduce
 from operator import getitem, itemgetter
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import Resolver404, URLResolver, get_resolver, resolve
+from PIL import Image
 
 from accounts.models import CreditEntry
 from characters.models import LoraModel, LoraTrainingImage, Person, ReferenceImage, SpeakingProfile, Voice
 from knowledge.models import Conversation, KnowledgePage, Message
 from knowledge.services.conversations import conversation_create
+from media_jobs import provenance
 from media_jobs.models import MediaJob
+from media_jobs.provenance import ProvenanceClaim
 from tests import factories
 from tests.helpers import assert_bhuman_error, assert_vendor_error
 
@@ -231,6 +235,8 @@ OWNER_NEEDS_MORE_ROUTES = _with_influencers_alias(
             {"name": "Stolen", "sample_urls": ["https://a.example/a.mp3"]},
         ),
         ("post", "/api/v1/characters/{character}/motion-transfer", {"video": "AAAA", "name": "Stolen"}),
+        # The owner's answer needs a generated file (these jobs have none: 409): test_provenance_routes.
+        ("get", "/api/v1/jobs/{generation}/provenance", None),
     ]
 )
 # A job of A's under B's own character: the job's id alone must not reach it.
@@ -494,6 +500,23 @@ def test_the_webhook_secret_is_the_callers_workspaces_own(api_client, other_clie
     assert api_client.get("/api/v1/webhook-secret").json() == alices  # Bob's rotation left Alice's secret alone
 
 
+@covers("post /api/v1/provenance/verify")
+def test_verifying_another_workspaces_file_answers_only_what_the_file_carries(other_client, alices_objects, tmp_path):
+    still = tmp_path / "still.png"
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(still)
+    claim = ProvenanceClaim(persona_id=alices_objects["person"], persona_name="Alice's person", engine="test")
+    provenance.sign(still, fmt="png", claim=claim)
+
+    response = other_client.post(
+        "/api/v1/provenance/verify", {"file": SimpleUploadedFile("still.png", still.read_bytes())}
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json() == provenance.verify(still.read_bytes())  # the file's own manifest: no consent, no job
+    assert set(response.json()) == {"signed", "valid", "altered", "manifest"}
+    _assert_alices_objects_untouched(alices_objects)
+
+
 @covers("post /voice/api/v2/voice/generate")
 def test_a_voice_cannot_be_generated_from_another_workspaces_training_url(
     api_client, other_client, alices_bhuman_objects
@@ -630,3 +653,25 @@ def test_patterns_that_share_a_route_share_its_view():
     clashes = {t: views for t, views in resolver_routes().items() if _is_api(t) and len(views) > 1}
 
     assert not clashes, "one template, several views: a case for one does not cover the others"
+
+
+@covers(
+    "post /api/v1/consents",
+    "get /api/v1/consents/{consent}",
+    "delete /api/v1/consents/{consent}",
+    "post /api/v1/consents/{consent}/evidence",
+    "get /api/v1/persons/{person}/consents",
+)
+def test_another_workspaces_consents_are_404(api_client, other_client, alices_objects):
+    person_id = alices_objects["person"]
+    consent = api_client.post("/api/v1/consents", {"person_id": person_id, "kind": "voice"}, format="json").json()
+    path = f"/api/v1/consents/{consent['id']}"
+    refused = [
+        other_client.post("/api/v1/consents", {"person_id": person_id, "kind": "voice"}, format="json"),
+        other_client.get(path),
+        other_client.delete(path),
+        other_client.post(f"{path}/evidence", {"file": "UklGRg=="}, format="json"),
+        other_client.get(f"/api/v1/persons/{person_id}/consents"),
+    ]
+    assert [response.status_code for response in refused] == [404] * 5
+    assert api_client.get(path).json()["status"] == "awaiting_evidence"  # untouched

@@ -37,24 +37,20 @@ MAX_EVIDENCE_SECONDS = 120
 EVIDENCE_DIRECTORY = "consents/evidence"
 
 # Common, distinct-sounding words in a fixed sentence shape, so a phrase reads naturally and a speech
-# recognizer hears it reliably: 16**7, about 268 million phrases. Eleven words, so one misheard word
+# recognizer hears it reliably: 16**7, about 268 million phrases. Ten words, so one misheard word
 # still passes the 90% rule (words a small recognizer often misheard were left out: docs/CONSENT.md).
-_PHRASE_WORDS = (
-    ("funny", "happy", "golden", "little", "busy", "lucky", "purple", "yellow",
-     "friendly", "careful", "quick", "clever", "tiny", "patient", "brave", "proud"),
-    ("sailors", "farmers", "dancers", "pirates", "students", "doctors", "children", "bakers",
-     "singers", "tigers", "monkeys", "dolphins", "kittens", "teachers", "rabbits", "drivers"),
-    ("carry", "paint", "visit", "watch", "collect", "hold", "open", "count",
-     "bake", "feed", "move", "keep", "wash", "lift", "cook", "check"),
-    ("seven", "twelve", "forty", "three", "ninety", "twenty", "fifty", "thirty",
-     "several", "many", "two", "sixty", "nine", "hundred", "eighty", "five"),
-    ("apples", "windows", "bridges", "letters", "candles", "bottles", "pictures", "baskets",
-     "rivers", "flowers", "stones", "blankets", "wagons", "lanterns", "pencils", "buckets"),
-    ("garden", "harbor", "village", "kitchen", "market", "forest", "station", "school",
-     "valley", "island", "river", "library", "castle", "museum", "desert", "airport"),
-    ("morning", "evening", "Sunday", "Monday", "Friday", "summer", "winter", "weekend",
-     "spring", "autumn", "night", "afternoon", "Tuesday", "holiday", "year", "month"),
-)  # fmt: skip
+_PHRASE_WORDS = [
+    slot.split()
+    for slot in """
+funny happy golden little busy lucky purple yellow friendly careful quick clever tiny patient brave proud
+sailors farmers dancers pirates students doctors children bakers singers tigers monkeys dolphins kittens teachers rabbits drivers
+carry paint visit watch collect hold open count bake feed move keep wash lift cook check
+seven twelve forty three ninety twenty fifty thirty several many two sixty nine hundred eighty five
+apples windows bridges letters candles bottles pictures baskets rivers flowers stones blankets wagons lanterns pencils buckets
+garden harbor village kitchen market forest station school valley island river library castle museum desert airport
+morning evening Sunday Monday Friday summer winter weekend spring autumn night afternoon Tuesday holiday year month
+""".strip().splitlines()
+]
 
 
 def challenge_phrase() -> str:

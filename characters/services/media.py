@@ -3,7 +3,8 @@
 The kinds' work is in characters.jobs; these services check the request and queue the job.
 """
 
-from characters.models import Person, SpeakingProfile
+from accounts.models import Workspace
+from characters.models import Person, SpeakingProfile, Voice
 from characters.services.consent_policy import FACE, likeness_require_consent, speech_require_consent
 from characters.services.videos import probed_video, video_shows_face
 from media_jobs.models import MediaJob
@@ -67,29 +68,27 @@ def speech_start(
     text = text.strip()
     if not text:
         raise InvalidInput("text: may not be blank.")
-    speech_require_consent(workspace=person.workspace, voice=person.voice, what="Speech in this persona's voice")
-    return job_create(
-        workspace=person.workspace,
-        kind=SPEECH,
-        person_id=person.pk,
-        name=name,
-        params={"text": text, "format": audio_format, "person_voice": True},
-        callback_url=callback_url,
-    )
+    params = {"text": text, "format": audio_format, "person_voice": True}
+    return _speech_job(person.workspace, person.pk, person.voice, params, name=name, callback_url=callback_url)
 
 
 def profile_speech_start(
     *, profile: SpeakingProfile, text: str, audio_format: str = "wav", name: str = "", callback_url: str = ""
 ) -> MediaJob:
     """A job that speaks the text with a speaking profile's voice and settings (TwinTone's personas)."""
-    speech_require_consent(workspace=profile.workspace, voice=profile.voice, what="Speech in this persona's voice")
+    params = {"text": text, "profile_id": profile.pk, "format": audio_format}
+    return _speech_job(
+        profile.workspace, profile.person_id, profile.voice, params, name=name, callback_url=callback_url
+    )
+
+
+def _speech_job(
+    workspace: Workspace, person_id: int | None, voice: Voice | None, params: dict, *, name: str, callback_url: str
+) -> MediaJob:
+    """Queue speech in `voice`, once its consent allows it (characters.services.consent_policy)."""
+    speech_require_consent(workspace=workspace, voice=voice, what="Speech in this persona's voice")
     return job_create(
-        workspace=profile.workspace,
-        kind=SPEECH,
-        person_id=profile.person_id,
-        name=name,
-        params={"text": text, "profile_id": profile.pk, "format": audio_format},
-        callback_url=callback_url,
+        workspace=workspace, kind=SPEECH, person_id=person_id, name=name, params=params, callback_url=callback_url
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from accounts.models import ConsentPolicy
+from accounts.models import ConsentPolicy, User
 from characters.models import Consent, Voice
 from characters.services.consent_checks import speaker_embedding
 from characters.services.faces import image_rgb
@@ -321,3 +321,26 @@ def test_record_policy_keeps_every_dialect_working_without_consent(api_client, p
     assert not person.consents.exists()
     video = api_client.post("/v1/videos", {"replica_id": str(person.pk), "script": "Hello."}, format="json")
     assert video.status_code in (201, 202), video.content
+
+
+def test_staff_see_the_evidence_and_revoke_in_the_admin(
+    client, api_client, person, tmp_path, known_phrase, django_capture_on_commit_callbacks
+):
+    consent = request_consent(api_client, person, "voice")
+    recording = speak(consent["phrase"], tmp_path).path.read_bytes()
+    send_evidence(api_client, consent["id"], recording, django_capture_on_commit_callbacks)
+    admin = User.objects.create_superuser(email="staff@example.com", password="x")
+    client.force_login(admin)
+    listing = client.get("/admin/characters/consent/")
+    assert listing.status_code == 200
+    assert b"Ada" in listing.content and b"Verified" in listing.content
+    page = client.get(f"/admin/characters/consent/{consent['id']}/change/").content.decode()
+    assert '<audio controls preload="metadata" src="/media/consents/evidence/' in page
+    assert "words_matched" in page and "speaker_embedding" not in page
+    response = client.post(
+        "/admin/characters/consent/", {"action": "revoke", "_selected_action": [consent["id"]]}, follow=True
+    )
+    assert b"1 consent(s) revoked." in response.content
+    revoked = Consent.objects.get(pk=consent["id"])
+    assert revoked.status == Consent.Status.REVOKED and revoked.revoked_by == admin
+    assert not Voice.objects.filter(person=person).exists()

@@ -21,8 +21,9 @@ from media_jobs.engines.voice_clone import cosine_similarity
 from media_jobs.kinds import Progress
 
 WORDS_MATCHED_MIN = 0.9
-# Resemblyzer cosine at the equal-error point of same- and different-speaker pairs (docs/CONSENT.md).
-VOICE_SIMILARITY_MIN = 0.75
+# Resemblyzer cosine at the equal-error point of same- and different-speaker pairs recorded on different
+# devices (docs/CONSENT_VOICE_THRESHOLD.md: EER 5-7%).
+VOICE_SIMILARITY_MIN = 0.67
 FACE_DISTANCE_MAX = 0.5
 # Liveness: the inner lips' gap (over the face's height) must move, and move with the voice's loudness.
 MOUTH_MOTION_MIN = 0.012

@@ -8,6 +8,7 @@ local talking-head renderer). Celery runs eagerly: a job runs when its transacti
 
 import base64
 import io
+import subprocess
 import wave
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from PIL import Image
 
 from accounts.models import ConsentPolicy, User
 from characters.models import Consent, Voice
-from characters.services.consent_checks import speaker_embedding
+from characters.services.consent_checks import VOICE_SIMILARITY_MIN, speaker_embedding
 from characters.services.faces import image_rgb
 from characters.services.media import speech_start
 from media_jobs.engines.audio import run_ffmpeg
@@ -170,7 +171,7 @@ def test_the_right_phrase_in_the_right_voice_is_verified(
     assert shown["has_evidence"] is True
     measured = shown["measurements"]
     assert measured["words_matched"] >= 0.9
-    assert measured["voice_similarity"] >= 0.75
+    assert measured["voice_similarity"] >= VOICE_SIMILARITY_MIN
     assert "speaker_embedding" not in measured
     assert MediaJob.objects.get(pk=shown["job_id"]).kind == "consent_verification"
     again = send_evidence(api_client, consent["id"], recording, django_capture_on_commit_callbacks)
@@ -188,6 +189,20 @@ def test_the_wrong_phrase_is_rejected_with_what_was_heard(
     assert len(shown["reasons"]) == 1
     assert "does not say the phrase" in shown["reasons"][0]
     assert shown["measurements"]["words_matched"] < 0.5
+
+
+def test_the_right_phrase_in_another_voice_is_rejected(
+    api_client, person, tmp_path, known_phrase, django_capture_on_commit_callbacks
+):
+    """Another speaker: flite's "slt" voice (installed by .ci/run) reads the right phrase."""
+    recording = tmp_path / "other.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", known_phrase, "-o", str(recording)], check=True, timeout=60)
+    consent = request_consent(api_client, person, "voice")
+    send_evidence(api_client, consent["id"], recording.read_bytes(), django_capture_on_commit_callbacks)
+    shown = api_client.get(f"/api/v1/consents/{consent['id']}").json()
+    assert shown["status"] == "rejected"
+    assert ["is not Ada's" in reason for reason in shown["reasons"]] == [True]  # the words were right
+    assert shown["measurements"]["voice_similarity"] < VOICE_SIMILARITY_MIN
 
 
 # -- the face -----------------------------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """The demo person every workspace starts with.
 
-Fictional name and company; the face is NASA's public-domain astronaut portrait that ships
-inside scikit-image (see docs/DEMO_PERSON.md for why it is not a real celebrity).
+Fictional name, company and face: the photo is person P001 of OpenPeople, a pip-installed dataset of
+entirely synthetic people (MIT licence), read from the installed package. See docs/DEMO_PERSON.md.
 """
 
 import io
+from functools import cache
 from pathlib import Path
 
-import skimage.data
+import openpeople
 from django.db import transaction
 from PIL import Image
 
@@ -21,14 +22,24 @@ DEMO_PERSON_DESCRIPTION = (
     "A fictional demo persona for trying the API. Read-only: create your own person to edit or delete."
 )
 DEMO_COMPANY_NAME = "Demo Orbital Co."
-DEMO_PHOTO_PATH = Path(skimage.data.__file__).parent / "astronaut.png"
+# P002 is the README's sample portrait; the demo person is another synthetic face, so the two never match.
+DEMO_OPENPEOPLE_ID = "P001"
+DEMO_PHOTO_SIDE = 512
 
 
-def _demo_photo_jpeg() -> bytes:
-    """The sample ships as a 0.5 MB PNG; every workspace keeps its own copy, so store a JPEG."""
+def demo_photo_source() -> Path:
+    """The 2048x2048 studio portrait inside the installed openpeople package (no copy in the repository)."""
+    return Path(openpeople.curated.get(DEMO_OPENPEOPLE_ID).asset_path("studio_portrait"))
+
+
+@cache
+def demo_photo_jpeg() -> bytes:
+    """The portrait at 512x512, made once per process: every workspace keeps its own copy, and the face stays
+    about 220 px wide."""
     out = io.BytesIO()
-    with Image.open(DEMO_PHOTO_PATH) as image:
-        image.convert("RGB").save(out, format="JPEG", quality=90)
+    with Image.open(demo_photo_source()) as image:
+        portrait = image.convert("RGB").resize((DEMO_PHOTO_SIDE, DEMO_PHOTO_SIDE), Image.Resampling.LANCZOS)
+    portrait.save(out, format="JPEG", quality=90)
     return out.getvalue()
 
 
@@ -44,7 +55,7 @@ def demo_person_ensure(*, workspace: Workspace) -> Person:
         owner=workspace.owner,
         name=DEMO_PERSON_NAME,
         description=DEMO_PERSON_DESCRIPTION,
-        photo=photo_from_bytes(_demo_photo_jpeg(), field="demo photo"),
+        photo=photo_from_bytes(demo_photo_jpeg(), field="demo photo"),
         company=company,
         is_demo=True,
     )

@@ -61,6 +61,7 @@ def test_the_live_conversation_protocols_are_documented_dataclasses():
 
 
 def test_a_capability_without_an_engine_is_unavailable(settings):
+    settings.ENGINES = {**settings.ENGINES, "speech_recognition": ""}
     with pytest.raises(EngineUnavailable, match="speech_recognition"):
         get_engine(SPEECH_RECOGNIZER)
     with pytest.raises(EngineUnavailable):

@@ -10,10 +10,17 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
-from characters.models import LoraModel, LoraTrainingImage, Person, Voice
+from characters.models import Consent, LoraModel, LoraTrainingImage, Person, Voice
+from characters.services.consent_checks import clone_require_consenting_speaker, consent_evidence_check
+from characters.services.consents import (
+    CONSENT_VERIFICATION,
+    consent_verification_abandoned,
+    consent_verification_finished,
+)
 from characters.services.faces import person_portrait
 from characters.services.lora import LORA_TRAINING, lora_training_abandoned, lora_training_succeeded
 from characters.services.media import MOTION_TRANSFER, SPEECH, TALKING_HEAD, VIDEO
+from characters.services.provenance import provenance_claim
 from characters.services.voice_clones import (
     VOICE_CLONE,
     voice_clone_discard,
@@ -35,6 +42,7 @@ from media_jobs.engines.voice_clone import (
 )
 from media_jobs.kinds import JobKind, JobOutput, Progress
 from media_jobs.models import MediaJob
+from media_jobs.provenance import ProvenanceClaim
 from persona_platform.media import delete_file_on_commit
 
 
@@ -43,6 +51,11 @@ def _person_for(job: MediaJob) -> Person:
     if person is None:
         raise EngineError("The persona was deleted before its media was made.")
     return person
+
+
+def _discloses(job: MediaJob, person: Person) -> bool:
+    """A video carries the visible "AI-generated" label when its workspace asks for it, and always of a demo person."""
+    return person.is_demo or job.workspace.ai_disclosure_overlay
 
 
 # Speech
@@ -57,9 +70,11 @@ def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutpu
             workspace_id=job.workspace_id, profile_id=job.params.get("profile_id")
         )
     progress(10)
-    speech = get_engine(SPEECH_ENGINE, engine_name).synthesize(
+    speaker = get_engine(SPEECH_ENGINE, engine_name)
+    speech = speaker.synthesize(
         text=job.params.get("text", ""), voice=voice, out_dir=work_dir, audio_format=audio_format
     )
+    persona = Person.objects.filter(pk=job.person_id).first() if job.person_id else None
     return JobOutput(
         path=speech.path,
         extension=speech.audio_format,
@@ -70,13 +85,14 @@ def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutpu
             "engine": engine_name,
             "phonemes": [[timing.phoneme, round(timing.start, 4), round(timing.end, 4)] for timing in speech.phonemes],
         },
+        claim=provenance_claim(person=persona, engine=f"{speaker.name} speech", likeness=("voice",)),
     )
 
 
 # Videos: the persona's photo speaking a script, or moved by a driving video
 
 
-def _video_output(video: RenderedVideo, *, result: dict) -> JobOutput:
+def _video_output(video: RenderedVideo, *, result: dict, claim: ProvenanceClaim) -> JobOutput:
     return JobOutput(
         path=video.path,
         extension="mp4",
@@ -89,6 +105,7 @@ def _video_output(video: RenderedVideo, *, result: dict) -> JobOutput:
             "width": video.width,
             "height": video.height,
         },
+        claim=claim,
     )
 
 
@@ -98,7 +115,8 @@ def run_talking_head(*, job: MediaJob, work_dir: Path, progress: Progress) -> Jo
     person = _person_for(job)
     photo, face = person_portrait(person)
     engine_name, voice = voice_profile_for_person(person=person)
-    speech = get_engine(SPEECH_ENGINE, engine_name).synthesize(text=job.params["script"], voice=voice, out_dir=work_dir)
+    speaker = get_engine(SPEECH_ENGINE, engine_name)
+    speech = speaker.synthesize(text=job.params["script"], voice=voice, out_dir=work_dir)
     progress(25)
     request = SpeechVideoRequest(
         photo=photo,
@@ -108,9 +126,17 @@ def run_talking_head(*, job: MediaJob, work_dir: Path, progress: Progress) -> Jo
         out_path=work_dir / "talking-head.mp4",
         preview=bool(job.params.get("preview")),
         seed=job.pk,
+        disclosure_label=_discloses(job, person),
     )
-    video = get_engine(TALKING_HEAD_ENGINE).render_speech(request, progress=lambda done: progress(25 + int(done * 70)))
-    return _video_output(video, result={"speech_engine": engine_name})
+    renderer = get_engine(TALKING_HEAD_ENGINE)
+    video = renderer.render_speech(request, progress=lambda done: progress(25 + int(done * 70)))
+    claim = provenance_claim(
+        person=person,
+        engine=f"{renderer.name} talking head",
+        likeness=("voice", "face"),
+        audio_origin=f"{speaker.name} speech",
+    )
+    return _video_output(video, result={"speech_engine": engine_name}, claim=claim)
 
 
 def run_motion_transfer(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
@@ -129,9 +155,18 @@ def run_motion_transfer(*, job: MediaJob, work_dir: Path, progress: Progress) ->
         driving_video=driving,
         out_path=work_dir / "motion-transfer.mp4",
         preview=bool(job.params.get("preview")),
+        disclosure_label=_discloses(job, person),
     )
-    video = get_engine(TALKING_HEAD_ENGINE).transfer_motion(request, progress=lambda done: progress(5 + int(done * 90)))
-    return _video_output(video, result={})
+    renderer = get_engine(TALKING_HEAD_ENGINE)
+    video = renderer.transfer_motion(request, progress=lambda done: progress(5 + int(done * 90)))
+    # The persona's face only: the voice heard is the driving video's own.
+    claim = provenance_claim(
+        person=person,
+        engine=f"{renderer.name} talking head",
+        likeness=("face",),
+        audio_origin="the driving video's sound",
+    )
+    return _video_output(video, result={}, claim=claim)
 
 
 def complete_motion_transfer(job: MediaJob) -> None:
@@ -228,6 +263,7 @@ def _fetch_samples(names: list[str], work_dir: Path) -> list[Path]:
 def _clone_locally(*, job: MediaJob, voice: Voice, samples: list[Path], progress: Progress) -> dict:
     """Measure the samples and fit the local voice to them."""
     measured = LocalVoiceAnalyzer().analyze(samples=samples)
+    clone_require_consenting_speaker(person=voice.person, embedding=measured.embedding)
     progress(40)
     base = local_voice_base()
     profile = clone_profile(measured, base, tempo_curve=local_voice_tempo_curve())
@@ -309,6 +345,23 @@ def voice_clone_retry_refusal(job: MediaJob) -> str:
     return ""
 
 
+# Consent verification
+
+
+def run_consent_verification(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
+    """Check the consent's recording: its words, its speaker, its face. What is found is the job's result;
+    `consent_verification_finished` marks the consent verified or rejected from it."""
+    consent = Consent.objects.select_related("person__voice").filter(pk=job.params.get("consent_id")).first()
+    if consent is None or consent.status != Consent.Status.VERIFYING:
+        raise EngineError("The consent was revoked or deleted before its recording was checked.", retryable=False)
+    evidence = work_dir / Path(consent.evidence.name).name
+    with default_storage.open(consent.evidence.name, "rb") as source, evidence.open("wb") as target:
+        shutil.copyfileobj(source, target)
+    progress(10)
+    return JobOutput(path=None, result=consent_evidence_check(consent=consent, evidence=evidence, work_dir=work_dir,
+                                                              progress=progress))  # fmt: skip
+
+
 speech = JobKind(name=SPEECH, label="Speech", run=run_speech)
 voice_clone = JobKind(
     name=VOICE_CLONE,
@@ -328,4 +381,11 @@ lora_training = JobKind(
     run=run_lora_training,
     abandon=abandon_lora_training,
     complete=complete_lora_training,
+)
+consent_verification = JobKind(
+    name=CONSENT_VERIFICATION,
+    label="Consent verification",
+    run=run_consent_verification,
+    abandon=consent_verification_abandoned,
+    complete=consent_verification_finished,
 )

@@ -1,4 +1,5 @@
-"""`GET /healthz`: the database, the broker, the media storage, and signs of life from the worker and beat.
+"""`GET /healthz`: the database, the broker, the media storage, signs of life from the worker and beat, and what
+generated files are signed with.
 
 It lives with the jobs because most of what it reports is the background machinery's.
 """
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from media_jobs.heartbeats import COMPONENTS, liveness, oldest_queued_seconds
+from media_jobs.provenance import CONFIGURED_CERTIFICATE, LOCAL_CERTIFICATE, signing_source
 from persona_platform.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,14 @@ def _check_storage() -> str:
 CHECKS = {"database": _check_database, "broker": _check_broker, "storage": _check_storage}
 
 
+class HealthProvenanceSerializer(serializers.Serializer):
+    signing = serializers.ChoiceField(
+        choices=[LOCAL_CERTIFICATE, CONFIGURED_CERTIFICATE],
+        help_text="What generated files' C2PA manifests are signed with: the certificate C2PA_SIGNING_CERT names, "
+        "or the local development certificate made under VAR_DIR when it is unset.",
+    )
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "error"])
     database = serializers.CharField(help_text="`ok` or `error: <kind>`")
@@ -53,6 +63,7 @@ class HealthSerializer(serializers.Serializer):
     oldest_queued_seconds = serializers.FloatField(
         allow_null=True, help_text="How long the oldest queued job has waited; null when none waits."
     )
+    provenance = HealthProvenanceSerializer()
 
 
 class HealthView(APIView):
@@ -69,7 +80,8 @@ class HealthView(APIView):
     def get(self, request):
         """200 when the database, the broker and the media storage answer and the worker and beat have been
         heard from lately (a heartbeat every few seconds); 503 naming the part that is not well. Also
-        how long the oldest queued job has waited.
+        how long the oldest queued job has waited, and whether generated files are signed with a configured
+        certificate or the local development one.
 
         Needs no key: load balancers and orchestrators call it.
         """
@@ -89,4 +101,5 @@ class HealthView(APIView):
             body.update({name: "unknown" for name in COMPONENTS}, oldest_queued_seconds=None)
         if settings.HEALTH_REQUIRES_WORKERS and any(body[name] not in ("ok", "starting") for name in COMPONENTS):
             body["status"] = "error"
+        body["provenance"] = {"signing": signing_source()}
         return Response(body, status=200 if body["status"] == "ok" else 503)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from media_jobs.engines.base import EngineError
+from media_jobs.provenance import ProvenanceClaim
 
 if TYPE_CHECKING:
     from media_jobs.models import MediaJob
@@ -24,12 +25,14 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class JobOutput:
-    """What a runner hands back; the job service stores the file and marks the row ready."""
+    """What a runner hands back; the job service signs the file (when a claim says how it was made), stores it
+    and marks the row ready."""
 
     path: Path | None  # the file to keep, or None for a job without media
     extension: str = ""
     content_type: str = ""
     result: dict = field(default_factory=dict)
+    claim: ProvenanceClaim | None = None  # generated media: its C2PA manifest's persona, engine and consent
 
 
 class Runner(Protocol):

@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from media_jobs.kinds import job_kind
 from media_jobs.models import Heartbeat, MediaJob
+from media_jobs.provenance import sign as provenance_sign
 from media_jobs.webhooks import callback_url_validate, webhook_enqueue
 from persona_platform.errors import Conflict
 from persona_platform.media import delete_file_on_commit, guarded_files, random_name
@@ -212,7 +213,10 @@ def job_progress(*, job_id: int, progress: int) -> None:
 
 
 def job_execute(*, job_id: int) -> MediaJob | None:
-    """Claim, run the kind's runner, store its file, mark ready. Delivering the task twice is harmless."""
+    """Claim, run the kind's runner, sign and store its file, mark ready. Delivering the task twice is harmless.
+
+    Generated media is signed (C2PA) before it is stored: a file that cannot be signed fails the job
+    (provenance.SigningFailed) and nothing is stored."""
     job = job_claim(job_id=job_id)
     if job is None:
         return None
@@ -221,6 +225,8 @@ def job_execute(*, job_id: int) -> MediaJob | None:
         output = run(job=job, work_dir=Path(work_dir), progress=lambda pct: job_progress(job_id=job.pk, progress=pct))
         stored = ""
         if output.path is not None:
+            if output.claim is not None:
+                provenance_sign(output.path, fmt=output.extension, claim=output.claim)
             with output.path.open("rb") as handle:
                 stored = default_storage.save(random_name(f"jobs/{job.kind}", output.extension), File(handle))
     finished = MediaJob.objects.filter(pk=job.pk, status=Status.PROCESSING).update(

@@ -195,6 +195,7 @@ JOB_KINDS = [
     "characters.jobs.talking_head",
     "characters.jobs.motion_transfer",
     "characters.jobs.lora_training",
+    "characters.jobs.consent_verification",
     "knowledge.jobs.knowledge_index",
 ]
 # A job's message that the broker could not take (it was down) is sent by this sweep; one that was sent but
@@ -243,6 +244,9 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME)
 MAX_MEDIA_BYTES = env_int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", (MAX_MEDIA_BYTES * 4) // 3 + 512 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# A consent's recording (a short video of the person reading a phrase) may be larger: its one route takes it.
+MAX_CONSENT_EVIDENCE_BYTES = env_int("MAX_CONSENT_EVIDENCE_BYTES", 50 * 1024 * 1024)
+API_MAX_EVIDENCE_BODY_BYTES = (MAX_CONSENT_EVIDENCE_BYTES * 4) // 3 + 512 * 1024
 # Every API route that takes no media or documents (its view has no `large_body`) takes at most this much.
 API_MAX_JSON_BODY_BYTES = env_int("API_MAX_JSON_BODY_BYTES", 1024 * 1024)
 # The embedded server's front door (persona_platform.frontdoor): a request reaches the app only when it is
@@ -250,7 +254,7 @@ API_MAX_JSON_BODY_BYTES = env_int("API_MAX_JSON_BODY_BYTES", 1024 * 1024)
 HTTP_HEADER_TIMEOUT_SECONDS = env_int("HTTP_HEADER_TIMEOUT_SECONDS", 10)
 HTTP_BODY_TIMEOUT_SECONDS = env_int("HTTP_BODY_TIMEOUT_SECONDS", 60)
 HTTP_KEEPALIVE_SECONDS = env_int("HTTP_KEEPALIVE_SECONDS", 5)
-HTTP_MAX_BODY_BYTES = env_int("HTTP_MAX_BODY_BYTES", API_MAX_BODY_BYTES + 1024 * 1024)
+HTTP_MAX_BODY_BYTES = env_int("HTTP_MAX_BODY_BYTES", API_MAX_EVIDENCE_BODY_BYTES + 1024 * 1024)
 # A fetch of media named by URL holds a request thread: one URL may take at most this long, all in.
 FETCH_TIMEOUT_SECONDS = env_int("FETCH_TIMEOUT_SECONDS", 5)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000)
@@ -273,6 +277,9 @@ if CONSENT_POLICY_DEFAULT not in ("record", "enforce"):
 C2PA_SIGNING_CERT = env.str("C2PA_SIGNING_CERT", default="")
 C2PA_SIGNING_KEY = env.str("C2PA_SIGNING_KEY", default="")
 C2PA_TRUST_ANCHORS = env.str("C2PA_TRUST_ANCHORS", default="")
+# A job's provenance route says what consent covers its persona's likeness now, through this function of the
+# app that owns consents (media_jobs names no app above it): (person=, kind=) -> "verified" | "unverified" | "revoked".
+PROVENANCE_CONSENT_STATE = "characters.services.consent_policy.consent_state"
 
 # Engines: local ones by default; a provider is used when its key is set (or named explicitly).
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
@@ -309,7 +316,7 @@ ENGINES: dict[str, str | list[str]] = {
     "talking_head": env.str("TALKING_HEAD_ENGINE", default="") or "local",
     "lora": env.str("LORA_ENGINE", default="fal" if FAL_KEY else ""),
     "responder": ["openai", "local"],
-    "speech_recognition": "",  # live conversation's stages: no engine yet
+    "speech_recognition": "whisper",
     "voice_activity": "",
     "noop": "noop",
 }
@@ -328,7 +335,7 @@ ENGINE_CLASSES: dict[str, dict[str, str]] = {
         "local": "knowledge.responders.LocalResponder",
         "openai": "knowledge.responders.OpenAICompatibleResponder",
     },
-    "speech_recognition": {},
+    "speech_recognition": {"whisper": "media_jobs.engines.recognition.WhisperRecognizer"},
     "voice_activity": {},
     "noop": {"noop": "media_jobs.engines.noop.NoopEngine"},
 }

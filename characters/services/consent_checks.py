@@ -136,6 +136,8 @@ def _face_check(person: Person, video: Path, samples: np.ndarray, measurements: 
     if reference is None:  # the embedding was removed when an earlier consent was revoked
         with person.photo.open("rb") as handle:
             reference = analyzer.analyze(image_rgb(handle.read())).embedding
+    if reference is None:
+        return [f"The face in {person.name}'s photo cannot be recognised: replace the portrait."]
     openings, loudness, distances, frames = _track_face(analyzer, video, samples, reference)
     seen = sum(1 for value in openings if value is not None) / max(frames, 1)
     measurements["face_seen"] = round(seen, 3)

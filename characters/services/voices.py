@@ -8,9 +8,12 @@ from django.db import transaction
 
 from accounts.models import Workspace
 from characters.models import Person, SpeakingProfile, Voice
+from characters.services.consent_policy import VOICE
 from characters.services.persons import person_require_editable
+from characters.services.provenance import provenance_claim
 from media_jobs.engines import SPEECH_ENGINE, get_engine
 from media_jobs.engines.base import EngineError, VoiceProfile
+from media_jobs.provenance import sign as provenance_sign
 from persona_platform.errors import Conflict, InvalidInput
 from persona_platform.media import random_name
 from persona_platform.patch import UNSET, apply_sent
@@ -178,19 +181,27 @@ def _voice_profile(
     )
 
 
+def _sign_speech(path: Path, *, audio_format: str, person: Person | None, engine: str) -> None:
+    """Speech made outside a job carries its C2PA manifest too, signed before anyone receives it."""
+    claim = provenance_claim(person=person, engine=f"{engine} speech", likeness=(VOICE,))
+    provenance_sign(path, fmt=audio_format, claim=claim)
+
+
 PREVIEW_TEXT = "Hi, I'm {name}. This is how I sound."
 
 
 def voice_preview(*, person: Person, text: str | None = None) -> tuple[bytes, float]:
     """A short line spoken now (no job) in the person's voice and settings: WAV bytes and seconds."""
     engine_name, voice = voice_profile_for_person(person=person)
+    speaker = get_engine(SPEECH_ENGINE, engine_name)
     with tempfile.TemporaryDirectory(prefix="voice-preview-") as work_dir:
         try:
-            speech = get_engine(SPEECH_ENGINE, engine_name).synthesize(
+            speech = speaker.synthesize(
                 text=(text or PREVIEW_TEXT.format(name=person.name)).strip(), voice=voice, out_dir=Path(work_dir)
             )
         except EngineError as exc:
             raise InvalidInput(f"The voice could not speak the preview: {exc}") from None
+        _sign_speech(speech.path, audio_format=speech.audio_format, person=person, engine=speaker.name)
         return speech.path.read_bytes(), speech.duration
 
 
@@ -207,10 +218,10 @@ def voice_training_audio(*, voice: Voice) -> Voice:
     if not voice.is_ready:
         raise Conflict(f"Voice {voice.pk} is still being made; ask again once it is ready.")
     engine_name, profile = _voice_profile(voice, speed=1.0, pitch=0.0)
+    speaker = get_engine(SPEECH_ENGINE, engine_name)
     with tempfile.TemporaryDirectory(prefix="voice-training-") as work_dir:
-        speech = get_engine(SPEECH_ENGINE, engine_name).synthesize(
-            text=TRAINING_TEXT, voice=profile, out_dir=Path(work_dir)
-        )
+        speech = speaker.synthesize(text=TRAINING_TEXT, voice=profile, out_dir=Path(work_dir))
+        _sign_speech(speech.path, audio_format=speech.audio_format, person=voice.person, engine=speaker.name)
         with speech.path.open("rb") as handle:
             voice.training_audio.save(random_name("voices/training", speech.audio_format).split("/")[-1], File(handle))
     return voice

@@ -216,12 +216,14 @@ class PortraitVideoRequest:
     """A photo to move and where its MP4 goes: what both ways of moving it share.
 
     `face`: the photo's face when it is already analysed (saves analysing it again); `preview`: a smaller,
-    faster video."""
+    faster video; `disclosure_label`: a small "AI-generated" label burned into a corner of every frame (the
+    visible half of the AI Act's marking; the C2PA manifest is the machine-readable half)."""
 
     photo: np.ndarray  # RGB, height x width x 3, uint8
     out_path: Path
     face: Face | None = None
     preview: bool = False
+    disclosure_label: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -256,6 +256,7 @@ def test_motion_transfer_is_handed_to_the_transfer_module(monkeypatch, photo, fa
             "out_path": work / "out.mp4",
             "face": face,
             "preview": True,
+            "disclosure_label": False,
             "progress": None,
         }
     ]

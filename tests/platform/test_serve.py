@@ -117,7 +117,7 @@ def test_the_supervisor_runs_the_front_door_gunicorn_the_worker_and_beat(server)
     assert len(names) == 4, names
     assert server.health() == {
         "status": "ok", "database": "ok", "broker": "ok", "storage": "ok", "worker": "ok", "beat": "ok",
-        "oldest_queued_seconds": None,
+        "oldest_queued_seconds": None, "provenance": {"signing": "local development certificate"},
     }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The platform's consent routes (`/api/v1/consents`): request, evidence, status."""
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from characters.models import Consent
@@ -8,6 +9,12 @@ from persona_platform.api.fields import MediaUploadField, StrictCharField, UtcDa
 from persona_platform.api.pagination import PageQuerySerializer, paginated_serializer
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1}],
+        "description": "Any dialect's id of the persona: an integer (or its digits) or influgen's `char_…`.",
+    }
+)
 class PersonIdField(serializers.Field):
     """Any dialect's id of a persona: an integer, its digits as a string, or influgen's `char_<ulid>`."""
 

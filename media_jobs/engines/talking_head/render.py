@@ -30,6 +30,7 @@ import numpy as np
 
 from media_jobs.engines.base import EngineError, Face, PortraitVideoRequest, Progress, RenderedVideo
 from media_jobs.engines.face import analyze_face
+from media_jobs.engines.talking_head.disclosure import DisclosureLabel
 from media_jobs.engines.talking_head.encode import VideoWriter
 from media_jobs.engines.talking_head.motion import FaceMotion
 
@@ -474,6 +475,7 @@ def render_request(
         out_path=Path(request.out_path),
         preview=request.preview,
         progress=progress,
+        disclosure_label=request.disclosure_label,
     )
 
 
@@ -491,12 +493,13 @@ def render_video(
     out_path: Path,
     preview: bool = False,
     progress: Callable[[float], None] | None = None,
+    disclosure_label: bool = False,
 ) -> RenderedVideo:
     """Animate the photo's face with `motion` and encode the whole picture, with `audio` if given.
 
     One frame per motion frame at motion.fps. The photo is scaled to at most MAX_SIDE pixels on its
     longer side (PREVIEW_MAX_SIDE and a faster encoder preset for a preview); `face` is the photo's
-    face in the photo's own pixels.
+    face in the photo's own pixels. `disclosure_label` burns a small "AI-generated" label into a corner.
     """
     if motion.frames < 1:
         raise EngineError("Nothing to render: the motion has no frames.")
@@ -520,6 +523,7 @@ def render_video(
     }
     tracks = {name: np.nan_to_num(np.asarray(values, dtype=np.float64)).tolist() for name, values in tracks.items()}
     frame = frame.copy()
+    label = DisclosureLabel(width=width, height=height) if disclosure_label else None
     with VideoWriter(out_path, width=width, height=height, fps=motion.fps, audio=audio, preview=preview) as writer:
         for index in range(motion.frames):
             roi = rig.render(
@@ -531,7 +535,11 @@ def render_video(
             if roi is not current:
                 frame[y0:y1, x0:x1] = roi
                 current = roi
-            writer.write(frame)
+            if label is None:
+                writer.write(frame)
+            else:
+                with label.drawn_on(frame):
+                    writer.write(frame)
             if progress is not None and (index % PROGRESS_EVERY == 0 or index == motion.frames - 1):
                 progress((index + 1) / motion.frames)
     return RenderedVideo(

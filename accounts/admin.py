@@ -61,6 +61,8 @@ class WorkspaceAdmin(ServiceAddAdmin):
     readonly_fields = ["credit_balance", "created_at"]
     exclude = ["webhook_secret_generation", "webhook_secret_rotated_at"]  # shown by the secret's own field
     autocomplete_fields = ["owner"]
+    # A new workspace takes CONSENT_POLICY_DEFAULT and no disclosure label; staff change them on its page.
+    add_fields = ["name", "owner", "plan"]
     inlines = [ApiKeyInline, CreditEntryInline]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

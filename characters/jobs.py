@@ -130,12 +130,8 @@ def run_talking_head(*, job: MediaJob, work_dir: Path, progress: Progress) -> Jo
     )
     renderer = get_engine(TALKING_HEAD_ENGINE)
     video = renderer.render_speech(request, progress=lambda done: progress(25 + int(done * 70)))
-    claim = provenance_claim(
-        person=person,
-        engine=f"{renderer.name} talking head",
-        likeness=("voice", "face"),
-        audio_origin=f"{speaker.name} speech",
-    )
+    claim = provenance_claim(person=person, engine=f"{renderer.name} talking head", likeness=("voice", "face"),
+                             audio_origin=f"{speaker.name} speech")  # fmt: skip
     return _video_output(video, result={"speech_engine": engine_name}, claim=claim)
 
 
@@ -160,12 +156,8 @@ def run_motion_transfer(*, job: MediaJob, work_dir: Path, progress: Progress) ->
     renderer = get_engine(TALKING_HEAD_ENGINE)
     video = renderer.transfer_motion(request, progress=lambda done: progress(5 + int(done * 90)))
     # The persona's face only: the voice heard is the driving video's own.
-    claim = provenance_claim(
-        person=person,
-        engine=f"{renderer.name} talking head",
-        likeness=("face",),
-        audio_origin="the driving video's sound",
-    )
+    claim = provenance_claim(person=person, engine=f"{renderer.name} talking head", likeness=("face",),
+                             audio_origin="the driving video's sound")  # fmt: skip
     return _video_output(video, result={}, claim=claim)
 
 

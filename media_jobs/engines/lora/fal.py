@@ -53,6 +53,7 @@ from media_jobs.engines.base import (
     ShouldStop,
 )
 from media_jobs.engines.http import ProviderClient, json_object, required_key
+from media_jobs.engines.media_types import IMAGE_EXTENSIONS, media_type_of
 
 PROVIDER = "fal"
 STORAGE_TYPE = "fal-cdn-v3"
@@ -281,7 +282,7 @@ def zip_images(images: Sequence[Path], path: Path) -> Path:
         if not image.is_file():
             raise EngineError(f"The training image {image.name} is missing.")
         data = image.read_bytes()
-        if extension := image_extension(data):
+        if extension := IMAGE_EXTENSIONS.get(media_type_of(data[:16]) or ""):
             entries.append((extension, data))
     if not entries:
         raise EngineError("There are no JPEG, PNG or WebP images to train the LoRA on.")
@@ -294,17 +295,6 @@ def zip_images(images: Sequence[Path], path: Path) -> Path:
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     return path
-
-
-def image_extension(data: bytes) -> str | None:
-    """The extension for JPEG, PNG or WebP bytes, None for anything else (captions, videos, stray files)."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 # -- settings and answers -----------------------------------------------------------------------------------

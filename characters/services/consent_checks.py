@@ -17,13 +17,13 @@ from media_jobs.engines.audio import decode_to_mono
 from media_jobs.engines.base import EngineError, FaceAnalyzer
 from media_jobs.engines.recognition import words_matched
 from media_jobs.engines.video import extract_audio, read_frames
-from media_jobs.engines.voice_clone import cosine_similarity
+from media_jobs.engines.voice_clone import SAME_SPEAKER_SIMILARITY, cosine_similarity
 from media_jobs.kinds import Progress
 
 WORDS_MATCHED_MIN = 0.9
 # Resemblyzer cosine at the equal-error point of same- and different-speaker pairs recorded on different
 # devices (docs/CONSENT_VOICE_THRESHOLD.md: EER 5-7%).
-VOICE_SIMILARITY_MIN = 0.67
+VOICE_SIMILARITY_MIN = SAME_SPEAKER_SIMILARITY
 FACE_DISTANCE_MAX = 0.5
 # Liveness: the inner lips' gap (over the face's height) must move, and move with the voice's loudness.
 MOUTH_MOTION_MIN = 0.012

@@ -1,6 +1,7 @@
 """Voices and speaking profiles: which engine speaks for a persona, and how."""
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.files import File
@@ -13,6 +14,7 @@ from characters.services.persons import person_require_editable
 from characters.services.provenance import provenance_claim
 from media_jobs.engines import SPEECH_ENGINE, get_engine
 from media_jobs.engines.base import EngineError, VoiceProfile
+from media_jobs.engines.voice_clone import SAME_SPEAKER_SIMILARITY
 from media_jobs.provenance import sign as provenance_sign
 from persona_platform.errors import Conflict, InvalidInput
 from persona_platform.media import random_name
@@ -225,3 +227,42 @@ def voice_training_audio(*, voice: Voice) -> Voice:
         with speech.path.open("rb") as handle:
             voice.training_audio.save(random_name("voices/training", speech.audio_format).split("/")[-1], File(handle))
     return voice
+
+
+# A local clone is a likeness only when it sounds like the samples' speaker by the same test a consent
+# recording must pass, and clearly more than the built-in voice already did (docs/VOICES.md).
+CLONE_GAIN_MIN = 0.05
+
+
+@dataclass(frozen=True)
+class CloneLikeness:
+    """What a voice route says about how far a voice is its speaker's: a local clone's measured similarity
+    to its samples (0-1) and the pitch shift applied; None where nothing was measured."""
+
+    similarity: float | None
+    pitch_shift_semitones: float | None
+    is_likeness: bool | None
+    status_text: str
+
+
+def clone_likeness(voice: Voice) -> CloneLikeness:
+    if voice.is_built_in:
+        return CloneLikeness(None, None, None, "The built-in voice (Piper); nobody's likeness.")
+    if not voice.is_ready:
+        return CloneLikeness(None, None, None, "Being measured from its samples.")
+    measured = voice.measurements
+    if voice.provider != Voice.Provider.LOCAL or "similarity" not in measured:
+        return CloneLikeness(None, None, None, f"A clone made by {voice.get_provider_display()}.")
+    similarity, base = measured["similarity"], measured.get("base_similarity", 0.0)
+    pitch = measured.get("pitch_semitones", 0.0)
+    is_likeness = similarity >= SAME_SPEAKER_SIMILARITY and similarity - base >= CLONE_GAIN_MIN
+    said = (
+        f"similarity {similarity:.2f} to its samples (the built-in voice: {base:.2f}), pitch shifted "
+        f"{pitch:+.1f} semitones"
+    )
+    if is_likeness:
+        return CloneLikeness(similarity, pitch, True, f"A local clone: {said}.")
+    return CloneLikeness(
+        similarity, pitch, False,
+        f"An approximation, not a likeness: {said}. Set ELEVENLABS_API_KEY for a true clone.",
+    )  # fmt: skip

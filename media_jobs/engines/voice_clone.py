@@ -22,7 +22,8 @@ Measurements, all on 16 kHz mono audio:
   Piper's joe voice scores about 40/s.
 - embedding: Resemblyzer's VoiceEncoder over all samples (embed_speaker), unit norm.
 
-The fit (clone_profile): pitch_semitones = 12 * log2(pitch / the local voice's pitch); speed_factor is
+The fit (clone_profile): pitch_semitones = 12 * log2(pitch / the local voice's pitch), kept within the
+shifts the voice stays intelligible at (PITCH_SEMITONES_RANGE); speed_factor is
 the Piper speed at which the local voice measures the samples' tempo, read off the local voice's
 tempo curve (its rate measured at a few Piper speeds), or the plain rate ratio without a curve.
 """
@@ -54,9 +55,14 @@ MAX_SAMPLE_SECONDS = 300.0
 MAX_TOTAL_SECONDS = 600.0
 SILENCE_DBFS = -50.0  # a sample whose overall RMS is below this holds no usable speech
 PITCH_RANGE_HZ = (50.0, 450.0)  # low male voices to children's
-PITCH_SEMITONES_LIMIT = 12.0
+# The pitch shifts the fit may apply: the farthest, down and up, at which Whisper tiny.en still hears the
+# shifted local voice with a word error rate of at most 5% (bench/pitch_intelligibility.py, docs/VOICES.md).
+PITCH_SEMITONES_RANGE = (-4.0, 6.0)
 SPEED_FACTOR_RANGE = (0.5, 2.0)
 EMBEDDING_SIZE = 256
+# Cosine similarity of two recordings' embeddings at which "the same speaker" is as often wrongly refused as
+# "another speaker" wrongly accepted, across recording devices (docs/CONSENT_VOICE_THRESHOLD.md).
+SAME_SPEAKER_SIMILARITY = 0.67
 TEMPO_SPEEDS = (0.7, 1.0, 1.4, 2.0)  # Piper speeds the local voice's tempo curve is measured at
 
 # The rate measure (see the module docstring).
@@ -269,12 +275,14 @@ def clone_profile(
 ) -> dict:
     """The adjustments that take the local voice (`base`) to the measured speaker's pitch and tempo.
 
-    pitch_semitones = 12 * log2(pitch / base pitch), clamped to +-12. speed_factor = rate / base rate,
-    clamped to 0.5-2.0; with a tempo_curve (local_voice_tempo_curve: the rate the local voice measures
-    at each Piper speed) it is instead the Piper speed at which the local voice measures the samples'
-    rate, which corrects for Piper's speed and the rate measure both being compressive (Piper at speed
-    2.0 measures only about 1.35 times its speed-1 rate). These are the keys voice_profile_for_speech
-    reads from a local voice.
+    pitch_semitones = 12 * log2(pitch / base pitch), clamped to PITCH_SEMITONES_RANGE (-4 to +6): beyond
+    it the shifted voice is no longer reliably understood, so a distant speaker (a female voice sits about
+    an octave above the local one) gets the nearest intelligible pitch, not their own.
+    speed_factor = rate / base rate, clamped to 0.5-2.0; with a tempo_curve (local_voice_tempo_curve: the
+    rate the local voice measures at each Piper speed) it is instead the Piper speed at which the local
+    voice measures the samples' rate, which corrects for Piper's speed and the rate measure both being
+    compressive (Piper at speed 2.0 measures only about 1.35 times its speed-1 rate). These are the keys
+    voice_profile_for_speech reads from a local voice.
     """
     semitones = 12.0 * math.log2(measurements.median_pitch_hz / base.median_pitch_hz)
     if tempo_curve:
@@ -282,7 +290,7 @@ def clone_profile(
     else:
         speed = measurements.speaking_rate / base.speaking_rate
     return {
-        "pitch_semitones": round(float(max(-PITCH_SEMITONES_LIMIT, min(PITCH_SEMITONES_LIMIT, semitones))), 3),
+        "pitch_semitones": round(float(max(PITCH_SEMITONES_RANGE[0], min(PITCH_SEMITONES_RANGE[1], semitones))), 3),
         "speed_factor": round(float(max(SPEED_FACTOR_RANGE[0], min(SPEED_FACTOR_RANGE[1], speed))), 3),
     }
 

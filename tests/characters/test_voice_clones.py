@@ -12,7 +12,7 @@ import pytest
 
 from characters.models import Voice
 from characters.services.voice_clones import voice_clone_start, voice_samples_delete
-from characters.services.voices import speaking_profile_create, voice_profile_for_speech
+from characters.services.voices import clone_likeness, speaking_profile_create, voice_profile_for_speech
 from media_jobs.engines.audio import decode_to_mono, median_pitch_hz
 from media_jobs.engines.base import VoiceProfile
 from media_jobs.engines.speech.piper import PiperSpeech
@@ -105,6 +105,14 @@ def test_a_clone_job_measures_the_samples_and_gives_the_person_the_voice(
     response = api_client.get(f"/api/v1/persons/{person.pk}")
     assert response.status_code == 200
     body = response.json()
+    listed = {v["id"]: v for v in api_client.get("/api/v1/voices").json()["voices"]}
+    shown = listed[str(voice.pk)]
+    assert (shown["similarity"], shown["pitch_shift_semitones"]) == (
+        measured["similarity"],
+        measured["pitch_semitones"],
+    )
+    assert shown["likeness"] is True
+    assert listed["local"]["similarity"] is None and listed["local"]["likeness"] is None
     assert body["has_voice"] is True
     assert body["voice_provider"] == "local"
     assert body["voice_id"] == f"local_{voice.pk}"
@@ -300,3 +308,21 @@ def test_a_clone_that_ends_without_running_to_its_end_leaves_nothing(
     assert stored_samples(media_root) == []
     person.refresh_from_db()
     assert person.voice_id is None
+
+
+@pytest.mark.parametrize(
+    ("similarity", "base", "likeness"),
+    [(0.86, 0.62, True), (0.613, 0.610, False), (0.561, 0.493, False)],  # the last two: the measures
+)
+def test_a_clone_no_closer_than_the_built_in_voice_is_called_an_approximation(workspace, similarity, base, likeness):
+    voice = Voice.objects.create(
+        workspace=workspace, name="Clone", provider=Voice.Provider.LOCAL, provider_voice_id="local_x",
+        measurements={"similarity": similarity, "base_similarity": base, "pitch_semitones": 7.5},
+    )  # fmt: skip
+    report = clone_likeness(voice)
+    assert (report.similarity, report.pitch_shift_semitones, report.is_likeness) == (similarity, 7.5, likeness)
+    if likeness:
+        assert report.status_text.startswith("A local clone: similarity 0.86")
+    else:
+        assert report.status_text.startswith("An approximation, not a likeness:")
+        assert "ELEVENLABS_API_KEY" in report.status_text

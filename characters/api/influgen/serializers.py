@@ -11,7 +11,7 @@ from characters.models import LoraModel, ReferenceImage
 from characters.services.characters import PROFILE_OBJECT_MAX_BYTES, face_consistency_tier
 from characters.services.lora import BASE_MODELS, MAX_IMAGES, MIN_IMAGES, RANK_RANGE, STEPS_RANGE
 from characters.services.media import PREVIEW_SCRIPT_CHARS
-from characters.services.voices import VOICE_SETTING_RANGES
+from characters.services.voices import VOICE_SETTING_RANGES, clone_likeness
 from persona_platform.api.dialects import VENDOR_JOB_STATUS_WORDS
 from persona_platform.api.fields import (
     AbsoluteFileUrlField,
@@ -265,6 +265,17 @@ class VoiceSerializer(serializers.Serializer):
     character_id = serializers.SerializerMethodField()
     settings = serializers.JSONField(read_only=True)
     created_at = UtcDateTimeField(allow_null=True)
+    similarity = serializers.SerializerMethodField(
+        help_text="A local clone's measured speaker similarity to its samples, 0-1 (an extension); null otherwise."
+    )
+    pitch_shift_semitones = serializers.SerializerMethodField(
+        help_text="The pitch shift a local clone applies to the built-in voice (an extension); null otherwise."
+    )
+    likeness = serializers.SerializerMethodField(
+        help_text="Whether a local clone sounds like its speaker (docs/VOICES.md) or only approximates it; null "
+        "where nothing was measured (an extension)."
+    )
+    status_text = serializers.SerializerMethodField(help_text="What the voice is, in words (an extension).")
 
     def get_id(self, voice) -> str:
         return "local" if voice.is_built_in else str(voice.pk)
@@ -276,6 +287,21 @@ class VoiceSerializer(serializers.Serializer):
     @extend_schema_field(serializers.ChoiceField(choices=VOICE_STATUSES))
     def get_status(self, voice) -> str:
         return "ready" if voice.is_ready else "processing"
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_similarity(self, voice) -> float | None:
+        return clone_likeness(voice).similarity
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_pitch_shift_semitones(self, voice) -> float | None:
+        return clone_likeness(voice).pitch_shift_semitones
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True))
+    def get_likeness(self, voice) -> bool | None:
+        return clone_likeness(voice).is_likeness
+
+    def get_status_text(self, voice) -> str:
+        return clone_likeness(voice).status_text
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_character_id(self, voice) -> str | None:

@@ -31,7 +31,8 @@ pytestmark = pytest.mark.django_db
 LOCAL_VOICE = {
     "id": "local", "name": "Joe (US English, local)", "description": "The built-in neural voice.",
     "provider": "local", "category": "premade", "status": "ready", "character_id": None, "settings": {},
-    "created_at": None,
+    "created_at": None, "similarity": None, "pitch_shift_semitones": None, "likeness": None,
+    "status_text": "The built-in voice (Piper); nobody's likeness.",
 }  # fmt: skip
 VOICE_FIELDS = list(LOCAL_VOICE)
 # The seed's example JSON clone request, as written.
@@ -264,7 +265,8 @@ def test_the_seed_clone_request_gives_the_character_the_voice(
             "id": str(voice.pk), "name": "Mila Voice", "description": "Warm luxury wellness narrator",
             "provider": "local", "category": "cloned", "status": "processing",
             "character_id": character.character_id, "settings": SEED_VOICE_SETTINGS,
-            "created_at": response.json()["voice"]["created_at"],
+            "created_at": response.json()["voice"]["created_at"], "similarity": None,
+            "pitch_shift_semitones": None, "likeness": None, "status_text": "Being measured from its samples.",
         },
         "settings": {},
     }  # fmt: skip

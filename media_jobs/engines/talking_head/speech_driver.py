@@ -141,6 +141,10 @@ def _bridge_word_gaps(phonemes: Sequence[PhonemeTiming]) -> list[PhonemeTiming]:
     return out
 
 
+# An opening this small moves no pixel: frames the smoothing only grazes stay exactly shut.
+UNSEEN_OPENING = 1e-3
+
+
 def mouth_tracks(
     phonemes: Sequence[PhonemeTiming], level: np.ndarray, *, fps: int = FPS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -172,6 +176,7 @@ def mouth_tracks(
     # next frame's loudness counts too, so the lips may part just before a sound after a pause.
     gain = np.clip(np.maximum(level, np.append(level[1:], 0.0)), 0.0, 1.0) ** 0.8
     jaw_open = np.clip(jaw_frames * (0.2 + 0.65 * gain) * (gain > 0), 0.0, 1.0)
+    jaw_open[jaw_open < UNSEEN_OPENING] = 0.0  # the smoothing's far tail: shut, not a hair open
     mouth_width = np.clip(width_frames * np.minimum(1.0, 2.0 * gain), -1.0, 1.0)
     return jaw_open.astype(np.float32), mouth_width.astype(np.float32)
 

@@ -133,9 +133,10 @@ def test_the_local_voice_measures_faster_at_every_higher_speed(base, tempo_curve
 def test_the_clone_of_a_higher_voice_shifts_the_local_voice_up_by_that_much(higher, plain, base, tempo_curve):
     profile = clone_profile(higher, base, tempo_curve=tempo_curve)
     assert profile["pitch_semitones"] == pytest.approx(5, abs=1.5)
-    # exactly: 5 semitones plus where Piper's intonation puts these words relative to the reference
+    # 5 semitones plus where Piper's intonation puts these words relative to the reference; Piper's random
+    # noise moves each synthesis's median pitch by up to about half a semitone, `higher` and `plain` apart
     intonation = 12 * np.log2(plain.median_pitch_hz / base.median_pitch_hz)
-    assert profile["pitch_semitones"] == pytest.approx(5 + intonation, abs=0.75)
+    assert profile["pitch_semitones"] == pytest.approx(5 + intonation, abs=1.0)
     assert 0.7 <= profile["speed_factor"] <= 1.3  # a pitch shift keeps the tempo (+-12% from the words)
 
 

@@ -1,6 +1,10 @@
-"""Assertions shared by the dialect tests, one per envelope, and a stand-in for a job kind's runner."""
+"""Assertions shared by the dialect tests, one per envelope, a stand-in for a job kind's runner, and test audio."""
 
 import dataclasses
+import io
+import wave
+
+import numpy as np
 
 from media_jobs.kinds import job_kinds
 
@@ -38,3 +42,14 @@ def assert_bhuman_error(response, status: int, message_contains: str = "") -> di
 def replace_runner(monkeypatch, kind: str, run) -> None:
     """Run `kind`'s jobs with `run` for this test (the registered kind keeps its hooks)."""
     monkeypatch.setitem(job_kinds(), kind, dataclasses.replace(job_kinds()[kind], run=run))
+
+
+def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
+    """Float samples in [-1, 1] as a 16-bit mono WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return out.getvalue()

@@ -9,7 +9,6 @@ local talking-head renderer). Celery runs eagerly: a job runs when its transacti
 import base64
 import io
 import subprocess
-import wave
 from datetime import timedelta
 
 import numpy as np
@@ -28,23 +27,13 @@ from media_jobs.engines.speech.piper import PiperSpeech
 from media_jobs.engines.talking_head import LocalTalkingHead
 from media_jobs.models import MediaJob
 from tests import factories
-from tests.helpers import assert_vendor_error
+from tests.helpers import assert_vendor_error, wav_bytes
 
 SAMPLE_TEXT = "Good afternoon, and thank you for calling. We will answer your question as soon as we can."
 
 
 def speak(text: str, out_dir, *, pitch: float = 0.0):
     return PiperSpeech().synthesize(text=text, voice=VoiceProfile(pitch_semitones=pitch), out_dir=out_dir)
-
-
-def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return out.getvalue()
 
 
 @pytest.fixture

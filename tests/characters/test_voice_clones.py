@@ -4,9 +4,6 @@ The "speaker" is Piper's own voice 5 semitones higher, uploaded as an MP3, so we
 must sound like. Celery runs eagerly in tests: the job runs when the creating transaction commits.
 """
 
-import io
-import wave
-
 import numpy as np
 import pytest
 
@@ -19,7 +16,7 @@ from media_jobs.engines.speech.piper import PiperSpeech
 from media_jobs.models import MediaJob
 from persona_platform.errors import InvalidInput, InvalidMedia, MediaTooLarge
 from tests import factories
-from tests.helpers import replace_runner
+from tests.helpers import replace_runner, wav_bytes
 
 SAMPLE_TEXT = (
     "Good afternoon, and thank you for calling. Our team is available from nine to five on weekdays, "
@@ -32,16 +29,6 @@ PITCH_RANGE = {"fmin": 40.0, "fmax": 400.0}
 def pitch_of(path) -> float:
     samples, rate = decode_to_mono(path)
     return median_pitch_hz(samples, rate, **PITCH_RANGE)
-
-
-def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")

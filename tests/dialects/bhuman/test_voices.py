@@ -6,7 +6,6 @@ Celery runs eagerly: a clone job runs when the request's transaction commits.
 """
 
 import base64
-import io
 import wave
 
 import numpy as np
@@ -19,7 +18,7 @@ from media_jobs.engines.speech.piper import PiperSpeech
 from media_jobs.models import MediaJob
 from tests import factories
 from tests.fake_http import serving
-from tests.helpers import assert_bhuman_error, stored_files
+from tests.helpers import assert_bhuman_error, stored_files, wav_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -161,16 +160,6 @@ def test_a_training_url_of_a_voice_still_being_made_is_409(api_client, persona, 
 
     assert_bhuman_error(response, 409, "still being made")
     assert not Voice.objects.get(pk=int(voice_id)).training_audio
-
-
-def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as audio:
-        audio.setnchannels(1)
-        audio.setsampwidth(2)
-        audio.setframerate(rate)
-        audio.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return out.getvalue()
 
 
 NOT_A_RECORDING = {

@@ -12,8 +12,19 @@ from persona_platform.admin import ReadOnlyInline, media_player
 ERROR_PREVIEW, NAME_PREVIEW = 60, 18
 
 
+class ServiceRowsAdmin(admin.ModelAdmin):
+    """Rows that only the services write (jobs, webhook deliveries): staff read every field and add none.
+    Actions still change them, through the services."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, *(field.name for field in self.model._meta.fields)]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
 @admin.register(MediaJob)
-class MediaJobAdmin(admin.ModelAdmin):
+class MediaJobAdmin(ServiceRowsAdmin):
     """Jobs are made by the services that run them; staff (and the Support group) watch, retry and cancel."""
 
     # Short columns, so that the list and its error column fit a 1366 px screen beside the filters.
@@ -22,7 +33,7 @@ class MediaJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "created_at"]
     search_fields = ["=id", "name", "workspace__name", "workspace__owner__email", "person__name", "error"]
     list_select_related = ["workspace"]
-    readonly_fields = ["result_player", "input_player", *(field.name for field in MediaJob._meta.fields)]
+    readonly_fields = ["result_player", "input_player"]
     fieldsets = [
         (None, {"fields": ["kind", "name", "status", "progress", "attempts", "error", "workspace", "person"]}),
         ("Media", {"fields": ["result_player", "result_file", "input_player", "input_file", "result"]}),
@@ -31,9 +42,6 @@ class MediaJobAdmin(admin.ModelAdmin):
     ]
     actions = ["retry", "cancel"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False  # jobs are made by the services that run them
 
     def get_urls(self):
         opts = self.opts
@@ -168,12 +176,8 @@ class WebhookAttemptInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ServiceRowsAdmin):
     list_display = ["id", "event_type", "url", "status", "attempts", "next_attempt_at", "delivered_at", "job"]
     list_filter = ["status", "event_type"]
     search_fields = ["url", "message_id", "=job__id"]
-    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
     inlines = [WebhookAttemptInline]
-
-    def has_add_permission(self, request) -> bool:
-        return False

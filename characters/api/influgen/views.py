@@ -90,6 +90,8 @@ CharacterPage = paginated_serializer("CharacterPage", "characters", CharacterSer
 SpeechGenerationEnvelope = wrapped("SpeechGenerationEnvelope", "generation", SpeechGenerationSerializer)
 SpeechGenerationPage = paginated_serializer("SpeechGenerationPage", "generations", SpeechGenerationSerializer)
 MULTIPART = [BoundedJSONParser, MultiPartParser]
+# Where a 201 that answers in the character envelope points: the character itself.
+CHARACTER_LOCATION = Location("influgen-characters:character-detail", {"character_id": "character.id"})
 
 
 def _uploads(request, fields: tuple[str, ...]) -> list[tuple[str, bytes]]:
@@ -114,7 +116,7 @@ class CharacterView(InflugenView):
 
 @list_schema("List characters", CharacterPage)
 class CharacterListView(PagedListMixin, CharacterView):
-    created_location = Location("influgen-characters:character-detail", {"character_id": "character.id"})
+    created_location = CHARACTER_LOCATION
 
     def rows(self, query):
         """Your workspace's characters, newest first, with `page` and `limit`."""
@@ -187,7 +189,7 @@ class CharacterDefaultView(CharacterView):
 
 
 class CharacterDuplicateView(CharacterView):
-    created_location = Location("influgen-characters:character-detail", {"character_id": "character.id"})
+    created_location = CHARACTER_LOCATION
 
     @extend_schema(
         summary="Duplicate a character",
@@ -204,7 +206,7 @@ class CharacterDuplicateView(CharacterView):
 class ReferenceImageView(CharacterView):
     large_body = True  # media or documents: API_MAX_BODY_BYTES, not API_MAX_JSON_BODY_BYTES
     # A reference image has no route of its own: the character lists its reference images.
-    created_location = Location("influgen-characters:character-detail", {"character_id": "character.id"})
+    created_location = CHARACTER_LOCATION
     parser_classes = [MultiPartParser]
     FIELDS = ("file", "image", "reference_image")
 

@@ -17,13 +17,9 @@ from characters.api.persons.serializers import (
 from characters.selectors import person_get, person_list
 from characters.services.persons import person_create, person_delete, person_update
 from characters.services.photos import photo_from_base64
-from persona_platform.api.dialects import PERSONS, DialectView, Location
-from persona_platform.api.dialects.base import ItemMixin, item_schema
+from persona_platform.api.dialects.base import ItemMixin, Location, item_schema
+from persona_platform.api.dialects.persons import PersonsView
 from persona_platform.api.schema import error_responses
-
-
-class PersonsView(DialectView):
-    dialect = PERSONS
 
 
 class PersonListView(PersonsView):
@@ -109,7 +105,7 @@ class PersonDetailView(ItemMixin, PersonsView):
 
         The demo person cannot be deleted (403).
         """
-        person_delete(person=person_get(workspace=request.auth.workspace, person_id=person_id))
+        person_delete(person=self.item(person_id=person_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -20,9 +20,12 @@ from persona_platform.api.dialects.platform import PlatformView
 from persona_platform.api.parsers import BoundedJSONParser
 from persona_platform.api.schema import error_responses
 
+# Where a request for a consent and its recording's receipt point: the consent, to poll.
+CONSENT_LOCATION = Location("consents:consent-detail", {"consent_id": "id"})
+
 
 class ConsentListView(PlatformView):
-    created_location = Location("consents:consent-detail", {"consent_id": "id"})
+    created_location = CONSENT_LOCATION
 
     @extend_schema(
         summary="Request a consent",
@@ -58,7 +61,7 @@ class ConsentDetailView(ItemMixin, PlatformView):
 class ConsentEvidenceView(PlatformView):
     large_body = settings.API_MAX_EVIDENCE_BODY_BYTES
     parser_classes = [BoundedJSONParser, MultiPartParser]
-    created_location = Location("consents:consent-detail", {"consent_id": "id"})
+    created_location = CONSENT_LOCATION
 
     @extend_schema(
         summary="Send a consent's recording",

@@ -14,6 +14,13 @@ from persona_platform.api.fields import (
 from persona_platform.api.pagination import PageQuerySerializer, paginated_serializer
 
 
+class TwinToneNamedSerializer(serializers.Serializer):
+    """What persona and replica answers both begin with: the string id and the name."""
+
+    id = serializers.CharField(source="pk", read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
 class TwinToneVoiceSettingsSerializer(serializers.Serializer):
     pitch = StrictFloatField(
         required=False, min_value=-12, max_value=12, help_text="Pitch shift in semitones; 0 keeps the voice's own."
@@ -28,11 +35,9 @@ class TwinToneVoiceSettingsOutputSerializer(serializers.Serializer):
     speed = serializers.FloatField(read_only=True)
 
 
-class TwinTonePersonaFieldsSerializer(serializers.Serializer):
+class TwinTonePersonaFieldsSerializer(TwinToneNamedSerializer):
     """The fields every persona answer begins with."""
 
-    id = serializers.CharField(source="pk", read_only=True)
-    name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
 
 
@@ -71,11 +76,9 @@ class TwinTonePersonaUpdateSerializer(serializers.Serializer):
     voice_settings = TwinToneVoiceSettingsSerializer(required=False)
 
 
-class TwinToneReplicaSerializer(serializers.Serializer):
+class TwinToneReplicaSerializer(TwinToneNamedSerializer):
     """A replica (list items, create and GET): the persona whose face videos animate."""
 
-    id = serializers.CharField(source="pk", read_only=True)
-    name = serializers.CharField(read_only=True)
     status = serializers.SerializerMethodField(
         help_text="`ready` when the replica has a portrait videos can animate, `needs_photo` when not."
     )

@@ -144,6 +144,9 @@ class Conversation(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    live_url = models.CharField(
+        max_length=300, blank=True, help_text="The live process that holds its media session (its base URL)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -176,3 +179,19 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+
+class LiveProcess(models.Model):
+    """A process that holds live conversations (`manage.py live`), as it last reported itself: conversations are
+    routed to the least busy one heard from lately, and /healthz shows them."""
+
+    url = models.CharField(max_length=300, unique=True, help_text="Where browsers reach it (LIVE_PUBLIC_URL).")
+    sessions = models.PositiveIntegerField(default=0)
+    max_sessions = models.PositiveIntegerField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "live processes"
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.sessions}/{self.max_sessions})"

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -53,6 +54,17 @@ class HealthProvenanceSerializer(serializers.Serializer):
     )
 
 
+class HealthLiveProcessSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="Where browsers reach it (LIVE_PUBLIC_URL).")
+    sessions = serializers.IntegerField()
+    max_sessions = serializers.IntegerField()
+
+
+class HealthLiveSerializer(serializers.Serializer):
+    processes = HealthLiveProcessSerializer(many=True)
+    sessions = serializers.IntegerField(help_text="Live sessions held by all of them together.")
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "error"])
     database = serializers.CharField(help_text="`ok` or `error: <kind>`")
@@ -64,6 +76,9 @@ class HealthSerializer(serializers.Serializer):
         allow_null=True, help_text="How long the oldest queued job has waited; null when none waits."
     )
     provenance = HealthProvenanceSerializer()
+    live = HealthLiveSerializer(
+        help_text="The live-conversation processes heard from in the last few seconds and the sessions they hold."
+    )
 
 
 class HealthView(APIView):
@@ -102,4 +117,10 @@ class HealthView(APIView):
         if settings.HEALTH_REQUIRES_WORKERS and any(body[name] not in ("ok", "starting") for name in COMPONENTS):
             body["status"] = "error"
         body["provenance"] = {"signing": signing_source()}
+        for name, path in settings.HEALTH_REPORTS.items():  # reports of the apps above this one (settings name them)
+            try:
+                body[name] = import_string(path)()
+            except Exception as exc:  # the database is down: already reported above
+                logger.warning("healthz: %s unreadable: %s", name, exc)
+                body[name] = None
         return Response(body, status=200 if body["status"] == "ok" else 503)

@@ -14,9 +14,10 @@ class DomainError(Exception):
         super().__init_subclass__(**kwargs)
         cls.kind, cls.status = kind or cls.kind, status or cls.status
 
-    def __init__(self, message: str, *, details: dict | None = None):
+    def __init__(self, message: str, *, details: dict | None = None, retry_after: int | None = None):
         super().__init__(message)
         self.message, self.details = message, details or {}
+        self.retry_after = retry_after  # seconds, sent as Retry-After: when trying again may succeed
 
 
 class InvalidInput(DomainError, kind="ValidationError", status=422):

@@ -267,6 +267,24 @@ CONVERSATION_AUDIO_WAIT_SECONDS = env_int("CONVERSATION_AUDIO_WAIT_SECONDS", 30)
 # Longest script a talking-head video speaks, and a preview's.
 MAX_SCRIPT_CHARS = env_int("MAX_SCRIPT_CHARS", 5000)
 
+# Live conversations (knowledge.live, docs/LIVE.md): WebRTC sessions held by `manage.py live` processes.
+LIVE_PORT = env_int("LIVE_PORT", 8001)
+# Where browsers reach this host's live process; conversation_url and webrtc_offer_url start with it.
+LIVE_PUBLIC_URL = env.str("LIVE_PUBLIC_URL", default=f"http://127.0.0.1:{LIVE_PORT}").rstrip("/")
+LIVE_TOKEN_TTL_SECONDS = env_int("LIVE_TOKEN_TTL_SECONDS", 3600)
+LIVE_IDLE_SECONDS = env_int("LIVE_IDLE_SECONDS", 120)  # no speech (or typing) this long ends the conversation
+LIVE_MAX_SECONDS = env_int("LIVE_MAX_SECONDS", 1800)
+# Sessions one live process holds at the latency targets (bench/live_latency.py measures it on one core).
+LIVE_MAX_SESSIONS = env_int("LIVE_MAX_SESSIONS", 2)
+# STUN/TURN servers for both sides, as RTCPeerConnection's iceServers: [{"urls": [...], "username": ..., ...}].
+LIVE_ICE_SERVERS = env.json("LIVE_ICE_SERVERS", default=[])
+if not isinstance(LIVE_ICE_SERVERS, list) or not all(
+    isinstance(server, dict) and server.get("urls") for server in LIVE_ICE_SERVERS
+):
+    raise ImproperlyConfigured('LIVE_ICE_SERVERS must be a JSON list of {"urls": ...} objects.')
+# /healthz reports these besides its own checks: name -> a function answering a JSON-able value.
+HEALTH_REPORTS = {"live": "knowledge.live.registry.live_health"}
+
 # Consent (characters.services.consents, docs/CONSENT.md): a new workspace's policy, `record` or `enforce`.
 CONSENT_POLICY_DEFAULT = env.str("CONSENT_POLICY_DEFAULT", default="record")
 if CONSENT_POLICY_DEFAULT not in ("record", "enforce"):
@@ -306,19 +324,15 @@ LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="") or "gpt-4o-mini"
 LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 60)
 ENGINE_TIMEOUT_SECONDS = env_int("ENGINE_TIMEOUT_SECONDS", 60)
-# Which engine serves each capability (media_jobs.engines.get_engine): a name from ENGINE_CLASSES, or a list of
-# names of which the first configured one is used, decided at each call ("openai" while LLM_BASE_URL is set).
+# Which engine serves a capability that has a choice (media_jobs.engines.get_engine): a name from ENGINE_CLASSES, or a
+# list of names of which the first configured one is used, decided at each call ("openai" while LLM_BASE_URL is
+# set). A capability with one engine class and no entry here uses that class; "" means none (a 503 where needed).
 ENGINES: dict[str, str | list[str]] = {
     "speech": env.str("SPEECH_ENGINE", default="") or ("elevenlabs" if ELEVENLABS_API_KEY else "piper"),
-    "voice_analysis": "local",
     "voice_clone": "elevenlabs" if ELEVENLABS_API_KEY else "",
-    "face": "dlib",
     "talking_head": env.str("TALKING_HEAD_ENGINE", default="") or "local",
     "lora": env.str("LORA_ENGINE", default="fal" if FAL_KEY else ""),
     "responder": ["openai", "local"],
-    "speech_recognition": "whisper",
-    "voice_activity": "",
-    "noop": "noop",
 }
 # capability → name → engine class; each capability's Protocol is in media_jobs.engines.base.
 ENGINE_CLASSES: dict[str, dict[str, str]] = {
@@ -336,7 +350,7 @@ ENGINE_CLASSES: dict[str, dict[str, str]] = {
         "openai": "knowledge.responders.OpenAICompatibleResponder",
     },
     "speech_recognition": {"whisper": "media_jobs.engines.recognition.WhisperRecognizer"},
-    "voice_activity": {},
+    "voice_activity": {"webrtc": "media_jobs.engines.vad.WebRtcVad"},
     "noop": {"noop": "media_jobs.engines.noop.NoopEngine"},
 }
 
@@ -409,6 +423,7 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "persona_platform.api.dialects.VENDOR_JOB_STATUS_WORDS",
         "LoraStatusEnum": "characters.api.influgen.serializers.LORA_STATUSES",
         "VoiceStatusEnum": "characters.api.influgen.serializers.VOICE_STATUSES",
+        "ConversationStatusEnum": "knowledge.api.twintone.serializers.CONVERSATION_STATUSES",
     },
 }
 

@@ -32,6 +32,7 @@ urlpatterns = [
     ),
     path("v1/", include("characters.api.twintone.urls", namespace="twintone")),
     path("v1/", include("knowledge.api.twintone.urls", namespace="twintone-conversations")),
+    path("live/", include("knowledge.live.urls", namespace="live")),
     path("persona/api/", include("characters.api.bhuman.urls", namespace="bhuman-persona")),
     path("persona/voice/<dbid:embed_name>", bhuman_views.VoiceTrainingUrlView.as_view(), name="bhuman-voice-training"),
     path("voice/api/v2/voice/generate", bhuman_views.VoiceGenerateView.as_view(), name="bhuman-voice-generate"),

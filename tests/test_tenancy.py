@@ -41,6 +41,9 @@ NOT_TENANT_SCOPED = {
     "/api/docs": "Swagger UI over that document: the same for every caller, no workspace data",
     "/api/redoc": "ReDoc over that document: the same for every caller, no workspace data",
     "/docs/": "the project's Markdown documents (docs/*.md), read-only: the same for every caller, no workspace data",
+    "/live/": "a live conversation's page, WebRTC offer and end button: no API key; the offer and end routes take the "
+    "conversation token, which names one conversation (another conversation's token is a 401, "
+    "tests/knowledge/test_live.py), and the page holds no data until the token is used",
     "/media/": "stored files by storage path: the media URLs the API hands out answer GET without a key (the "
     "contract), their file names are random and unguessable, and no workspace id is in them",
 }

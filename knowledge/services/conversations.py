@@ -24,13 +24,14 @@ class ConversationEnded(Conflict):
     pass
 
 
-def conversation_create(*, person: Person, user_id: str = "", name: str = "") -> Conversation:
+def conversation_create(*, person: Person, user_id: str = "", name: str = "", live_url: str = "") -> Conversation:
     return Conversation.objects.create(
         workspace_id=person.workspace_id,
         person=person,
         user_id=user_id,
         name=name,
         public_id=f"chat_{secrets.token_urlsafe(12)}",
+        live_url=live_url,
     )
 
 

@@ -53,11 +53,13 @@ NOOP_RUNNER: Capability[NoopRunner] = Capability("noop")
 def get_engine(capability: Capability[EngineT], name: str | None = None) -> EngineT:
     """The engine settings chose for this capability (or the one named), one instance per process.
 
-    settings.ENGINES gives a name, or a list of names: then the first whose class says it is configured
+    settings.ENGINES gives a name (a capability with one class and no entry there uses that class; "" means none), or
+    a list of names: then the first whose class says it is configured
     (`is_configured()`, where the class has one) is chosen at each call, so settings changed at run time count.
     """
     classes: dict[str, str] = settings.ENGINE_CLASSES.get(capability.name, {})
-    choice: str | list[str] | tuple[str, ...] = name or settings.ENGINES.get(capability.name) or ()
+    sole = next(iter(classes)) if len(classes) == 1 else ""  # one engine class: no choice to make in ENGINES
+    choice: str | list[str] | tuple[str, ...] = name or settings.ENGINES.get(capability.name, sole) or ()
     names = [choice] if isinstance(choice, str) else list(choice)
     for candidate in names:
         path = classes.get(candidate)

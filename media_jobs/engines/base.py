@@ -387,6 +387,10 @@ class SpeechRecognizer(Protocol):
         """`language` ("en") skips detection when the caller knows it; empty lets the engine detect it."""
         ...
 
+    def transcribe_samples(self, *, samples: np.ndarray, language: str = "") -> Transcript:
+        """16 kHz mono float samples of one utterance (a live turn), transcribed as fast as the engine can."""
+        ...
+
 
 @dataclass(frozen=True)
 class SpeechSegment:
@@ -398,16 +402,18 @@ class SpeechSegment:
 
 
 class VoiceActivityDetector(Protocol):
-    """Splits a live stream of PCM audio into speech and non-speech, so a conversation knows when a visitor has
-    finished speaking.
+    """Says whether a short frame of PCM audio is speech, so a live conversation knows when a visitor starts and
+    stops speaking.
 
     Frames are 16-bit little-endian mono PCM at `sample_rate`, each `frame_ms` long (engines may accept only some
-    lengths, e.g. 10, 20 or 30 ms, and raise EngineError for others). Segments follow each other without gaps,
-    alternate between speech and non-speech, and are yielded as soon as each one ends, the last one when the
-    frames do.
+    rates and lengths, e.g. 8/16/32/48 kHz and 10, 20 or 30 ms, and raise EngineError for others). `segments`
+    splits a stream of such frames: segments follow each other without gaps, alternate between speech and
+    non-speech, and are yielded as soon as each one ends, the last one when the frames do.
     """
 
     name: ClassVar[str]
+
+    def is_speech(self, frame: bytes, *, sample_rate: int) -> bool: ...
 
     def segments(self, frames: Iterable[bytes], *, sample_rate: int, frame_ms: int = 30) -> Iterator[SpeechSegment]: ...
 

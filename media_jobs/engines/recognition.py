@@ -61,9 +61,30 @@ class WhisperRecognizer:
     name: ClassVar[str] = "whisper"
 
     def transcribe(self, *, audio: Path, language: str = "") -> Transcript:
-        if language not in ("", LANGUAGE):
-            raise EngineError(f"This recognizer knows English ({LANGUAGE!r}) only, not {language!r}.", retryable=False)
-        samples = _decode(Path(audio))
+        _require_english(language)
+        return self._transcribe(_decode(Path(audio)), beam_size=BEAM_SIZE, vad_filter=True)
+
+    def transcribe_samples(self, *, samples: np.ndarray, language: str = "") -> Transcript:
+        """A live utterance, already cut by a voice-activity detector, transcribed for a visitor who is waiting.
+
+        Whisper's encoder always reads 30 s of audio (0.6 s of CPU on tiny.en, whatever was said); here it reads
+        the utterance and a second of padding instead, greedily decoded (0.1–0.25 s for a question). A window
+        that short makes Whisper prone to saying the last sentence again, so the text is cut where its
+        timestamps say speech has ended and where it starts to repeat itself; nothing heard falls back to
+        the full window.
+        """
+        _require_english(language)
+        samples = np.asarray(samples, dtype=np.float32)
+        if not len(samples):
+            return Transcript(text="", language=LANGUAGE, duration=0.0)
+        text = _short_window_text(samples)
+        if not text:
+            return self._transcribe(samples, beam_size=1, vad_filter=False, word_timings=False)
+        return Transcript(text=text, language=LANGUAGE, duration=len(samples) / SAMPLE_RATE)
+
+    def _transcribe(
+        self, samples: np.ndarray, *, beam_size: int, vad_filter: bool, word_timings: bool = True
+    ) -> Transcript:
         duration = len(samples) / SAMPLE_RATE
         if not len(samples):
             return Transcript(text="", language=LANGUAGE, duration=0.0)
@@ -72,9 +93,10 @@ class WhisperRecognizer:
             segments, _ = model.transcribe(
                 samples,
                 language=LANGUAGE,
-                beam_size=BEAM_SIZE,
-                word_timestamps=True,
-                vad_filter=True,
+                beam_size=beam_size,
+                word_timestamps=word_timings,
+                without_timestamps=not word_timings,
+                vad_filter=vad_filter,
                 condition_on_previous_text=False,  # one misheard sentence must not steer the next
             )
             heard = list(segments)  # a generator: the decoding happens here
@@ -93,6 +115,72 @@ class WhisperRecognizer:
         )
         text = " ".join(segment.text.strip() for segment in heard if segment.text.strip())
         return Transcript(text=text, words=words, language=LANGUAGE, duration=duration)
+
+
+SHORT_WINDOW_MIN_S = 3  # shorter windows make tiny.en repeat itself more often
+SHORT_WINDOW_PAD_S = 1.0
+TOKENS_PER_SECOND = 6  # at most, for English speech; bounds a decoding that loops
+LATE_SEGMENT_S = 0.5  # a segment starting this close to the end of the audio is Whisper echoing itself
+
+
+def _short_window_text(samples: np.ndarray) -> str:
+    import ctranslate2  # heavy: see load_model
+    from faster_whisper.tokenizer import Tokenizer  # heavy: see load_model
+
+    model = load_model()
+    duration = len(samples) / SAMPLE_RATE
+    features = model.feature_extractor(samples)
+    frames = features.shape[-1]
+    window = max(SHORT_WINDOW_MIN_S * 100, int(np.ceil((frames + SHORT_WINDOW_PAD_S * 100) / 100) * 100))
+    features = np.pad(features, ((0, 0), (0, max(0, window - frames))))[None, :, :window]
+    tokenizer = Tokenizer(model.hf_tokenizer, False, task="transcribe", language=LANGUAGE)
+    try:
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features)))
+        result = model.model.generate(
+            encoded,
+            [list(tokenizer.sot_sequence)],
+            beam_size=1,
+            max_length=int(TOKENS_PER_SECOND * duration) + 12,
+            suppress_blank=True,
+            no_repeat_ngram_size=3,
+        )
+    except Exception as exc:  # ctranslate2 raises its own types
+        raise EngineError(f"Whisper could not transcribe the recording: {exc}", retryable=False) from exc
+    kept: list[int] = []
+    segment: list[int] = []
+    start: float | None = None
+    for token in result[0].sequences_ids[0]:
+        if token >= tokenizer.timestamp_begin:
+            time = (token - tokenizer.timestamp_begin) * 0.02
+            if start is None:
+                start = time
+                continue
+            if start < duration - LATE_SEGMENT_S:
+                kept += segment
+            segment, start = [], None
+        elif token < tokenizer.eot:
+            segment.append(token)
+    if segment and (start is None or start < duration - LATE_SEGMENT_S):
+        kept += segment
+    return _without_echo(tokenizer.decode(kept).strip())
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def _without_echo(text: str) -> str:
+    """The text up to where a sentence starts again as the text did ("Hello there. Hello there..." → the first)."""
+    sentences = _SENTENCE_END.split(text)
+    opening = normalized_words(sentences[0])[:2]
+    for index, sentence in enumerate(sentences[1:], start=1):
+        if opening and normalized_words(sentence)[: len(opening)] == opening[: len(normalized_words(sentence))]:
+            return " ".join(sentences[:index])
+    return text
+
+
+def _require_english(language: str) -> None:
+    if language not in ("", LANGUAGE):
+        raise EngineError(f"This recognizer knows English ({LANGUAGE!r}) only, not {language!r}.", retryable=False)
 
 
 # -- comparing a transcript with the words expected -----------------------------------------------------------

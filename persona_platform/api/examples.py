@@ -142,7 +142,15 @@ EXAMPLES: dict[str, dict] = {
     "twintone_conversation_list_post": {
         "request": {"replica_id": "123", "name": "Support call"},
         "responses": {
-            "201": {"id": "31", "replica_id": "123", "status": "active", "created_at": "2024-05-01T12:00:00Z"}
+            "201": {
+                "id": "31",
+                "replica_id": "123",
+                "status": "active",
+                "created_at": "2024-05-01T12:00:00Z",
+                "conversation_url": "https://live.example.com/live/conversations/31/#token=eyJjb252ZXJzYXRpb24iOjMxfQ:1v0",
+                "webrtc_offer_url": "https://live.example.com/live/conversations/31/offer",
+                "conversation_token": "eyJjb252ZXJzYXRpb24iOjMxfQ:1v0",
+            }
         },
     },
     # BHuman Persona (seeds: bhuman-persona-a, bhuman-persona-b)

@@ -51,7 +51,8 @@ def as_api_error(exc: Exception, dialect: Dialect) -> ApiError | None:
     if isinstance(exc, InvalidInput):  # a bad value in a well-formed body: the dialect's validation status
         return ApiError(exc.kind, exc.message, dialect.validation_status, details=exc.details)
     if isinstance(exc, DomainError):
-        return ApiError(exc.kind, exc.message, exc.status, details=exc.details)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+        return ApiError(exc.kind, exc.message, exc.status, details=exc.details, headers=headers)
     if isinstance(exc, exceptions.ValidationError):
         lines = flatten_validation_errors(exc.detail)
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 HEALTHY = {
     "status": "ok", "database": "ok", "broker": "ok", "storage": "ok", "worker": "ok", "beat": "ok",
     "oldest_queued_seconds": None, "provenance": {"signing": "local development certificate"},
+    "live": {"processes": [], "sessions": 0},
 }  # fmt: skip
 
 

@@ -55,7 +55,8 @@ def request(url: str, key: str | None = None, body: dict | None = None) -> tuple
 @pytest.fixture
 def embedded_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
-    env.update(VAR_DIR=str(tmp_path / "var"), MEDIA_ROOT=str(tmp_path / "var" / "media"), CELERY_CONCURRENCY="1")
+    env.update(VAR_DIR=str(tmp_path / "var"), MEDIA_ROOT=str(tmp_path / "var" / "media"), CELERY_CONCURRENCY="1",
+               LIVE_PORT=str(free_port()))  # fmt: skip
     return env
 
 
@@ -89,7 +90,7 @@ def test_serve_runs_api_and_worker_in_embedded_mode_and_stops_both(embedded_env)
                 time.sleep(0.5)
         assert (status, health["database"], health["broker"], health["storage"]) == (200, "ok", "ok", "ok")
         children = children_of(server.pid)
-        assert len(children) == 4  # the front door, gunicorn, the celery worker and beat
+        assert len(children) == 5  # the front door, gunicorn, the celery worker, beat and the live process
 
         status, person = request(
             f"{base}/api/v1/persons", key, {"name": "Alex Chen", "photo_base64": factories.image_base64(data_url=True)}

@@ -34,6 +34,8 @@ class Server:
         self.children: list[int] = []
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.live_port = free_port()
+        env = {**env, "LIVE_PORT": str(self.live_port)}
         self.log = tmp / "serve.log"
         manage(env, "migrate", "--noinput")
         self.key = manage(env, "createapikey", "--email", "ops@example.com").splitlines()[-1]
@@ -112,13 +114,17 @@ def server(tmp_path_factory):
     assert not any(alive(child) for child in server.children)
 
 
-def test_the_supervisor_runs_the_front_door_gunicorn_the_worker_and_beat(server):
+def test_the_supervisor_runs_the_front_door_gunicorn_the_worker_beat_and_the_live_process(server):
     names = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:4] for pid in children_of(server.process.pid)]
-    assert len(names) == 4, names
+    assert len(names) == 5, names
+    server.wait_until(lambda: server.health()["live"]["processes"], 30, "the live process to report itself")
+    live = f"http://127.0.0.1:{server.live_port}"
     assert server.health() == {
         "status": "ok", "database": "ok", "broker": "ok", "storage": "ok", "worker": "ok", "beat": "ok",
         "oldest_queued_seconds": None, "provenance": {"signing": "local development certificate"},
+        "live": {"processes": [{"url": live, "sessions": 0, "max_sessions": 2}], "sessions": 0},
     }  # fmt: skip
+    assert requests.get(f"{live}/live/conversations/1/", timeout=5).status_code == 200  # the page, from the live process
 
 
 def test_healthz_answers_quickly_while_30_slow_sockets_dribble_their_headers(server):

@@ -1,10 +1,14 @@
 """TwinTone conversation shapes (seed: "Conversations"); messages are ours."""
 
+from dataclasses import asdict
+
 from rest_framework import serializers
 
 from knowledge.models import Conversation
 from persona_platform.api.fields import StrictBooleanField, StrictCharField, UtcDateTimeField
 from persona_platform.api.pagination import PageQuerySerializer, paginated_serializer
+
+CONVERSATION_STATUSES = Conversation.Status.values  # one enum in the schema (settings.SPECTACULAR_SETTINGS)
 
 
 class TwinToneConversationSerializer(serializers.Serializer):
@@ -14,7 +18,7 @@ class TwinToneConversationSerializer(serializers.Serializer):
 
     id = serializers.CharField(source="pk", read_only=True)
     replica_id = serializers.SerializerMethodField()
-    status = serializers.ChoiceField(choices=Conversation.Status.values, read_only=True)
+    status = serializers.ChoiceField(choices=CONVERSATION_STATUSES, read_only=True)
     created_at = UtcDateTimeField()
     ended_at = UtcDateTimeField(help_text="Present only when status is ended.")
 
@@ -26,6 +30,26 @@ class TwinToneConversationSerializer(serializers.Serializer):
         if conversation.status != Conversation.Status.ENDED:
             del data["ended_at"]
         return data
+
+
+class TwinToneConversationCreatedSerializer(TwinToneConversationSerializer):
+    """The seed's answer plus how to talk with the replica live (docs/LIVE.md). Serializes a
+    (conversation, LiveAccess) pair."""
+
+    conversation_url = serializers.URLField(
+        read_only=True, help_text="A page on this server where a person talks with the replica; no API key needed."
+    )
+    webrtc_offer_url = serializers.URLField(
+        read_only=True,
+        help_text='POST {"type": "offer", "sdp": ...} here with `Authorization: Bearer <conversation_token>`.',
+    )
+    conversation_token = serializers.CharField(
+        read_only=True, help_text="A short-lived secret for this conversation alone (LIVE_TOKEN_TTL_SECONDS)."
+    )
+
+    def to_representation(self, instance):
+        conversation, access = instance
+        return {**super().to_representation(conversation), **asdict(access)}
 
 
 class TwinToneConversationEndedSerializer(serializers.Serializer):
@@ -40,7 +64,7 @@ class TwinToneConversationCreateSerializer(serializers.Serializer):
 
 
 class TwinToneConversationListQuerySerializer(PageQuerySerializer):
-    status = serializers.ChoiceField(choices=Conversation.Status.values, required=False)
+    status = serializers.ChoiceField(choices=CONVERSATION_STATUSES, required=False)
 
 
 class TwinToneMessageSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from characters.selectors import person_in_body
 from knowledge.api.twintone.serializers import (
     ConversationPage,
     MessagePage,
+    TwinToneConversationCreatedSerializer,
     TwinToneConversationCreateSerializer,
     TwinToneConversationEndedSerializer,
     TwinToneConversationListQuerySerializer,
@@ -22,18 +23,18 @@ from knowledge.api.twintone.serializers import (
 from knowledge.models import Message
 from knowledge.selectors import conversation_get, conversation_list, message_list
 from knowledge.services.conversations import (
-    conversation_create,
     conversation_delete,
     conversation_end,
     reply_finish,
     reply_speak,
     reply_start,
 )
+from knowledge.services.live import live_conversation_create
 from media_jobs.models import MediaJob
 from media_jobs.services import job_wait
 from persona_platform.api.dialects.base import Location, PagedListMixin, list_schema
 from persona_platform.api.dialects.twintone import TwinToneView
-from persona_platform.api.schema import error_responses
+from persona_platform.api.schema import VendorErrorSerializer, error_responses
 
 
 def sse(event: str, data: dict) -> bytes:
@@ -52,17 +53,22 @@ class ConversationListView(PagedListMixin, TwinToneView):
     @extend_schema(
         summary="Create a conversation",
         request=TwinToneConversationCreateSerializer,
-        responses={201: TwinToneConversationSerializer, **error_responses(404)},  # 404: `replica_id` names none
+        responses={
+            201: TwinToneConversationCreatedSerializer,
+            **error_responses(404),  # `replica_id` names none
+            503: OpenApiResponse(VendorErrorSerializer, description="Every live process is full; see Retry-After"),
+        },
     )
     def post(self, request):
-        """A conversation with a replica, `active` until ended. Send it messages with
+        """A conversation with a replica, `active` until ended. Talk with it live: open `conversation_url` in a
+        browser, or send a WebRTC offer to `webrtc_offer_url` (docs/LIVE.md). Or send it messages with
         `POST /v1/conversations/{id}/messages`."""
         data = self.validated(TwinToneConversationCreateSerializer, request.data)
         person = person_in_body(
             workspace=request.auth.workspace, raw_id=data["replica_id"], field="replica_id", noun="replica"
         )
-        conversation = conversation_create(person=person, name=data["name"])
-        return Response(TwinToneConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
+        created = live_conversation_create(person=person, name=data["name"])
+        return Response(TwinToneConversationCreatedSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
 class ConversationView(TwinToneView):

@@ -1,8 +1,9 @@
 """`make run`'s last step: the whole platform as one supervised unit.
 
 Children: the front door (persona_platform.frontdoor) on the public port, gunicorn behind it on a
-unix socket, a Celery worker, and Celery beat (exactly one per deployment: it schedules the job
-dispatcher, the stale-job sweep and webhook retries). A child that dies is started again, after a
+unix socket, a Celery worker, Celery beat (exactly one per deployment: it schedules the job
+dispatcher, the stale-job sweep and webhook retries), and the live process (`manage.py live`, on
+LIVE_PORT), which holds live conversations. A child that dies is started again, after a
 pause that grows while it keeps dying; the others go on serving. Ctrl-C, SIGTERM, or the death of
 the parent (`make`) stops them all.
 """
@@ -95,7 +96,14 @@ class Command(BaseCommand):
             "--upstream",
             socket_path,
         ]
-        return [Child("web", web), Child("frontdoor", door), Child("worker", worker), Child("beat", beat)]
+        live = [python, str(settings.BASE_DIR / "manage.py"), "live", "--host", host]
+        return [
+            Child("web", web),
+            Child("frontdoor", door),
+            Child("worker", worker),
+            Child("beat", beat),
+            Child("live", live),
+        ]
 
     def handle(self, *args, port: int, host: str, **options):
         _die_with_parent()
@@ -105,7 +113,8 @@ class Command(BaseCommand):
             if child.name == "web":  # the front door opens once there is something to forward to
                 self.wait_for_socket(children[0].command[3].removeprefix("unix:"))
         self.stdout.write(
-            f"Serving on http://{host}:{port} (API docs at /api/docs/) with a Celery worker and beat. "
+            f"Serving on http://{host}:{port} (API docs at /api/docs/) with a Celery worker and beat, and live "
+            f"conversations on port {settings.LIVE_PORT}. "
             "Ctrl-C stops them all."
         )
         stopping = False

@@ -10,6 +10,7 @@ import asyncio
 import fractions
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor
 
 import numpy as np
 from av import AudioFrame, VideoFrame
@@ -109,17 +110,18 @@ class ReplicaVideoTrack(PacedTrack):
     kind = "video"
     period = 1 / FPS
 
-    def __init__(self, replica: Replica, playout: Playout) -> None:
+    def __init__(self, replica: Replica, playout: Playout, executor: Executor) -> None:
         super().__init__()
         self.replica = replica
         self.playout = playout
+        self.executor = executor
 
     async def recv(self) -> VideoFrame:
         count = await self.next_slot()
         mouth = self.playout.mouth()
         # Drawing takes a few milliseconds of NumPy and OpenCV, which release the GIL: off the event loop.
         pixels = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: draw(self.replica, frame_index=count, mouth=mouth)
+            self.executor, lambda: draw(self.replica, frame_index=count, mouth=mouth)
         )
         frame = VideoFrame.from_ndarray(pixels, format="rgb24")
         frame.pts = count * (VIDEO_CLOCK // FPS)

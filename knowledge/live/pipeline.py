@@ -30,7 +30,7 @@ from media_jobs.engines.talking_head.speech_driver import FPS, speech_motion
 
 SAMPLE_RATE = 48000  # what WebRTC's Opus carries
 VIDEO_MAX_SIDE = 512  # live frames: small enough to render and encode 25 a second on one core
-IDLE_SECONDS = 600  # the listening face's motion loops after this long
+IDLE_SECONDS = 30  # the listening face's motion plays forwards, then backwards, so the loop has no jump
 _SOURCES = re.compile(r"\n\s*Sources:.*\Z", re.DOTALL)
 _SENTENCE = re.compile(r"(.+?[.!?…])(?:\s+|$)", re.DOTALL)
 
@@ -151,7 +151,8 @@ def speak(replica: Replica, text: str) -> Utterance:
 def draw(replica: Replica, *, frame_index: int, mouth: tuple[float, float]) -> np.ndarray:
     """One video frame: the idle face's eyes and head at `frame_index`, the mouth as the speech asks."""
     idle = replica.idle
-    at = frame_index % idle.frames
+    at = frame_index % (2 * idle.frames - 2)
+    at = at if at < idle.frames else 2 * idle.frames - 2 - at
     roi = replica.rig.render(
         mouth[0],
         mouth[1],

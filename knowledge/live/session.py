@@ -18,7 +18,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import aioice.ice
 import numpy as np
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.opus import OpusDecoder
@@ -28,7 +30,7 @@ from django.conf import settings
 
 from knowledge.live import pipeline
 from knowledge.live.media import Playout, ReplicaAudioTrack, ReplicaVideoTrack
-from knowledge.live.threads import in_thread
+from knowledge.live.threads import in_executor, in_thread
 from knowledge.models import Conversation
 from knowledge.services.conversations import conversation_end
 from media_jobs.engines import VOICE_ACTIVITY_DETECTOR, get_engine
@@ -45,6 +47,21 @@ PRE_ROLL_MS = 300  # audio kept from before speech was detected: the first sylla
 MAX_TURN_SECONDS = 30  # a turn this long is answered even if the visitor has not paused
 WATCH_SECONDS = 0.5
 MAX_MESSAGE_BYTES = 4096
+CLOSE_WAIT_SECONDS = 10
+
+
+def _with_loopback(host_addresses: Callable[[bool, bool], list[str]]) -> Callable[[bool, bool], list[str]]:
+    """aioice offers every interface's address but loopback; a client on the same machine (the tests, the benchmark,
+    a developer's browser on a host without another interface) needs 127.0.0.1 too."""
+
+    def addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        found = host_addresses(use_ipv4, use_ipv6)
+        return [*found, "127.0.0.1"] if use_ipv4 and "127.0.0.1" not in found else found
+
+    return addresses
+
+
+aioice.ice.get_host_addresses = _with_loopback(aioice.ice.get_host_addresses)  # type: ignore[assignment]
 
 
 class TurnDetector:
@@ -96,10 +113,13 @@ class LiveSession:
         self.on_closed = on_closed
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[_ice_server(s) for s in settings.LIVE_ICE_SERVERS]))
         self.playout = Playout()
+        # The session's own threads (hearing, answering, speaking, drawing): closing waits for them, so a session
+        # that ends mid-sentence leaves no thread or file behind.
+        self.executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix=f"live-{self.conversation_id}")
         self.channel = None
         self.tasks: set[asyncio.Task] = set()
         self.reply_task: asyncio.Task | None = None
-        self.speculation: asyncio.Task | None = None
+        self.speculation: asyncio.Future[str] | None = None
         self.speculated_frames = 0
         self.started = time.monotonic()
         self.last_heard = self.started
@@ -131,14 +151,17 @@ class LiveSession:
             if self.pc.connectionState in ("failed", "closed"):
                 await self.close("the connection closed")
 
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except Exception as exc:  # aiortc's SDP parser raises ValueError, and KeyError or IndexError on odd input
+            raise ValueError(str(exc) or type(exc).__name__) from exc
         receivers = [t.receiver for t in self.pc.getTransceivers() if t.kind == "audio"]
         if not receivers:
             raise ValueError("The offer has no audio: send the microphone as an audio track.")
         self._listen_early(receivers[0])
         self.pc.addTrack(ReplicaAudioTrack(self.playout))
         if any(t.kind == "video" for t in self.pc.getTransceivers()):
-            self.pc.addTrack(ReplicaVideoTrack(self.replica, self.playout))
+            self.pc.addTrack(ReplicaVideoTrack(self.replica, self.playout, self.executor))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self._spawn(self._watch())
         return self.pc.localDescription.sdp
@@ -180,7 +203,9 @@ class LiveSession:
     def _speculate(self) -> None:
         audio = self.turns.audio()
         self.speculated_frames = len(self.turns.turn)
-        self.speculation = asyncio.ensure_future(in_thread(pipeline.transcribe, pipeline.to_recognizer(audio)))
+        self.speculation = asyncio.ensure_future(
+            in_executor(self.executor, pipeline.transcribe, pipeline.to_recognizer(audio))
+        )
 
     def _discard_speculation(self) -> None:
         if self.speculation is not None:
@@ -246,16 +271,18 @@ class LiveSession:
                 question = await speculation
             else:
                 assert spoken is not None
-                question = await in_thread(pipeline.transcribe, pipeline.to_recognizer(spoken))
+                question = await in_executor(self.executor, pipeline.transcribe, pipeline.to_recognizer(spoken))
             marks["recognized"] = time.monotonic()
             if not question:
                 return
             self.send({"type": "user_transcript", "text": question})
             self.playout.turn_begin(on_first_sample=lambda: _mark(marks, "first_audio"))
-            turn = await in_thread(pipeline.reply_begin, conversation_id=self.conversation_id, text=question)
+            turn = await in_executor(
+                self.executor, pipeline.reply_begin, conversation_id=self.conversation_id, text=question
+            )
             buffer = ""
             while True:
-                piece = await in_thread(pipeline.reply_piece, turn)
+                piece = await in_executor(self.executor, pipeline.reply_piece, turn)
                 if piece is None:
                     break
                 _mark(marks, "first_token")
@@ -269,7 +296,7 @@ class LiveSession:
                 await self._say(sentence, marks)
             while self.playout.speaking:
                 await asyncio.sleep(0.02)
-            await in_thread(pipeline.reply_store, turn=turn, text=text)
+            await in_executor(self.executor, pipeline.reply_store, turn=turn, text=text)
             if turn.citations:
                 self.send({"type": "agent_sources", "sources": turn.citations})
             self.send({"type": "agent_done"})
@@ -277,7 +304,7 @@ class LiveSession:
         except asyncio.CancelledError:
             if turn is not None:  # barge-in: keep what the visitor heard
                 heard = self.playout.heard_text()
-                await in_thread(pipeline.reply_store, turn=turn, text=heard)
+                await in_executor(self.executor, pipeline.reply_store, turn=turn, text=heard)
                 self.send({"type": "agent_done"})
             raise
         except EngineError as exc:
@@ -288,7 +315,7 @@ class LiveSession:
             self.send({"type": "error", "message": "The replica could not answer that; please try again."})
 
     async def _say(self, sentence: str, marks: dict[str, float]) -> None:
-        utterance = await in_thread(pipeline.speak, self.replica, sentence)
+        utterance = await in_executor(self.executor, pipeline.speak, self.replica, sentence)
         _mark(marks, "first_sentence")
         self.playout.add(utterance)
 
@@ -318,11 +345,14 @@ class LiveSession:
         self.closed.set()
         logger.info("live %s: session closed: %s", self.conversation_id, reason)
         current = asyncio.current_task()
-        for task in list(self.tasks):
-            if task is not current:
-                task.cancel()
+        others = [task for task in self.tasks if task is not current]
+        for task in others:
+            task.cancel()
         self._discard_speculation()
+        # A reply cut off here still stores what was said before its task ends.
+        await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), CLOSE_WAIT_SECONDS)
         await self.pc.close()
+        await in_thread(self.executor.shutdown, wait=True)
         if end:
             await in_thread(_end, self.conversation_id)
         self.on_closed(self)

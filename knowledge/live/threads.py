@@ -3,6 +3,7 @@
 import asyncio
 import functools
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import ParamSpec, TypeVar
 
 from django.db import connections
@@ -11,9 +12,16 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-async def in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-    """`function(*args, **kwargs)` in the loop's worker threads. The database connections it opened are closed
-    when it returns, as they are after a request: a worker thread outlives any session that used it."""
+def in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> "asyncio.Future[T]":
+    """`function(*args, **kwargs)` in the loop's default worker threads (see `in_executor`)."""
+    return in_executor(None, function, *args, **kwargs)
+
+
+def in_executor(
+    executor: Executor | None, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+) -> "asyncio.Future[T]":
+    """`function(*args, **kwargs)` in `executor`'s threads. The database connections it opened are closed when it
+    returns, as they are after a request: a worker thread outlives the work that used it."""
 
     def run() -> T:
         try:
@@ -21,4 +29,4 @@ async def in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwar
         finally:
             connections.close_all()
 
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(run))
+    return asyncio.get_running_loop().run_in_executor(executor, functools.partial(run))

@@ -7,75 +7,26 @@ and its mouth moves while it speaks.
 """
 
 import asyncio
-import socket
+import json
 import tempfile
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
-import uvicorn
+from aiortc import RTCPeerConnection
 
-from knowledge.live import pipeline
 from knowledge.live.client import SAMPLE_RATE, LiveClient
+from knowledge.live.sessions import SESSIONS
 from knowledge.models import Conversation, LiveProcess, Message
-from knowledge.services.pages import pages_store
-from media_jobs.engines import FACE_ANALYZER, SPEECH_ENGINE, SPEECH_RECOGNIZER, get_engine
-from media_jobs.engines.audio import decode_to_mono
-from media_jobs.engines.base import VoiceProfile
+from media_jobs.engines import FACE_ANALYZER, get_engine
 from media_jobs.engines.recognition import words_matched
 from tests import factories
-from tests.dialects.bhuman.test_knowledge import PAGES, embeddings_cached  # noqa: F401  (autouse)
+from tests.dialects.bhuman.test_knowledge import embeddings_cached  # noqa: F401  (autouse)
+from tests.knowledge.live_helpers import heard, speech
 
 QUESTION = "How much is delivery to Canada?"
 BARGE_IN = "Wait, tell me about your starter instead."
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def live_process(transactional_db, settings):
-    """`manage.py live` in a thread: uvicorn with the lifespan, on a free port; its base URL."""
-    port = free_port()
-    settings.LIVE_PUBLIC_URL = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(
-        uvicorn.Config("persona_platform.asgi:application", host="127.0.0.1", port=port, lifespan="on", log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield settings.LIVE_PUBLIC_URL
-    server.should_exit = True
-    thread.join(15)
-    assert not thread.is_alive()
-
-
-@pytest.fixture
-def replica(live_process, workspace):
-    person = factories.person_create(workspace=workspace, name="Maya")
-    pages_store(person=person, pages=PAGES)
-    return person
-
-
-def speech(text: str) -> np.ndarray:
-    """Piper saying `text`, as 48 kHz int16: a person at a microphone."""
-    with tempfile.TemporaryDirectory() as folder:
-        said = get_engine(SPEECH_ENGINE).synthesize(text=text, voice=VoiceProfile(), out_dir=Path(folder))
-        samples, rate = decode_to_mono(said.path)
-    return (pipeline._resample(samples, rate, SAMPLE_RATE) * 32767).astype(np.int16)
-
-
-def heard(pcm48k: np.ndarray) -> str:
-    return get_engine(SPEECH_RECOGNIZER).transcribe_samples(samples=pipeline.to_recognizer(pcm48k)).text
 
 
 def mouth_gap(frame: np.ndarray) -> float | None:
@@ -168,3 +119,174 @@ def test_the_live_process_registers_itself_and_conversations_are_routed_to_it(ap
     page = requests.get(created["conversation_url"], timeout=10)
     assert page.status_code == 200 and "RTCPeerConnection" in page.text
     assert Message.objects.count() == 0
+
+
+# -- joining: who may, with what ---------------------------------------------------------------------------------
+
+
+def offer_sdp(*, audio: bool = True) -> str:
+    """A browser-like offer: the microphone (or only a data channel), video to receive, the events channel."""
+
+    async def make() -> str:
+        pc = RTCPeerConnection()
+        if audio:
+            pc.addTransceiver("audio", direction="sendrecv")
+        pc.addTransceiver("video", direction="recvonly")
+        pc.createDataChannel("events")
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+        await pc.close()
+        return sdp
+
+    return asyncio.run(make())
+
+
+def post_offer(created: dict, body, *, token: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {created['conversation_token'] if token is None else token}"}
+    if isinstance(body, bytes | str):
+        return requests.post(created["webrtc_offer_url"], data=body, headers=headers, timeout=30)
+    return requests.post(created["webrtc_offer_url"], json=body, headers=headers, timeout=30)
+
+
+def test_an_offer_needs_its_own_conversations_token_a_live_conversation_and_a_usable_offer(
+    api_client, replica, settings
+):
+    first = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+    second = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+    sdp = offer_sdp()
+
+    def refused(response, status: int, words: str) -> None:
+        assert response.status_code == status, response.content
+        body = response.json()
+        assert (body["status"], body["error"]) == (
+            status,
+            {400: "BadRequest", 401: "Unauthorized", 409: "Conflict"}[status],
+        )
+        assert words in body["message"], body
+
+    refused(post_offer(first, {"type": "offer", "sdp": sdp}, token="nope"), 401, "not valid")
+    refused(post_offer(first, {"type": "offer", "sdp": sdp}, token=second["conversation_token"]), 401, "another")
+    refused(requests.post(first["webrtc_offer_url"], json={"type": "offer", "sdp": sdp}, timeout=10), 401, "Bearer")
+    settings.LIVE_TOKEN_TTL_SECONDS = 0
+    time.sleep(1.1)
+    refused(post_offer(first, {"type": "offer", "sdp": sdp}), 401, "expired")
+    settings.LIVE_TOKEN_TTL_SECONDS = 3600
+
+    refused(post_offer(first, b"{not json"), 400, "JSON")
+    refused(post_offer(first, {"type": "answer", "sdp": sdp}), 400, '"type": "offer"')
+    refused(post_offer(first, {"type": "offer", "sdp": "hello"}), 400, "session description")
+    refused(post_offer(first, {"type": "offer", "sdp": offer_sdp(audio=False)}), 400, "no audio")
+    refused(post_offer(first, {"type": "offer", "sdp": sdp + "a=x-padding:" + "x" * 70_000 + "\r\n"}), 400, "64 KB")
+    broken = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+    refused(post_offer(first, {"type": "offer", "sdp": broken}), 400, "cannot be used")
+    assert not SESSIONS
+
+    answer = post_offer(first, {"type": "offer", "sdp": sdp})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["type"] == "answer"
+    candidates = [line for line in answer.json()["sdp"].splitlines() if line.startswith("a=candidate:")]
+    assert any(" 127.0.0.1 " in line for line in candidates), candidates  # loopback, for a client on this machine
+    refused(post_offer(first, {"type": "offer", "sdp": offer_sdp()}), 400, "already running")
+
+    ended = api_client.post(f"/v1/conversations/{second['id']}")
+    assert ended.status_code == 200
+    refused(post_offer(second, {"type": "offer", "sdp": sdp}), 409, "ended")
+    assert api_client.post(f"/v1/conversations/{first['id']}").status_code == 200
+    deadline = time.monotonic() + 1.0
+    while SESSIONS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not SESSIONS, "ending the conversation closes its session within a second"
+
+
+def test_a_conversation_of_another_workspace_or_an_unknown_replica_is_not_found(api_client, other_client, replica):
+    created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+    assert other_client.get(f"/v1/conversations/{created['id']}").status_code == 404
+    assert other_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").status_code == 404
+    # Its token opens its own page only; another conversation's offer route refuses it (above, 401).
+    assert requests.get(created["conversation_url"], timeout=10).status_code == 200
+
+
+def test_a_full_live_process_refuses_new_conversations_with_retry_after(api_client, replica, settings):
+    settings.LIVE_MAX_SESSIONS = 1
+    created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+    assert post_offer(created, {"type": "offer", "sdp": offer_sdp()}).status_code == 200
+    other = factories.person_create(workspace=replica.workspace, name="Tunde")
+    deadline = time.monotonic() + 10
+    while not LiveProcess.objects.filter(sessions=1).exists():  # the next heartbeat reports the session
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    busy = api_client.post("/v1/conversations", {"replica_id": str(other.pk)}, format="json")
+    assert busy.status_code == 503 and busy.json()["error"] == "ServiceUnavailable"
+    assert busy["Retry-After"] == "10"
+    assert Conversation.objects.count() == 1  # nothing half-made
+
+
+# -- how a session ends ----------------------------------------------------------------------------------------
+
+
+def test_silence_ends_the_conversation_and_garbage_on_the_channel_is_ignored(api_client, replica, settings):
+    settings.LIVE_IDLE_SECONDS = 3
+    created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+
+    async def visit() -> LiveClient:
+        client = LiveClient(offer_url=created["webrtc_offer_url"], token=created["conversation_token"])
+        await client.connect()
+        session = SESSIONS[int(created["id"])]
+        assert client.channel is not None
+        client.channel.send("not json")
+        client.channel.send(json.dumps({"type": "text", "text": "x" * 5000}))
+        client.channel.send(json.dumps({"type": "shout", "text": "hi"}))
+        deadline = time.monotonic() + 5
+        while session.ignored_messages < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert session.ignored_messages == 3
+        deadline = time.monotonic() + 10
+        while SESSIONS and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not session.tasks and session.pc.connectionState == "closed"
+        await client.close()
+        return client
+
+    started = time.monotonic()
+    asyncio.run(visit())
+    assert 3 <= time.monotonic() - started < 15  # LIVE_IDLE_SECONDS, plus joining and leaving
+    conversation = Conversation.objects.get(pk=created["id"])
+    assert conversation.status == "ended" and conversation.ended_at is not None
+
+
+def test_a_conversation_ends_at_its_maximum_length_even_while_the_replica_talks(
+    api_client, replica, settings, monkeypatch, tmp_path
+):
+    settings.LIVE_MAX_SECONDS = 4
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the session synthesises its speech
+    created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+
+    async def visit() -> None:
+        client = LiveClient(offer_url=created["webrtc_offer_url"], token=created["conversation_token"])
+        await client.connect()
+        client.type("How much is delivery to Canada?")
+        deadline = time.monotonic() + 10
+        while SESSIONS and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await client.close()
+
+    asyncio.run(visit())
+    assert not SESSIONS
+    assert Conversation.objects.get(pk=created["id"]).status == "ended"
+    assert not list(tmp_path.glob("live-*"))  # cut off mid-reply, it left no file behind
+
+
+def test_a_closed_browser_ends_the_session_but_not_the_conversation(api_client, replica):
+    created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+
+    async def visit() -> None:
+        client = LiveClient(offer_url=created["webrtc_offer_url"], token=created["conversation_token"])
+        await client.connect()
+        await client.close()
+        deadline = time.monotonic() + 35  # ICE notices a silent peer within its consent-freshness time
+        while SESSIONS and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+
+    asyncio.run(visit())
+    assert not SESSIONS
+    assert Conversation.objects.get(pk=created["id"]).status == "active"  # it may be joined again

@@ -1,0 +1,200 @@
+"""The live page in a real browser: headless Chromium talks with a replica through `conversation_url`.
+
+Chromium's fake microphone plays a WAV of Piper asking a question; the page sends it over WebRTC to the live
+process (running in a thread of the test, as in test_live.py), shows both sides' captions, plays the replica's
+video and voice, and the turn is stored. Skipped where Chromium and its driver are not installed
+(`apt-get install chromium chromium-driver`; `.ci/run` installs them).
+"""
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.live.client import SAMPLE_RATE
+from knowledge.models import Conversation
+from tests.dialects.bhuman.test_knowledge import embeddings_cached  # noqa: F401  (autouse)
+from tests.helpers import wav_bytes
+from tests.knowledge.live_helpers import speech
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+selenium = pytest.importorskip("selenium", reason="selenium is not installed")
+
+from selenium import webdriver  # noqa: E402  (after the skip above)
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Chromium and chromedriver are not installed")
+
+QUESTION = "How much is delivery to Canada?"
+# Chromium starts playing the file when the page asks for the microphone, before the call is connected, and loops
+# it. The lead-in covers connecting (the replica loads while the offer is answered); the tail outlasts the answer,
+# so the question is asked once, or once more a loop later if connecting took longer than the lead-in.
+LEAD_IN_SECONDS, TAIL_SECONDS = 6.0, 40.0
+ANSWER_TIMEOUT = 2 * (LEAD_IN_SECONDS + TAIL_SECONDS) + 30
+
+# The replica's voice as the page receives it: the loudest 50 ms (RMS) of the remote audio track, from Web Audio.
+LISTEN = """
+const video = document.getElementById("replica");
+const context = new AudioContext();
+const analyser = context.createAnalyser();
+context.createMediaStreamSource(new MediaStream(video.srcObject.getAudioTracks())).connect(analyser);
+const samples = new Float32Array(analyser.fftSize);
+window.replicaAudio = {peak: 0, loud: 0};
+setInterval(() => {
+  analyser.getFloatTimeDomainData(samples);
+  const rms = Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length);
+  window.replicaAudio.peak = Math.max(window.replicaAudio.peak, rms);
+  if (rms > 0.02) window.replicaAudio.loud += 1;
+}, 50);
+return context.state;
+"""
+CAPTIONS = """
+return [...document.querySelectorAll("#captions li")].map((li) => ({
+  who: li.className, done: li.dataset.done === "true", text: li.querySelector(".text").textContent,
+  sources: li.querySelector(".sources") ? li.querySelector(".sources").textContent : "",
+}));
+"""
+
+
+@pytest.fixture
+def question_wav(tmp_path) -> Path:
+    """The question between silences, as Chromium's fake capture reads it: 16-bit PCM WAV, 48 kHz mono."""
+    said = speech(QUESTION).astype(np.float64) / 32767
+    silence = np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE)), np.zeros(int(TAIL_SECONDS * SAMPLE_RATE))
+    path = tmp_path / "question.wav"
+    path.write_bytes(wav_bytes(np.concatenate([silence[0], said, silence[1]]), rate=SAMPLE_RATE))
+    return path
+
+
+@pytest.fixture
+def browser(question_wav):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1280,800", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                     f"--use-file-for-fake-audio-capture={question_wav}",
+                     "--autoplay-policy=no-user-gesture-required"]:  # fmt: skip
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def answered(captions: list[dict]) -> bool:
+    return any(c["who"] == "you" for c in captions) and any(
+        c["who"] == "replica" and c["done"] and "£14" in c["text"] for c in captions
+    )
+
+
+def test_the_page_hears_a_spoken_question_and_shows_and_plays_the_answer(api_client, replica, browser):
+    created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+    browser.get(created["conversation_url"])
+    state = lambda driver: driver.execute_script("return document.body.dataset.state || ''")  # noqa: E731
+    WebDriverWait(browser, 30).until(lambda driver: state(driver) == "connected", "the page did not connect")
+    assert browser.execute_script(LISTEN) == "running"
+
+    # The replica's video plays: frames of its size, and time goes on.
+    WebDriverWait(browser, 15).until(lambda driver: driver.execute_script(
+        "const v = document.getElementById('replica'); return v.videoWidth > 0 && v.readyState >= 2 && !v.paused"
+    ), "the replica's video does not play")  # fmt: skip
+    started = browser.execute_script("return document.getElementById('replica').currentTime")
+    time.sleep(1.0)
+    assert browser.execute_script("return document.getElementById('replica').currentTime") >= started + 0.5
+    assert browser.execute_script("return document.getElementById('replica').videoWidth") >= 128
+
+    # The spoken question gets captions on both sides, and the answer comes from the delivery page.
+    try:
+        WebDriverWait(browser, ANSWER_TIMEOUT, poll_frequency=0.5).until(
+            lambda driver: answered(driver.execute_script(CAPTIONS))
+        )
+    except Exception:
+        logs = [entry["message"] for entry in browser.get_log("browser")]
+        pytest.fail(f"no answer: {browser.execute_script(CAPTIONS)}; status: "
+                    f"{browser.execute_script('return document.getElementById(`status`).textContent')}; {logs}")  # fmt: skip
+    captions = browser.execute_script(CAPTIONS)
+    question = next(c for c in captions if c["who"] == "you")
+    assert question["done"] and "canada" in question["text"].lower(), captions
+    answer = next(c for c in captions if c["who"] == "replica" and "£14" in c["text"])
+    assert "Delivery and shipping" in answer["sources"], answer
+    assert "connected" in browser.execute_script("return document.getElementById('status').textContent").lower()
+
+    # It was heard as well as read: the replica's voice reached the page's audio.
+    heard = browser.execute_script("return window.replicaAudio")
+    assert heard["peak"] > 0.05 and heard["loud"] >= 20, heard  # a second and more of speech, in 50 ms windows
+    assert browser.execute_script("return document.getElementById('replica').currentTime") > started + 3
+
+    # The turn is stored as the conversation's messages.
+    messages = list(Conversation.objects.get(pk=created["id"]).messages.order_by("created_at", "id"))
+    assert [m.role for m in messages][:2] == ["user", "assistant"], messages
+    assert "canada" in messages[0].content.lower()
+    assert "£14" in messages[1].content and messages[1].citations
+
+
+def test_tmp_firefox(api_client, replica, raw_key, tmp_path):
+    import sys
+    sys.path.insert(0, "/tmp/ffcheck")
+    from bidi import Firefox
+    from django.conf import settings as s
+    from tests import factories
+    base = s.LIVE_PUBLIC_URL
+    photo = tmp_path / "p.jpg"; photo.write_bytes(factories.image_bytes(portrait=True, size=(400, 400)))
+    ff = Firefox({"permissions.default.microphone": 2, "media.autoplay.default": 0, "dom.disable_open_during_load": False})
+    try:
+        ff.go(base + "/playground/")
+        ff.js(f"document.getElementById('api-key').value = '{raw_key}'")
+        ff.click("use-key")
+        print("key:", ff.wait("document.getElementById('key-status').textContent"))
+        ff.js("document.getElementById('new-name').value = 'Fox Persona'")
+        ff.set_files("new-photo", [str(photo)])
+        ff.click("create")
+        print("persona:", ff.wait("(() => { const t = document.getElementById('persona-status'); return t.className.includes('done') || t.className.includes('problem') ? t.textContent : ''; })()", 60))
+        ff.click("speak")
+        print("speech:", ff.wait("(() => { const t = document.getElementById('speech-status'); return t.className.includes('done') || t.className.includes('problem') ? t.textContent : ''; })()", 90))
+        print("audio:", ff.wait("(() => { const a = document.getElementById('speech-audio'); return a.duration > 0 ? [a.duration, a.currentSrc] : null; })()", 20))
+        ff.click("make-video")
+        print("video:", ff.wait("(() => { const t = document.getElementById('video-status'); return t.className.includes('done') || t.className.includes('problem') ? t.textContent : ''; })()", 200))
+        print("video el:", ff.wait("(() => { const v = document.getElementById('video-result'); return v.duration > 0 ? [v.duration, v.videoWidth] : null; })()", 20))
+        ff.screenshot("/tmp/shots/ff-playground.png")
+        # talk with Maya
+        ff.js(f"(() => {{ const s = document.getElementById('replica'); s.value = '{replica.pk}'; s.dispatchEvent(new Event('change')); }})()")
+        ff.click("talk")
+        print("live:", ff.wait("(() => { const t = document.getElementById('live-status'); return t.className.includes('done') || t.className.includes('problem') ? t.textContent : ''; })()", 30))
+        contexts = ff.contexts()
+        print("contexts", len(contexts))
+        live = contexts[-1]
+        if len(contexts) == 1:
+            url = ff.js("document.getElementById('live-link').href")
+            ff.go(url)
+        time.sleep(1)
+        print("state:", ff.wait("document.body.dataset.state === 'connected'", 40, context=live))
+        print("status:", ff.js("document.getElementById('status').textContent", context=live))
+        ff.js("document.getElementById('text').value = 'How much is delivery to Canada?'", context=live)
+        ff.click("send", context=live)
+        ff.wait("[...document.querySelectorAll('#captions li.replica')].some(li => li.dataset.done === 'true')", 120, context=live)
+        print("captions:", ff.js("[...document.querySelectorAll('#captions li')].map(li => li.textContent)", context=live))
+        t0 = ff.js("document.getElementById('replica').currentTime", context=live)
+        time.sleep(1)
+        print("video:", ff.js("(() => { const v = document.getElementById('replica'); return [v.videoWidth, v.currentTime, v.paused]; })()", context=live), t0)
+        ff.screenshot("/tmp/shots/ff-live.png", context=live)
+    finally:
+        ff.quit()
+    ff = Firefox({"media.navigator.streams.fake": True, "media.navigator.permission.disabled": True, "media.autoplay.default": 0})
+    try:
+        created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+        ff.go(created["conversation_url"])
+        print("mic state:", ff.wait("document.body.dataset.state === 'connected'", 40))
+        print("mic status:", ff.js("document.getElementById('status').textContent"))
+        time.sleep(2)
+        print("mic video:", ff.js("(() => { const v = document.getElementById('replica'); return [v.videoWidth, v.currentTime, v.paused]; })()"))
+        ff.js("document.getElementById('text').value = 'How much is delivery to Canada?'")
+        ff.click("send")
+        time.sleep(20)
+        print("mic captions:", ff.js("[...document.querySelectorAll('#captions li')].map(li => li.textContent)"))
+    finally:
+        ff.quit()

@@ -333,6 +333,7 @@ ENGINES: dict[str, str | list[str]] = {
     "talking_head": env.str("TALKING_HEAD_ENGINE", default="") or "local",
     "lora": env.str("LORA_ENGINE", default="fal" if FAL_KEY else ""),
     "responder": ["openai", "local"],
+    "voice_activity": env.str("VOICE_ACTIVITY_ENGINE", default="") or "silero",  # bench/turn_ending.py
 }
 # capability → name → engine class; each capability's Protocol is in media_jobs.engines.base.
 ENGINE_CLASSES: dict[str, dict[str, str]] = {
@@ -350,7 +351,7 @@ ENGINE_CLASSES: dict[str, dict[str, str]] = {
         "openai": "knowledge.responders.OpenAICompatibleResponder",
     },
     "speech_recognition": {"whisper": "media_jobs.engines.recognition.WhisperRecognizer"},
-    "voice_activity": {"webrtc": "media_jobs.engines.vad.WebRtcVad"},
+    "voice_activity": {"silero": "media_jobs.engines.vad.SileroVad", "webrtc": "media_jobs.engines.vad.WebRtcVad"},
     "noop": {"noop": "media_jobs.engines.noop.NoopEngine"},
 }
 

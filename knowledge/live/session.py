@@ -39,8 +39,8 @@ from media_jobs.engines.base import EngineError
 logger = logging.getLogger(__name__)
 
 FRAME_MS = 20
-START_FRAMES = 3  # voiced 20 ms frames of the last START_WINDOW that make the visitor "speaking"
-START_WINDOW = 4
+START_FRAMES = 2  # voiced 20 ms frames of the last START_WINDOW that make the visitor "speaking"
+START_WINDOW = 3
 SPECULATE_MS = 200  # a pause this long starts transcribing what was said so far
 END_MS = 450  # a pause this long ends the visitor's turn
 PRE_ROLL_MS = 300  # audio kept from before speech was detected: the first syllable's onset
@@ -126,8 +126,9 @@ class LiveSession:
         self.closed = asyncio.Event()
         self.ignored_messages = 0
         self.timings: list[dict] = []  # per turn: when each stage finished, for the benchmark
-        self.vad = get_engine(VOICE_ACTIVITY_DETECTOR)
-        self.turns = TurnDetector(is_speech=lambda frame: self.vad.is_speech(frame, sample_rate=pipeline.SAMPLE_RATE))
+        self.turns = TurnDetector(
+            is_speech=get_engine(VOICE_ACTIVITY_DETECTOR).listener(sample_rate=pipeline.SAMPLE_RATE)
+        )
 
     # -- signalling ---------------------------------------------------------------------------------------------
 

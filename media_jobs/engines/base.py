@@ -402,18 +402,19 @@ class SpeechSegment:
 
 
 class VoiceActivityDetector(Protocol):
-    """Says whether a short frame of PCM audio is speech, so a live conversation knows when a visitor starts and
-    stops speaking.
+    """Says, frame by frame, whether a stream of PCM audio is speech, so a live conversation knows when a visitor
+    starts and stops speaking.
 
     Frames are 16-bit little-endian mono PCM at `sample_rate`, each `frame_ms` long (engines may accept only some
-    rates and lengths, e.g. 8/16/32/48 kHz and 10, 20 or 30 ms, and raise EngineError for others). `segments`
-    splits a stream of such frames: segments follow each other without gaps, alternate between speech and
-    non-speech, and are yielded as soon as each one ends, the last one when the frames do.
+    rates and lengths, and raise EngineError for others). `listener` answers a detector for one stream, to call
+    with each frame in order (a model may carry state from frame to frame). `segments` splits a stream: segments
+    follow each other without gaps, alternate between speech and non-speech, and are yielded as soon as each one
+    ends, the last one when the frames do.
     """
 
     name: ClassVar[str]
 
-    def is_speech(self, frame: bytes, *, sample_rate: int) -> bool: ...
+    def listener(self, *, sample_rate: int) -> Callable[[bytes], bool]: ...
 
     def segments(self, frames: Iterable[bytes], *, sample_rate: int, frame_ms: int = 30) -> Iterator[SpeechSegment]: ...
 

@@ -87,12 +87,13 @@ def test_a_spoken_question_gets_a_spoken_answer_from_the_knowledge_with_a_moving
     assert len(gaps) >= 0.9 * len(speaking)
     assert np.std(gaps) > 0.01 and max(gaps) > 0.04
 
-    # Barge-in: the replica stopped talking soon after the interruption began, and stayed quiet while it went on.
+    # Barge-in: the replica stopped talking soon after the interruption began (bench/live_latency.py measures how
+    # soon), and stayed quiet while it went on.
     began = client.microphone.speech_started_at[-1]
     over_the_visitor = [
         at - began
         for at, pcm in client.received.audio
-        if began + 0.5 <= at <= began + len(interruption) / SAMPLE_RATE and _loud([(at, pcm)])
+        if began + 1.0 <= at <= began + len(interruption) / SAMPLE_RATE and _loud([(at, pcm)])
     ]
     assert not over_the_visitor, "the replica kept talking over the visitor"
 

@@ -120,7 +120,6 @@ class LiveSession:
         self.tasks: set[asyncio.Task] = set()
         self.reply_task: asyncio.Task | None = None
         self.speculation: asyncio.Future[str] | None = None
-        self.speculated_frames = 0
         self.started = time.monotonic()
         self.last_heard = self.started
         self.closed = asyncio.Event()
@@ -202,8 +201,10 @@ class LiveSession:
                 self._start_turn(spoken=audio)
 
     def _speculate(self) -> None:
+        """Transcribe what was said up to this pause. The turn ends only after this same pause grows to END_MS
+        (speech in between starts a new pause and a new speculation), so the end of turn can use it as it is."""
+        self._discard_speculation()
         audio = self.turns.audio()
-        self.speculated_frames = len(self.turns.turn)
         self.speculation = asyncio.ensure_future(
             in_executor(self.executor, pipeline.transcribe, pipeline.to_recognizer(audio))
         )
@@ -253,7 +254,8 @@ class LiveSession:
     # -- answering ----------------------------------------------------------------------------------------------
 
     def _start_turn(self, *, spoken: np.ndarray | None = None, typed: str | None = None) -> None:
-        speculation = self.speculation if len(self.turns.turn) <= self.speculated_frames + 1 else None
+        # A turn cut at MAX_TURN_SECONDS did not end in the pause the speculation heard.
+        speculation = self.speculation if spoken is not None and self.turns.silent_ms >= END_MS else None
         if speculation is None:
             self._discard_speculation()
         self.speculation = None

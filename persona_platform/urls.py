@@ -11,6 +11,7 @@ from persona_platform.api import converters  # noqa: F401  (registers <dbid:…>
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", health.HealthView.as_view(), name="healthz"),
+    path("playground/", views.playground, name="playground"),
     re_path(r"^docs/(?P<name>[A-Z][A-Z_]*)\.md$", views.project_doc, name="project-doc"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,4 +1,4 @@
-"""Routes outside the dialects: the landing page, project docs, media files, and the 404/500 answers."""
+"""Routes outside the dialects: the landing page, the playground, project docs, media files, and the 404/500 answers."""
 
 import logging
 import mimetypes
@@ -66,6 +66,22 @@ def landing(request):
         "dialects": LANDING_DIALECTS,
     }
     return render(request, "landing.html", context)
+
+
+@require_GET
+def playground(request):
+    """Try the platform in a browser. The page calls the public API from the visitor's tab with the key they paste,
+    which stays in that tab: this view renders no workspace data, so a staff session only earns links to the admin."""
+    staff = request.user.is_authenticated and request.user.is_staff
+    context = {
+        "staff_name": request.user.get_username() if staff else "",
+        "can_add_key": staff and request.user.has_perm("accounts.add_apikey"),
+        "login_url": f"{reverse('admin:login')}?next={reverse('playground')}",
+        "api_key_add_url": reverse("admin:accounts_apikey_add"),
+        "swagger_url": reverse("swagger-ui"),
+        "docs_base": "/docs/",
+    }
+    return render(request, "playground.html", context)
 
 
 @require_GET

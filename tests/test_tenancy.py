@@ -44,6 +44,8 @@ NOT_TENANT_SCOPED = {
     "/live/": "a live conversation's page, WebRTC offer and end button: no API key; the offer and end routes take the "
     "conversation token, which names one conversation (another conversation's token is a 401, "
     "tests/knowledge/test_live.py), and the page holds no data until the token is used",
+    "/playground": "the playground: a static page whose script calls the API with the key the visitor pastes; it "
+    "renders no workspace data, and a staff session only adds links to the admin",
     "/media/": "stored files by storage path: the media URLs the API hands out answer GET without a key (the "
     "contract), their file names are random and unguessable, and no workspace id is in them",
 }

@@ -151,6 +151,12 @@ class LiveSession:
             if self.pc.connectionState in ("failed", "closed"):
                 await self.close("the connection closed")
 
+        # "No more candidates" makes aioice give up on a browser whose only candidates are mDNS names it cannot
+        # resolve (Firefox without microphone permission); without it, aioice learns the browser's address from
+        # its connectivity checks. The idle timeout bounds the wait.
+        offer_sdp = "".join(
+            line for line in offer_sdp.splitlines(keepends=True) if line.strip() != "a=end-of-candidates"
+        )
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as exc:  # aiortc's SDP parser raises ValueError, and KeyError or IndexError on odd input
@@ -259,15 +265,22 @@ class LiveSession:
         if speculation is None:
             self._discard_speculation()
         self.speculation = None
-        self.reply_task = asyncio.ensure_future(self._turn(spoken=spoken, typed=typed, speculation=speculation))
+        previous = self.reply_task
+        self.reply_task = asyncio.ensure_future(
+            self._turn(spoken=spoken, typed=typed, speculation=speculation, previous=previous)
+        )
         self.tasks.add(self.reply_task)
         self.reply_task.add_done_callback(self.tasks.discard)
 
-    async def _turn(self, *, spoken: np.ndarray | None, typed: str | None, speculation) -> None:
+    async def _turn(
+        self, *, spoken: np.ndarray | None, typed: str | None, speculation, previous: asyncio.Task | None
+    ) -> None:
         marks: dict[str, float] = {"turn_end": time.monotonic()}
         turn = None
         text = ""
         try:
+            if previous is not None:  # a reply cut off stores itself and says agent_done before this turn begins
+                await asyncio.gather(previous, return_exceptions=True)
             if typed is not None:
                 question = typed
             elif speculation is not None:

@@ -17,9 +17,9 @@ from media_jobs.engines.audio import decode_to_mono
 from media_jobs.engines.base import EngineError, MotionTransferRequest, SpeechVideoRequest, VoiceProfile
 from media_jobs.engines.face import Face, FaceNotFound, analyze_face, landmarks_in_box
 from media_jobs.engines.speech.piper import PiperSpeech
-from media_jobs.engines.talking_head import LocalTalkingHead, RenderedVideo, render, transfer
+from media_jobs.engines.talking_head import LocalTalkingHead, RenderedVideo, quality, render, transfer
 from media_jobs.engines.talking_head.motion import FaceMotion
-from media_jobs.engines.talking_head.speech_driver import LEAD_S, speech_motion_from_file, viseme
+from media_jobs.engines.talking_head.speech_driver import LEAD_S, loudness, speech_motion_from_file, viseme
 
 # Bilabials next to open vowels, and a pause between the sentences.
 TEXT = "Mama bought a big apple pie. Papa opened the far barn."
@@ -63,10 +63,14 @@ def video(rendered) -> RenderedVideo:
     return rendered[0]
 
 
+def decoded(path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
 @pytest.fixture(scope="module")
 def frames(video) -> list[np.ndarray]:
-    with av.open(str(video.path)) as container:
-        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return decoded(video.path)
 
 
 @pytest.fixture(scope="module")
@@ -268,10 +272,8 @@ def test_motion_transfer_is_handed_to_the_transfer_module(monkeypatch, photo, fa
 def test_the_mouth_opening_follows_the_loudness(measured, speech, frames):
     gaps, _ = measured
     samples, rate = decode_to_mono(speech.path)
-    per_frame = round(rate / FPS)
-    rms = [np.sqrt(np.mean(np.square(samples[i * per_frame : (i + 1) * per_frame]))) for i in range(len(frames))]
-    level_db = np.maximum(20 * np.log10(np.maximum(rms, 1e-9)), -60.0)
-    assert np.corrcoef(gaps, level_db)[0, 1] > 0.5
+    level_db = quality.loudness_db(samples, rate, len(frames), FPS)
+    assert quality.pearson(gaps, level_db) >= 0.6  # about 0.7 on this sentence
 
 
 def test_lips_close_on_m_b_p_and_in_silence_and_open_on_vowels(measured, photo_gap, speech, frames):
@@ -398,20 +400,109 @@ def test_speech_motion_is_closed_in_silence_and_blinks_fully_for_150_to_250_ms(m
         assert np.abs(np.diff(track)).max() < 0.25  # smooth: no jumps from frame to frame
 
 
-def detail(image: np.ndarray) -> float:
-    """High-frequency energy: the mean squared Laplacian of the grey image."""
-    grey = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    laplacian = grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1] - 4 * grey[1:-1, 1:-1]
-    return float(np.mean(laplacian**2))
-
-
 def test_head_motion_keeps_the_faces_detail(photo, face):
     # The head warp resamples the whole face every frame; bilinear kept 0.67x of its detail, Lanczos 0.92x.
     frame, landmarks = render.fit_photo(photo, np.asarray(face.landmarks, dtype=np.float32), render.MAX_SIDE)
     rig = render.FaceRig(frame, landmarks)
     still = {name: 0.0 for name in (*rig.head_x, *rig.head_y)}
     kept = [
-        detail(rig.render(0.0, 0.0, {}, {**still, "yaw": yaw, "roll": roll})) / detail(rig.photo_roi)
+        quality.detail(rig.render(0.0, 0.0, {}, {**still, "yaw": yaw, "roll": roll})) / quality.detail(rig.photo_roi)
         for yaw, roll in [(2.5, 0.0), (-2.0, 1.5), (1.0, -2.0), (3.0, 2.0)]
     ]
     assert min(kept) >= 0.85, kept
+
+
+# --- how it looks, measured on the engine's frames (docs/VIDEO.md's targets) -------------------------------------
+# A closed-mouth portrait (OpenPeople's synthetic P001, the demo person) speaking rounded, spread and open vowels.
+
+LIPS_TEXT = "Who knew you would choose the blue moon? Keep each green tree neat. Papa opened the far barn."
+
+
+@pytest.fixture(scope="module")
+def neutral_photo() -> np.ndarray:
+    return quality.portrait("neutral")
+
+
+@pytest.fixture(scope="module")
+def neutral_face(neutral_photo) -> Face:
+    return analyze_face(neutral_photo, embed=False)
+
+
+@pytest.fixture(scope="module")
+def lips_speech(work):
+    return PiperSpeech().synthesize(text=LIPS_TEXT, voice=VoiceProfile(), out_dir=work)
+
+
+@pytest.fixture(scope="module")
+def neutral_frames(neutral_photo, neutral_face, lips_speech, work) -> list[np.ndarray]:
+    request = SpeechVideoRequest(
+        photo=neutral_photo,
+        audio=lips_speech.path,
+        phonemes=lips_speech.phonemes,
+        out_path=work / "neutral.mp4",
+        face=neutral_face,
+        seed=SEED,
+    )
+    return decoded(LocalTalkingHead().render_speech(request).path)
+
+
+@pytest.fixture(scope="module")
+def neutral_measured(neutral_frames, neutral_photo, neutral_face) -> quality.FrameMeasures:
+    return quality.measure_frames(neutral_frames, photo=neutral_photo, box=neutral_face.box)
+
+
+def test_an_open_mouth_is_a_shaded_cavity_not_a_near_black_fill(
+    frames, photo, face, neutral_frames, neutral_photo, neutral_face, neutral_measured
+):
+    # The flat fill this replaced measured 20% (the astronaut) to 36% (a broad smile); the target is 15%.
+    clips = [
+        (quality.measure_frames(frames, photo=photo, box=face.box), quality.photo_mouth(photo, face.box)[0]),
+        (neutral_measured, quality.photo_mouth(neutral_photo, neutral_face.box)[0]),
+    ]
+    for measured, photo_gap in clips:
+        assert np.count_nonzero(measured.gap >= photo_gap + quality.OPEN_GAP) >= 8  # the mouth does open
+        assert quality.near_black_share(measured, photo_gap) <= 0.1
+
+
+def test_the_cavity_is_textured_like_tissue(kept_frames, photo, face, neutral_photo, work):
+    # Raw frames: H.264 smooths fine grain away. The flat, smoothly shaded fill measured 0.002 to 0.017.
+    neutral_face = analyze_face(neutral_photo, embed=False)
+    for picture, portrait_face in ((photo, face), (neutral_photo, neutral_face)):
+        render.render_video(
+            photo=picture,
+            face=portrait_face,
+            motion=still_motion(1, jaw_open=[1.0]),
+            audio=None,
+            out_path=work / "x.mp4",
+        )
+        (frame,) = kept_frames
+        assert quality.cavity_texture(frame, landmarks_in_box(frame, portrait_face.box)) >= 0.025
+
+
+def test_lips_round_on_oo_and_spread_on_ee(neutral_measured, neutral_photo, neutral_face, lips_speech, neutral_frames):
+    _, photo_width = quality.photo_mouth(neutral_photo, neutral_face.box)
+    samples, rate = decode_to_mono(lips_speech.path)
+    speaking = loudness(samples, rate, frames=len(neutral_frames)) > 0
+    narrowest, widest = quality.width_range(neutral_measured, photo_width, speaking)
+    # Before: -6% and +14%. About -19% and +20% now; the 20% target gives way to the identity
+    # distance's 0.35 (docs/VIDEO.md), and dlib's corners wander a percent or two from run to run.
+    assert narrowest <= -0.16 and widest >= 0.16, (narrowest, widest)
+    relative = neutral_measured.width / photo_width - 1.0
+    count = len(neutral_frames)
+
+    def width_during(vowel: str) -> float:
+        shown = [i for t in lips_speech.phonemes if t.phoneme == vowel for i in frames_around(t.start, t.end, count)]
+        return float(np.median(relative[shown]))
+
+    assert width_during("uː") <= -0.12 and width_during("iː") >= 0.12
+
+
+def test_every_frame_stays_the_photos_person(frames, photo, face, neutral_frames, neutral_photo, neutral_face):
+    # dlib's identity distance to the photo, every second frame (the same person: under 0.6). The target is a worst
+    # frame of 0.35; bench/media_quality.py measures 0.33-0.34 on the neutral face, but Piper's random timing
+    # sometimes puts a wide vowel on a frame dlib reads worse, so the test holds 95% of frames to 0.35 and the
+    # worst to 0.40.
+    for clip, picture, box in ((frames, photo, face.box), (neutral_frames, neutral_photo, neutral_face.box)):
+        distances = quality.identity_distances(clip[::2], photo=picture, box=box)
+        assert np.percentile(distances, 95) <= 0.35, np.percentile(distances, 95)
+        assert distances.max() <= 0.40, (distances.max(), int(np.argmax(distances)) * 2)

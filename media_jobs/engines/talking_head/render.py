@@ -6,8 +6,13 @@ the face's region of interest only; the rest of every frame is the photo itself,
 - Mouth: per unit of jaw_open and mouth_width, a displacement field over the lower face is
   precomputed. The jaw field has a step along the line between the lips: everything under it (lower
   lip, chin, lower teeth when the photo shows them) drops, the upper lip lifts a little, the cheeks
-  and the neck stretch smoothly. The gap that opens is painted as a mouth: a cavity shaded from the
-  lip colour, a tongue, and teeth coloured from the photo's own teeth or the whites of its eyes.
+  and the neck stretch smoothly. The width fields (one to spread, one to round) move the corners by
+  up to WIDTH_RANGE / 2 of the mouth's width each, the lips' sides most and their middle least, and
+  fade out before the face's outline; the jaw opens the mouth as the width warp has shaped it. The
+  gap that opens is painted as a mouth, with sub-pixel, anti-aliased edges: a cavity of the lips'
+  own tissue in shade (dark only at a small throat core, never a flat near-black fill), a tongue,
+  teeth coloured from the photo's own teeth or the whites of its eyes where the photo shows none,
+  and a fixed grain as strong as the photo's own, so the inside reads as tissue.
 - Eyes: per eye and column, the skin between brow and upper lid is stretched down over the eye
   (the lid comes down, its lash line last), and the lower lid rises a little to meet it.
 - Head: small rotations and shifts of the head region, with a weight that falls smoothly to zero
@@ -22,7 +27,7 @@ The mouth and eye warps are applied in the face's own frame first and the head m
 the painted mouth moves with the head. A frame whose motion is all zero is the photo, unchanged.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +45,8 @@ STILL = 1e-3  # motion values below this are no motion
 JAW_GAP = 0.40  # jaw_open 1 opens the lips by this share of the mouth's width (see FaceMotion)
 LIP_LIFT = 0.12  # the upper lip rises by this share of the lower lip's drop
 CHIN_SHARE = 0.8  # the chin drops by this share of the lower lip's drop
-WIDTH_SHIFT = 0.15  # mouth_width 1 moves each corner out by this share of the mouth's width
+SMILE_WIDTH_SCALE = 0.5  # a photo showing its teeth: the share of that its lips move
+WIDTH_RANGE = 0.32  # mouth_width +1 makes the mouth this much wider, -1 this much narrower (corner to corner)
 EYE_MEET = 0.8  # a shut eye's lids meet this far down the open eye (the lower lid rises the rest)
 PROGRESS_EVERY = 10  # frames
 
@@ -70,6 +76,14 @@ def fit_photo(photo: np.ndarray, landmarks: np.ndarray, max_side: int) -> tuple[
     if out_h < 2 or out_w < 2:
         raise EngineError("The photo is too small.")
     return np.ascontiguousarray(photo[:out_h, :out_w]), landmarks.astype(np.float32)
+
+
+LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601
+
+
+def _unit_luma(colour: np.ndarray) -> np.ndarray:
+    """The colour scaled to luma 1: a tint that a luma map multiplies into a colour."""
+    return (np.asarray(colour, dtype=np.float64) / max(1.0, float(colour @ LUMA))).astype(np.float32)
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -204,7 +218,8 @@ class FaceRig:
         self.split = self._upper_teeth_end(inner) if self.shows_teeth else 0.5
         upper_lip, lower_lip = inner[[1, 2, 3]], inner[[7, 6, 5]]
         split_pts = upper_lip + self.split * (lower_lip - upper_lip)
-        mid_pts = np.array([inner[0], *split_pts, inner[4]])
+        # The line runs on to the outer corners, where the jaw's drop ends: the gap closes there.
+        mid_pts = np.array([lm[48], inner[0], *split_pts, inner[4], lm[54]])
         mid_pts = mid_pts[np.argsort(mid_pts[:, 0])]
         self.mid_x, self.mid_y = mid_pts[:, 0], mid_pts[:, 1]
         jaw_pts = lm[2:15]
@@ -236,24 +251,65 @@ class FaceRig:
         taper = self._box_taper(cols.shape, 3.0)
         self.jaw_y = (np.where(below, -lower, lift) * taper).astype(np.float32)  # backward: src = out + field
 
-        # Width: the corners move out (spread) or in (rounded); cheeks follow, the nose and chin do not.
-        mouth_y = float(lm[[51, 57], 1].mean())
-        upper_reach = max(1.0, 0.9 * (mouth_y - nose_y))
-        lower_reach = max(1.0, 0.55 * (float(lm[8][1]) - mouth_y))
-        reach = np.where(rows < mouth_y, upper_reach, lower_reach)
-        band = np.exp(-0.5 * ((rows - mouth_y) / reach) ** 4)
-        d = np.abs(dx) / half
-        profile = d * np.exp(-0.5 * (d / 1.6) ** 4)
-        self.width_x = (-WIDTH_SHIFT * mw * np.sign(dx) * profile * band * taper).astype(np.float32)
+        # Width: the corners move out (spread) or in (rounded), the lips with them over their whole
+        # height; the philtrum and the chin follow less, and the field is zero before the box's edges
+        # (at the nose, at the chin and at the face's outline), so no seam and no background moves.
+        upper_flat = float(lm[51][1])  # the top of the upper lip
+        lower_flat = float(lm[57][1]) + 0.5 * drop  # the bottom of the lower lip, half-way down
+        chin_y = float(lm[8][1])
+        above = 1.0 - _smoothstep((upper_flat - rows) / max(1.0, upper_flat - nose_y))
+        beneath = 1.0 - _smoothstep((rows - lower_flat) / max(1.0, chin_y - lower_flat))
+        band = np.where(rows < upper_flat, above, np.where(rows > lower_flat, beneath, 1.0)) * taper
+        self.width_x = {sign: self._width_field(sign, rows[:, :1], dx, band) for sign in (1, -1)}
+        # A smile that shows its teeth is held: its lips are spread already and cannot round without
+        # letting the smile go, which a still photo cannot. They move half as far; further, the face
+        # stops looking like the photo's person (dlib identity distance past 0.35 on the astronaut).
+        self.width_scale = SMILE_WIDTH_SCALE if self.shows_teeth else 1.0
 
         # Per column of the box, what the gap painter needs: the lip line and how far each lip moves.
         self.mouth_cols = np.arange(x0, x1, dtype=np.float64)
         column_mid = np.interp(self.mouth_cols, self.mid_x, self.mid_y)
         mid_rows = np.clip(np.round(column_mid).astype(int) - y0, 0, y1 - y0 - 1)
-        self.width_at_mid = self.width_x[mid_rows, np.arange(x1 - x0)].astype(np.float64)
-        self.lift_at_mid = LIP_LIFT * drop * np.clip(1.0 - ((self.mouth_cols - xc) / half) ** 2, 0.0, None)
+        self.width_at_mid = {
+            sign: field[mid_rows, np.arange(x1 - x0)].astype(np.float64) for sign, field in self.width_x.items()
+        }
         self.mouth_grid = (cols.astype(np.float32), rows.astype(np.float32))
+        self.mouth_local_grid = ((cols - x0).astype(np.float32), (rows - y0).astype(np.float32))
+        self.mouth_centre, self.jaw_drop = xc, drop
         self.lower_lip = (lower * taper).astype(np.float32)  # the drop per unit jaw, also above the line
+
+    def _width_field(self, sign: int, rows: np.ndarray, dx: np.ndarray, band: np.ndarray) -> np.ndarray:
+        """Backward x displacement for mouth_width = sign (+1 spread, -1 rounded), over the mouth box.
+
+        Between the corners each point moves with the square of its distance from the middle, so each
+        corner lands WIDTH_RANGE / 2 of the mouth's width out (or in); beyond a corner the shift fades
+        out smoothly before the face's outline on that row. Where the outline is close (a broad smile,
+        a turned face) the corner moves less: the skin between is stretched or squeezed, never folded.
+        """
+        lm, half = self.lm, self.mouth_width / 2
+        xc = float(lm[48][0] + lm[54][0]) / 2
+
+        def outline(points: np.ndarray) -> np.ndarray:  # the jaw line's x at each row
+            ys = np.maximum.accumulate(points[:, 1])
+            return np.interp(rows, ys + np.arange(len(ys)) * 1e-3, points[:, 0])
+
+        reach = np.where(dx < 0, (xc - half) - outline(lm[0:9]), outline(lm[16:7:-1]) - (xc + half))
+        reach = np.maximum(reach, 1.0)
+        limit = 0.5 if sign > 0 else 0.6  # of the reach: squeezing is worse than stretching
+        shift = sign * np.minimum(WIDTH_RANGE / 2 * self.mouth_width, limit * reach)  # where each corner goes
+        distance = np.abs(dx)
+        # Inside, a point at r from the middle moves by shift * (r / half)**2: the corners and the lips'
+        # sides move, the middle (the Cupid's bow, the philtrum) hardly does, as when a real mouth
+        # spreads or rounds. Inverted for the backward map: r = s + a s**2 for the source s.
+        a = shift / half**2
+        safe = np.where(np.abs(a) < 1e-9, 1e-9, a)
+        source = np.where(
+            np.abs(a) < 1e-9, distance, (np.sqrt(np.maximum(1.0 + 4.0 * safe * distance, 0.0)) - 1.0) / (2.0 * safe)
+        )
+        inner = np.sign(dx) * source - dx
+        fade = 1.0 - _smoothstep((distance - half - shift) / np.maximum(reach - shift, 1.0))
+        outer = -shift * np.sign(dx) * fade
+        return (np.where(distance <= half + shift, inner, outer) * band).astype(np.float32)
 
     def _upper_teeth_end(self, inner: np.ndarray) -> float:
         """Where the upper teeth end, as a share of the way from the upper to the lower inner lip.
@@ -333,11 +389,38 @@ class FaceRig:
             teeth = 0.85 * teeth + 0.15 * np.array([235.0, 225.0, 200.0])  # a touch warmer than sclera
         self.lip_colour = lips.astype(np.float32)
         self.teeth_colour = np.clip(teeth * 0.92, 0, 255).astype(np.float32)
-        # The cavity: the lip colour in deep shadow; the tongue: the lips' hue, a little darker.
-        self.tongue_colour = (lips * np.array([0.85, 0.62, 0.62])).astype(np.float32)
+        # The inside of the mouth is the lips' own tissue in shade: their hue, a little deeper red;
+        # the tongue pinker. Both are kept at unit luma and given their brightness per pixel.
+        lip_luma = max(20.0, float(lips @ LUMA))
+        self.lip_luma = lip_luma
+        self.cavity_tint = _unit_luma(lips * np.array([1.05, 0.82, 0.82]))
+        self.tongue_tint = _unit_luma(lips * np.array([1.04, 0.8, 0.86]))
         # The photo's own teeth come along with the warp; what it does not show is painted.
         self.paint_upper_teeth = not self.shows_teeth
         self.paint_lower_teeth = not self.shows_teeth or self.split > 0.85
+        self._mouth_texture()
+
+    def _mouth_texture(self):
+        """A fixed grain and a faint mottling for the painted mouth, as strong as the photo's own grain,
+        so the cavity is never a flat fill. Fixed per photo (seeded), so it does not flicker."""
+        import cv2  # heavy: see fit_photo
+
+        x0, y0, x1, y1 = self.mouth_box
+        lm = self.lm
+        grey = self.photo_roi.astype(np.float32) @ LUMA
+        fine = grey - cv2.GaussianBlur(grey, (0, 0), 1.5)
+        mask = np.zeros(grey.shape, dtype=np.uint8)
+        cv2.fillPoly(mask, [np.round(lm[48:60]).astype(np.int32)], 1)
+        lips = mask.astype(bool)
+        grain = float(np.std(fine[lips]) / max(1.0, np.mean(grey[lips]))) if lips.sum() > 8 else 0.04
+        rng = np.random.default_rng(0)
+        fine_noise = cv2.GaussianBlur(rng.standard_normal((y1 - y0, x1 - x0)).astype(np.float32), (0, 0), 0.7)
+        coarse_noise = cv2.GaussianBlur(
+            rng.standard_normal((y1 - y0, x1 - x0)).astype(np.float32), (0, 0), max(1.0, 0.06 * self.mouth_width)
+        )
+        noise = np.asarray(fine_noise, dtype=np.float32) / max(1e-6, float(np.std(fine_noise)))
+        mottle = np.asarray(coarse_noise, dtype=np.float32) / max(1e-6, float(np.std(coarse_noise)))
+        self.mouth_grain = (float(np.clip(grain, 0.03, 0.1)) * noise + 0.07 * mottle).astype(np.float32)
 
     # --- per frame ------------------------------------------------------------------------------
 
@@ -372,27 +455,41 @@ class FaceRig:
 
         x0, y0, x1, y1 = self.mouth_box
         grid_x, grid_y = self.mouth_grid
-        map_x = cv2.scaleAdd(self.width_x, width, grid_x) if width else grid_x
-        map_y = cv2.scaleAdd(self.jaw_y, jaw, grid_y) if jaw else grid_y
+        width *= self.width_scale
+        map_x = cv2.scaleAdd(self.width_x[1 if width > 0 else -1], abs(width), grid_x) if width else grid_x
+        jaw_y = self.jaw_y
+        if width and jaw:  # the jaw opens the mouth as it is now shaped: its field follows the width warp
+            local_x, local_y = self.mouth_local_grid
+            jaw_y = cv2.remap(jaw_y, map_x - np.float32(x0), local_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        map_y = cv2.scaleAdd(jaw_y, jaw, grid_y) if jaw else grid_y
         warped = cv2.remap(self.photo_roi, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if jaw > STILL:
             self._paint_gap(warped, jaw, width)
         work[y0:y1, x0:x1] = warped
 
     def _paint_gap(self, warped: np.ndarray, jaw: float, width: float) -> None:
-        """Paint the opened mouth into the gap between the lips (window pixels, in place)."""
+        """Paint the opened mouth into the gap between the lips (window pixels, in place).
+
+        Back to front: the cavity (the lips' tissue in shade, darkest only in a small core where the
+        throat is, lighter towards the lips and the cheeks' insides), the tongue, the lower and upper
+        teeth the photo does not show, the upper lip's shadow; then the photo's grain. Every edge is a
+        ramp about one pixel wide (sub-pixel lip edges per column), so nothing is stair-stepped.
+        """
         x0, y0, x1, y1 = self.mouth_box
         # Output column → the source column it shows (the width warp), then the lips' edges there.
-        source_cols = self.mouth_cols + width * self.width_at_mid
+        source_cols = self.mouth_cols + abs(width) * self.width_at_mid[1 if width > 0 else -1]
         inside = (source_cols > self.mid_x[0]) & (source_cols < self.mid_x[-1])
         if not inside.any():
             return
         mid = np.interp(source_cols, self.mid_x, self.mid_y)
         # The fields are functions of the output pixel: the lips' edges are where they carry the line
         # between the lips to. The lower one: out_y - jaw * drop(out_y) = mid, by two fixed-point steps.
-        top = mid - jaw * self.lift_at_mid
+        # The jaw's fields are read at the source column too: the jaw opens the mouth as it is shaped.
+        half = self.mouth_width / 2
+        lift = LIP_LIFT * self.jaw_drop * np.clip(1.0 - ((source_cols - self.mouth_centre) / half) ** 2, 0.0, None)
+        top = mid - jaw * lift
         bottom = mid.copy()
-        columns = np.arange(x1 - x0)
+        columns = np.clip(np.round(source_cols).astype(int) - x0, 0, x1 - x0 - 1)
         for _ in range(2):
             row = np.clip(np.round(bottom).astype(int) - y0, 0, y1 - y0 - 1)
             bottom = mid + jaw * self.lower_lip[row, columns]
@@ -407,40 +504,51 @@ class FaceRig:
         top, bottom = top[c0:c1][None, :], bottom[c0:c1][None, :]
         ys = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
         mw = self.mouth_width
-        soft = max(1.0, 0.012 * mw)  # edges as soft as the photo's own at this scale
+        soft = max(0.8, 0.012 * mw)  # edges as soft as the photo's own at this scale
         alpha = np.clip((ys - top) / soft + 0.5, 0.0, 1.0) * np.clip((bottom - ys) / soft + 0.5, 0.0, 1.0)
         gap = np.maximum(bottom - top, 1e-3)
-        depth_v = np.clip((ys - top) / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
+        v = np.clip((ys - top) / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
         corner_l, corner_r = source_cols[cols[0]], source_cols[cols[-1]]
         u = (source_cols[c0:c1][None, :] - (corner_l + corner_r) / 2) / max(1.0, (corner_r - corner_l) / 2)
+        opened = float(_smoothstep(np.asarray(np.max(gap) / (0.22 * mw))))  # how much of the inside shows
 
-        # Cavity: the lips' colour in shadow, deepest in the middle, lighter towards the lips.
-        middle = (1.0 - u**2) * 4.0 * depth_v * (1.0 - depth_v)
-        colour = self.lip_colour * (0.42 - 0.27 * middle)[..., None]
-        # Tongue: a low mound behind the lower teeth, lit at its front, once the mouth is open enough.
+        # Cavity: half the lips' brightness by the lips, 0.3 of it at the throat's small core, a little
+        # darker in the cheeks' shadow at the corners and right under the upper lip.
+        throat = np.exp(-0.5 * ((u / 0.26) ** 2 + ((v - 0.42) / 0.2) ** 2)) * opened
+        brightness = (0.5 - 0.2 * throat) * (1.0 - 0.25 * _smoothstep((np.abs(u) - 0.55) / 0.45))
+        colour = self.cavity_tint * (self.lip_luma * brightness)[..., None]
+        # Tongue: a low mound behind the lower teeth, lit at its front, with a faint middle groove.
         lower_span = np.clip(1.0 - (u / 0.62) ** 2, 0.0, 1.0)  # the lower front teeth: a narrower arch
         lower_h = np.minimum(0.06 * mw * lower_span, 0.3 * gap) if self.paint_lower_teeth else 0.0 * gap
         front = bottom - lower_h
-        tongue_h = np.clip(gap - 0.05 * mw, 0.0, None) * 0.35 * np.sqrt(np.clip(1.0 - (u / 0.7) ** 2, 0.0, 1.0))
+        tongue_h = np.clip(gap - 0.04 * mw, 0.0, None) * 0.42 * np.sqrt(np.clip(1.0 - (u / 0.78) ** 2, 0.0, 1.0))
         tongue_top = front - tongue_h
-        tongue = np.clip((ys - tongue_top) / np.maximum(0.5 * tongue_h, 1.0), 0.0, 1.0)
-        tongue_shade = 0.45 + 0.35 * np.clip((ys - tongue_top) / np.maximum(tongue_h, 1.0), 0.0, 1.0)
-        colour += (self.tongue_colour * tongue_shade[..., None] - colour) * tongue[..., None]
-        teeth_shade = 1.0 - 0.3 * u**2
-        # Narrow darker gaps between the front teeth, at roughly incisor and canine spacing.
+        tongue = np.clip((ys - tongue_top) / np.maximum(0.35 * tongue_h, 1.2), 0.0, 1.0)
+        lit = np.clip((ys - tongue_top) / np.maximum(tongue_h, 1.0), 0.0, 1.0)
+        groove = 1.0 - 0.14 * np.exp(-0.5 * (u / 0.07) ** 2) * (1.0 - lit)
+        tongue_luma = self.lip_luma * (0.46 + 0.22 * lit) * groove
+        colour += (self.tongue_tint * tongue_luma[..., None] - colour) * tongue[..., None]
+        # Teeth: lit in the middle, shaded towards the corners where they turn away, with narrow
+        # darker gaps at roughly incisor and canine spacing.
         seams = np.zeros_like(u)
         for at in (0.0, 0.24, -0.24, 0.46, -0.46, 0.66, -0.66):
             seams = np.maximum(seams, np.exp(-0.5 * ((u - at) * (mw / 2) / 0.45) ** 2))
-        teeth = self.teeth_colour * (teeth_shade * (1.0 - 0.12 * seams))[..., None]
+        teeth = self.teeth_colour * ((1.0 - 0.35 * u**2) * (1.0 - 0.12 * seams))[..., None]
+        turn = 1.0 - _smoothstep((np.abs(u) - 0.5) / 0.4)  # the arch turns into the cheeks' shadow
+        teeth_cover = np.zeros_like(v)  # where teeth are painted: enamel has less grain than tissue
         if self.paint_lower_teeth:  # they peek over the lower lip, in the shade of the upper ones
             lower = np.clip((ys - front) / (1.5 * soft), 0.0, 1.0) * np.clip(lower_span / 0.2, 0.0, 1.0)
-            colour += (teeth * 0.9 - colour) * lower[..., None]
+            colour += (teeth * 0.88 - colour) * lower[..., None]
+            teeth_cover = lower
         if self.paint_upper_teeth:  # they hang from under the upper lip
             upper_h = 0.11 * mw * (1.0 - 0.45 * u**2)
-            upper = np.clip((top + upper_h - ys) / (1.2 * soft), 0.0, 1.0) * np.clip((0.92 - np.abs(u)) / 0.1, 0.0, 1.0)
+            upper = np.clip((top + upper_h - ys) / (1.2 * soft), 0.0, 1.0) * turn
             colour += (teeth - colour) * upper[..., None]
-        # The upper lip shades the top of the mouth.
-        colour *= (0.7 + 0.3 * np.clip((ys - top) / max(1.5, 0.05 * mw), 0.0, 1.0))[..., None]
+            teeth_cover = np.maximum(teeth_cover, upper)
+        # The upper lip shades the top of the mouth; the grain makes it tissue, not a fill.
+        shade = 0.78 + 0.22 * np.clip((ys - top) / max(1.5, 0.05 * mw), 0.0, 1.0)
+        grain = self.mouth_grain[r0 - y0 : r1 - y0, c0:c1]
+        colour *= (shade * (1.0 + grain * (1.0 - 0.75 * teeth_cover)))[..., None]
         region = warped[r0 - y0 : r1 - y0, c0:c1].astype(np.float32)
         blended = region + (colour - region) * alpha[..., None]
         warped[r0 - y0 : r1 - y0, c0:c1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
@@ -506,8 +614,33 @@ def render_video(
     frame, landmarks = fit_photo(
         photo, np.asarray(face.landmarks, dtype=np.float32), PREVIEW_MAX_SIDE if preview else MAX_SIDE
     )
-    rig = FaceRig(frame, landmarks)
     height, width = frame.shape[:2]
+    label = DisclosureLabel(width=width, height=height) if disclosure_label else None
+    with VideoWriter(out_path, width=width, height=height, fps=motion.fps, audio=audio, preview=preview) as writer:
+        for index, picture in enumerate(animate(frame, landmarks, motion)):
+            if label is None:
+                writer.write(picture)
+            else:
+                with label.drawn_on(picture):
+                    writer.write(picture)
+            if progress is not None and (index % PROGRESS_EVERY == 0 or index == motion.frames - 1):
+                progress((index + 1) / motion.frames)
+    return RenderedVideo(
+        path=Path(out_path),
+        width=width,
+        height=height,
+        fps=motion.fps,
+        frames=motion.frames,
+        duration=motion.frames / motion.fps,
+    )
+
+
+def animate(frame: np.ndarray, landmarks: np.ndarray, motion: FaceMotion) -> Iterator[np.ndarray]:
+    """The picture of each motion frame, unencoded: `frame` (already fitted) with its face moved.
+
+    One array is yielded again and again, changed in place: copy a frame to keep it.
+    """
+    rig = FaceRig(frame, landmarks)
     x0, y0, x1, y1 = rig.roi
     current = frame[y0:y1, x0:x1]
     tracks = {
@@ -523,30 +656,14 @@ def render_video(
     }
     tracks = {name: np.nan_to_num(np.asarray(values, dtype=np.float64)).tolist() for name, values in tracks.items()}
     frame = frame.copy()
-    label = DisclosureLabel(width=width, height=height) if disclosure_label else None
-    with VideoWriter(out_path, width=width, height=height, fps=motion.fps, audio=audio, preview=preview) as writer:
-        for index in range(motion.frames):
-            roi = rig.render(
-                tracks["jaw"][index],
-                tracks["width"][index],
-                {"left": tracks["left"][index], "right": tracks["right"][index]},
-                {name: tracks[name][index] for name in ("yaw", "pitch", "roll", "dx", "dy")},
-            )
-            if roi is not current:
-                frame[y0:y1, x0:x1] = roi
-                current = roi
-            if label is None:
-                writer.write(frame)
-            else:
-                with label.drawn_on(frame):
-                    writer.write(frame)
-            if progress is not None and (index % PROGRESS_EVERY == 0 or index == motion.frames - 1):
-                progress((index + 1) / motion.frames)
-    return RenderedVideo(
-        path=Path(out_path),
-        width=width,
-        height=height,
-        fps=motion.fps,
-        frames=motion.frames,
-        duration=motion.frames / motion.fps,
-    )
+    for index in range(motion.frames):
+        roi = rig.render(
+            tracks["jaw"][index],
+            tracks["width"][index],
+            {"left": tracks["left"][index], "right": tracks["right"][index]},
+            {name: tracks[name][index] for name in ("yaw", "pitch", "roll", "dx", "dy")},
+        )
+        if roi is not current:
+            frame[y0:y1, x0:x1] = roi
+            current = roi
+        yield frame

@@ -27,40 +27,52 @@ RELEASE_S = 0.06  # ... closing a little slower
 CLOSURE_S = 0.085  # the shortest time lips stay shut for m, b, p
 BILABIALS = ("m", "b", "p")
 WORD_GAP_S = 0.12  # a space between words up to this long is bridged, not a pause
+# The lips' width track: at most this far from neutral (FaceMotion's ±1), reached through a soft knee,
+# so that a held "ee" or "oo" sits at its ceiling: about 19% wider or narrower on a closed-mouth photo.
+# Each tenth further costs about 0.03 of dlib's identity distance to the photo, whose worst frame must
+# stay under 0.35 (spreading costs more than rounding; see docs/VIDEO.md).
+WIDTH_CEILING_SPREAD = 0.7
+WIDTH_CEILING_ROUND = 0.8
+WIDTH_EASE = 2.5
+BLINK_SHIFT_S = 0.4  # a blink moves at most this far towards a moment the mouth is at rest
 # Loudness: frames this far below the loud end of the clip (its 95th percentile) count as silence.
 DYNAMIC_RANGE_DB = 32.0
 SILENCE_DBFS = -55.0
 
 # (jaw_open, mouth_width) per phoneme; see FaceMotion for the scales. Length marks are stripped first.
-PAUSE = (0.0, 0.0)
-CONSONANT = (0.18, 0.05)
+# A width of None leaves the lips' shape to the neighbours: the tongue and throat make these sounds, so
+# the lips keep the rounding or spreading of the vowels around them (coarticulation: "two" is rounded
+# from its t on, "see" spread from its s).
+PAUSE: tuple[float, float | None] = (0.0, 0.0)
+CONSONANT: tuple[float, float | None] = (0.18, None)
 # Phonemes that share a mouth shape stand together (space-separated; "tʃ" is one phoneme).
-VISEME_GROUPS: tuple[tuple[str, tuple[float, float]], ...] = (
-    # lips pressed together
-    ("m b p", (0.0, -0.05)),
+VISEME_GROUPS: tuple[tuple[str, tuple[float, float | None]], ...] = (
+    # lips pressed together (their width is the neighbours': "moon" rounds the m too)
+    ("m b p", (0.0, None)),
     # lower lip tucked under the upper teeth
-    ("f v", (0.06, 0.1)),
+    ("f v", (0.06, None)),
     # open vowels
-    ("ɑ", (0.95, 0.0)), ("a", (1.0, 0.15)), ("æ", (0.85, 0.35)), ("ʌ", (0.7, 0.05)), ("ɔ", (0.8, -0.45)),
-    ("ɒ", (0.85, -0.3)),
+    ("ɑ", (0.95, 0.0)), ("a", (1.0, 0.15)), ("æ", (0.85, 0.5)), ("ʌ", (0.7, 0.05)), ("ɔ", (0.8, -0.9)),
+    ("ɒ", (0.85, -0.6)),
     # mid and close vowels, spread
-    ("ɛ", (0.55, 0.35)), ("e", (0.45, 0.45)), ("ə", (0.4, 0.0)), ("ɚ", (0.35, -0.2)), ("ɜ", (0.45, -0.05)),
-    ("ɐ", (0.55, 0.05)), ("ɪ", (0.32, 0.4)), ("i", (0.25, 0.7)), ("ᵻ", (0.3, 0.3)),
+    ("ɛ", (0.55, 0.5)), ("e", (0.45, 0.7)), ("ə", (0.4, None)), ("ɚ", (0.35, -0.7)), ("ɜ", (0.45, -0.3)),
+    ("ɐ", (0.55, 0.1)), ("ɪ", (0.32, 0.6)), ("i", (0.25, 1.0)), ("ᵻ", (0.3, 0.4)),
     # rounded
-    ("o", (0.55, -0.6)), ("ʊ", (0.3, -0.7)), ("u", (0.28, -0.9)), ("w", (0.12, -0.9)), ("ɹ r", (0.22, -0.35)),
-    ("ʃ ʒ", (0.2, -0.45)), ("tʃ dʒ", (0.18, -0.4)),
-    # tongue and throat consonants: the jaw half-open, lips neutral
-    ("t", (0.15, 0.1)), ("d", (0.17, 0.1)), ("n", (0.15, 0.05)), ("l", (0.25, 0.05)), ("s z", (0.12, 0.3)),
-    ("θ ð", (0.2, 0.1)), ("k g ɡ", (0.25, 0.0)), ("ŋ", (0.22, 0.0)), ("h", (0.35, 0.0)), ("j", (0.2, 0.45)),
-    ("ɾ", (0.18, 0.05)), ("ʔ", (0.1, 0.0)),
+    ("o", (0.55, -1.0)), ("ʊ", (0.3, -1.0)), ("u", (0.28, -1.0)), ("w", (0.12, -1.0)), ("ɹ r", (0.22, -0.8)),
+    ("ʃ ʒ", (0.2, -0.9)), ("tʃ dʒ", (0.18, -0.8)),
+    # tongue and throat consonants: the jaw half-open, the lips as the neighbours have them
+    ("t", (0.15, None)), ("d", (0.17, None)), ("n", (0.15, None)), ("l", (0.25, None)), ("s z", (0.12, 0.3)),
+    ("θ ð", (0.2, None)), ("k g ɡ", (0.25, None)), ("ŋ", (0.22, None)), ("h", (0.35, None)), ("j", (0.2, 0.7)),
+    ("ɾ", (0.18, None)), ("ʔ", (0.1, None)),
 )  # fmt: skip
-VISEMES: dict[str, tuple[float, float]] = {
+VISEMES: dict[str, tuple[float, float | None]] = {
     phoneme: shape for phonemes, shape in VISEME_GROUPS for phoneme in phonemes.split()
 }
 
 
-def viseme(phoneme: str) -> tuple[float, float]:
-    """The mouth shape for one espeak phoneme; pauses (space, punctuation, '_') close the mouth."""
+def viseme(phoneme: str) -> tuple[float, float | None]:
+    """The mouth shape for one espeak phoneme (a width of None: the neighbours'); pauses (space,
+    punctuation, '_') close the mouth and relax the lips."""
     symbol = phoneme.replace("ː", "").replace("ˈ", "").replace("ˌ", "").strip()
     if not symbol or not any(ch.isalpha() for ch in symbol):
         return PAUSE
@@ -115,6 +127,14 @@ def _gaussian(signal: np.ndarray, sigma_steps: float) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
+def _fill_between(track: np.ndarray) -> np.ndarray:
+    """NaN stretches (sounds that leave the lips free) take a straight line between their neighbours."""
+    known = np.flatnonzero(~np.isnan(track))
+    if not len(known):
+        return np.zeros_like(track)
+    return np.interp(np.arange(len(track)), known, track[known])
+
+
 def _per_frame(fine: np.ndarray, frames: int, fps: int) -> np.ndarray:
     """Average of the fine grid over each video frame's interval (what a 40 ms exposure would see)."""
     per = round(1.0 / (fps * STEP_S))
@@ -155,7 +175,9 @@ def mouth_tracks(
     jaw, width = np.zeros(steps), np.zeros(steps)
     for timing in _bridge_word_gaps(phonemes):
         lo, hi = np.searchsorted(times, [timing.start, timing.end])
-        jaw[lo:hi], width[lo:hi] = viseme(timing.phoneme)
+        jaw[lo:hi], shape = viseme(timing.phoneme)
+        width[lo:hi] = np.nan if shape is None else shape
+    width = _fill_between(width)
     # Lips that close (m, b, p) must be seen closed even when the sound is short (Piper gives them
     # 20–40 ms; real closures last 60–100 ms): each holds the lips shut for at least CLOSURE_S, long
     # enough to cover one whole video frame, whatever the neighbouring vowels ask for.
@@ -177,26 +199,47 @@ def mouth_tracks(
     gain = np.clip(np.maximum(level, np.append(level[1:], 0.0)), 0.0, 1.0) ** 0.8
     jaw_open = np.clip(jaw_frames * (0.2 + 0.65 * gain) * (gain > 0), 0.0, 1.0)
     jaw_open[jaw_open < UNSEEN_OPENING] = 0.0  # the smoothing's far tail: shut, not a hair open
-    mouth_width = np.clip(width_frames * np.minimum(1.0, 2.0 * gain), -1.0, 1.0)
+    # The lips reach most of their shape even in quieter syllables; the extremes are eased into a
+    # ceiling, so a rounded "oo" holds its shape and never overshoots into a grimace.
+    shaped = width_frames * np.minimum(1.0, 3.0 * gain)
+    ceiling = np.where(shaped > 0, WIDTH_CEILING_SPREAD, WIDTH_CEILING_ROUND)
+    mouth_width = ceiling * np.tanh(WIDTH_EASE * shaped) / np.tanh(WIDTH_EASE)
     return jaw_open.astype(np.float32), mouth_width.astype(np.float32)
 
 
-def blinks(frames: int, *, fps: int = FPS, rng: np.random.Generator) -> np.ndarray:
-    """0..1 eye closure per frame: a blink every 2–6 s, 150–250 ms long, shut for at least one frame."""
+def _blink(times: np.ndarray, start: float, length: float, fps: int) -> np.ndarray:
+    """One blink's closure per frame: the lid falls in 30% of it, stays shut a frame or more, rises slower."""
+    close_s = 0.3 * length
+    hold_s = max(1.1 / fps, 0.2 * length)  # long enough to contain one frame's midpoint
+    open_s = max(0.05, length - close_s - hold_s)
+    t = times - start
+    closing = np.clip(t / close_s, 0.0, 1.0)
+    opening = np.clip(1.0 - (t - close_s - hold_s) / open_s, 0.0, 1.0)
+    shape = np.where(t < close_s, np.sin(0.5 * np.pi * closing), opening**1.5)
+    shape[(t < 0) | (t > close_s + hold_s + open_s)] = 0.0
+    return shape
+
+
+def blinks(frames: int, *, fps: int = FPS, rng: np.random.Generator, busy: np.ndarray | None = None) -> np.ndarray:
+    """0..1 eye closure per frame: a blink every 2–6 s, 150–250 ms long, shut for at least one frame.
+
+    With `busy` (per frame: how much the mouth is doing), each blink moves by up to BLINK_SHIFT_S to
+    where the mouth does least: people blink at pauses and phrase ends rather than mid-vowel, and a
+    blink over a strongly rounded or spread mouth changes the face more than either alone.
+    """
     closed = np.zeros(frames, dtype=np.float32)
     times = (np.arange(frames) + 0.5) / fps
     start = rng.uniform(0.6, 2.5)
     while start < frames / fps:
         length = rng.uniform(0.15, 0.25)
-        close_s = 0.3 * length
-        hold_s = max(1.1 / fps, 0.2 * length)  # long enough to contain one frame's midpoint
-        open_s = max(0.05, length - close_s - hold_s)
-        t = times - start
-        closing = np.clip(t / close_s, 0.0, 1.0)
-        opening = np.clip(1.0 - (t - close_s - hold_s) / open_s, 0.0, 1.0)
-        shape = np.where(t < close_s, np.sin(0.5 * np.pi * closing), opening**1.5)
-        shape[(t < 0) | (t > close_s + hold_s + open_s)] = 0.0
-        closed = np.maximum(closed, shape.astype(np.float32))
+        at = start
+        if busy is not None:
+            candidates = start + np.arange(-BLINK_SHIFT_S, BLINK_SHIFT_S + 1e-9, 1.0 / fps)
+            candidates = candidates[(candidates >= 0.0) & (candidates < frames / fps)]
+            if len(candidates):
+                cost = [float(np.dot(_blink(times, c, length, fps), busy)) + 0.01 * abs(c - start) for c in candidates]
+                at = float(candidates[int(np.argmin(cost))])
+        closed = np.maximum(closed, _blink(times, at, length, fps).astype(np.float32))
         start += length + rng.uniform(2.0, 6.0)
     return closed
 
@@ -223,7 +266,7 @@ def speech_motion(
     level = loudness(samples, sample_rate, frames=frames, fps=fps)
     jaw_open, mouth_width = mouth_tracks(phonemes, level, fps=fps)
     rng = np.random.default_rng(seed)
-    eyes = blinks(frames, fps=fps, rng=rng)
+    eyes = blinks(frames, fps=fps, rng=rng, busy=np.abs(mouth_width) + jaw_open)
     # Head: a slow sway of a degree or two, plus a small nod that follows the speech's emphasis.
     emphasis = _gaussian(level.astype(np.float64), 0.25 * fps)
     emphasis -= emphasis.mean()

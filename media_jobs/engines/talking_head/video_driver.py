@@ -17,6 +17,7 @@ import numpy as np
 from media_jobs.engines.base import EngineError
 from media_jobs.engines.face import detect_faces, landmarks_in_box
 from media_jobs.engines.talking_head.motion import FaceMotion
+from media_jobs.engines.talking_head.render import WIDTH_RANGE
 from media_jobs.engines.video import read_frames
 
 FPS = 25
@@ -33,8 +34,8 @@ MAX_JUMP = 0.3  # landmarks that move or scale by more than this share of the fa
 CLOSED_GAP_MAX = 0.08
 # FaceMotion's jaw_open 1 parts the lips by this fraction of the mouth's width.
 FULL_OPEN_GAP = 0.40
-# FaceMotion's mouth_width ±1 is the mouth this much wider or narrower than at rest.
-FULL_SPREAD = 0.20
+# FaceMotion's mouth_width ±1 is the mouth this much wider or narrower than at rest, as the renderer draws it.
+FULL_SPREAD = WIDTH_RANGE
 # Eyes: a lid lowered by less than the first fraction is noise; by the second fraction, shut.
 BLINK_START, BLINK_FULL = 0.12, 0.65
 # How far the nose tip stands in front of the eyes, in inter-ocular distances: turns its offset into degrees.

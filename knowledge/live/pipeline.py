@@ -33,6 +33,7 @@ VIDEO_MAX_SIDE = 512  # live frames: small enough to render and encode 25 a seco
 IDLE_SECONDS = 30  # the listening face's motion plays forwards, then backwards, so the loop has no jump
 _SOURCES = re.compile(r"\n\s*Sources:.*\Z", re.DOTALL)
 _SENTENCE = re.compile(r"(.+?[.!?…])(?:\s+|$)", re.DOTALL)
+_OPENING_CLAUSE = re.compile(r"((?:\S+\s+){2,7}?\S+[,;:—])\s+")  # 3 to 8 words up to a comma, semicolon, colon or dash
 
 
 @dataclass
@@ -122,8 +123,16 @@ def spoken_part(text: str) -> str:
     return _SOURCES.sub("", text)
 
 
-def sentences(buffer: str, *, final: bool) -> tuple[list[str], str]:
-    """Complete sentences at the start of `buffer` and what is left; with `final`, the rest is a sentence too."""
+def sentences(buffer: str, *, final: bool, opening: bool = False) -> tuple[list[str], str]:
+    """Complete sentences at the start of `buffer` and what is left; with `final`, the rest is a sentence too.
+
+    `opening`: nothing of the reply has been said yet, so a first clause of a few words ("From what I know,")
+    goes out alone: the visitor hears the replica start while the rest of the sentence is synthesised.
+    """
+    if opening and (clause := _OPENING_CLAUSE.match(buffer)) and not _SENTENCE.match(clause.group(1)):
+        rest = buffer[clause.end() :]
+        more, rest = sentences(rest, final=final)
+        return [clause.group(1).strip(), *more], rest
     found, position = [], 0
     for match in _SENTENCE.finditer(buffer):
         if match.end() == len(buffer) and not final and not buffer[-1].isspace():

@@ -42,7 +42,7 @@ FRAME_MS = 20
 START_FRAMES = 2  # voiced 20 ms frames of the last START_WINDOW that make the visitor "speaking"
 START_WINDOW = 3
 SPECULATE_MS = 200  # a pause this long starts transcribing what was said so far
-END_MS = 450  # a pause this long ends the visitor's turn
+END_MS = 400  # a pause this long ends the visitor's turn
 PRE_ROLL_MS = 300  # audio kept from before speech was detected: the first syllable's onset
 MAX_TURN_SECONDS = 30  # a turn this long is answered even if the visitor has not paused
 WATCH_SECONDS = 0.5
@@ -305,10 +305,13 @@ class LiveSession:
                 text += piece
                 self.send({"type": "agent_text", "text": piece})
                 buffer += piece
-                ready, buffer = pipeline.sentences(pipeline.spoken_part(buffer), final=False)
+                ready, buffer = pipeline.sentences(
+                    pipeline.spoken_part(buffer), final=False, opening="first_sentence" not in marks
+                )
                 for sentence in ready:
                     await self._say(sentence, marks)
-            for sentence in pipeline.sentences(pipeline.spoken_part(buffer), final=True)[0]:
+            final = pipeline.sentences(pipeline.spoken_part(buffer), final=True, opening="first_sentence" not in marks)
+            for sentence in final[0]:
                 await self._say(sentence, marks)
             while self.playout.speaking:
                 await asyncio.sleep(0.02)

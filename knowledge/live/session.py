@@ -140,6 +140,8 @@ class LiveSession:
             if channel.label == "events":
                 self.channel = channel
                 channel.on("message", self._on_message)
+                # A closing tab takes its channel down at once; ICE would notice the silence only after 30 s.
+                channel.on("close", lambda: self._spawn(self.close("the visitor left")))
 
         @self.pc.on("track")
         def on_track(track) -> None:

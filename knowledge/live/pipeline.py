@@ -21,7 +21,7 @@ from knowledge.models import Conversation
 from knowledge.services.conversations import Turn, reply_finish, reply_start
 from media_jobs.engines import SPEECH_ENGINE, SPEECH_RECOGNIZER, get_engine
 from media_jobs.engines.audio import decode_to_mono
-from media_jobs.engines.base import EngineError, VoiceProfile
+from media_jobs.engines.base import EngineError, PhonemeTiming, VoiceProfile
 from media_jobs.engines.recognition import SAMPLE_RATE as RECOGNITION_RATE
 from media_jobs.engines.talking_head.disclosure import DisclosureLabel
 from media_jobs.engines.talking_head.motion import FaceMotion
@@ -30,6 +30,7 @@ from media_jobs.engines.talking_head.speech_driver import FPS, speech_motion
 
 SAMPLE_RATE = 48000  # what WebRTC's Opus carries
 VIDEO_MAX_SIDE = 512  # live frames: small enough to render and encode 25 a second on one core
+LEADING_SILENCE_LEVEL = 0.01  # -40 dBFS
 IDLE_SECONDS = 30  # the listening face's motion plays forwards, then backwards, so the loop has no jump
 _SOURCES = re.compile(r"\n\s*Sources:.*\Z", re.DOTALL)
 _SENTENCE = re.compile(r"(.+?[.!?…])(?:\s+|$)", re.DOTALL)
@@ -153,7 +154,15 @@ def speak(replica: Replica, text: str) -> Utterance:
         speech = engine.synthesize(text=text, voice=replica.voice, out_dir=Path(folder))
         samples, rate = decode_to_mono(speech.path)
     pcm = _resample(samples, rate, SAMPLE_RATE)
-    motion = speech_motion(phonemes=speech.phonemes, samples=pcm, sample_rate=SAMPLE_RATE, seed=replica.person_id)
+    # Piper starts with a breath of silence: cut it (less 20 ms), so the visitor hears the replica that much sooner.
+    sound = np.flatnonzero(np.abs(pcm) > LEADING_SILENCE_LEVEL)
+    cut = max(0, int(sound[0]) - SAMPLE_RATE // 50) if len(sound) else 0
+    pcm, shift = pcm[cut:], cut / SAMPLE_RATE
+    phonemes = [
+        PhonemeTiming(timing.phoneme, max(0.0, timing.start - shift), max(0.0, timing.end - shift))
+        for timing in speech.phonemes
+    ]
+    motion = speech_motion(phonemes=phonemes, samples=pcm, sample_rate=SAMPLE_RATE, seed=replica.person_id)
     return Utterance(text=text, pcm=(np.clip(pcm, -1.0, 1.0) * 32767).astype(np.int16), motion=motion)
 
 

@@ -160,9 +160,16 @@ class LiveClient:
                 return
             now = time.monotonic()
             if track.kind == "audio":
-                samples = frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]
-                self.received.audio.append((now, samples.astype(np.int16)))
+                self.on_audio(now, frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0].astype(np.int16))
             else:
-                if self.video_frames % self.keep_video_every == 0:
-                    self.received.video.append((now, frame.to_ndarray(format="rgb24")))
-                self.video_frames += 1
+                self.on_video(now, frame)
+
+    def on_audio(self, at: float, samples: np.ndarray) -> None:
+        """Each 20 ms of the replica's voice as it arrives (48 kHz int16 mono); a subclass may keep less or more."""
+        self.received.audio.append((at, samples))
+
+    def on_video(self, at: float, frame) -> None:
+        """Each video frame as it arrives (an av.VideoFrame): every `keep_video_every`-th is kept as RGB."""
+        if self.video_frames % self.keep_video_every == 0:
+            self.received.video.append((at, frame.to_ndarray(format="rgb24")))
+        self.video_frames += 1

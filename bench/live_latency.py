@@ -87,7 +87,7 @@ LAGS_MS = range(-400, 401, 10)
 # Questions the bakery pages answer (no names: Whisper mishears "Maya"), each with a fact its answer must hold.
 QUESTIONS = [
     ("How much is delivery to Canada?", "£14"),
-    ("How often should I feed my sourdough starter?", "once a day"),
+    ("How often do I feed the starter?", "once a day"),
     ("What does the grey liquid on the starter mean?", "hungry"),
     ("How much does standard delivery cost?", "£4.95"),
     ("When is delivery free?", "£40"),
@@ -95,7 +95,7 @@ QUESTIONS = [
     ("How long does international shipping take?", "working days"),
     ("How much does shipping to the United States cost?", "£14"),
     ("How long does delivery to Canada take?", "working days"),
-    ("When are orders shipped?", "overnight"),
+    ("Do you ship overnight?", "overnight"),
 ]
 TYPED_OPENER = "Tell me about delivery and shipping."  # gets the replica talking before an interruption
 

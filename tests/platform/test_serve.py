@@ -124,7 +124,8 @@ def test_the_supervisor_runs_the_front_door_gunicorn_the_worker_beat_and_the_liv
         "oldest_queued_seconds": None, "provenance": {"signing": "local development certificate"},
         "live": {"processes": [{"url": live, "sessions": 0, "max_sessions": 2}], "sessions": 0},
     }  # fmt: skip
-    assert requests.get(f"{live}/live/conversations/1/", timeout=5).status_code == 200  # the page, from the live process
+    # The conversation page, served by the live process.
+    assert requests.get(f"{live}/live/conversations/1/", timeout=5).status_code == 200
 
 
 def test_healthz_answers_quickly_while_30_slow_sockets_dribble_their_headers(server):

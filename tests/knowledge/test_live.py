@@ -26,7 +26,7 @@ from tests.dialects.bhuman.test_knowledge import embeddings_cached  # noqa: F401
 from tests.knowledge.live_helpers import heard, speech
 
 QUESTION = "How much is delivery to Canada?"
-BARGE_IN = "Wait, tell me about your starter instead."
+BARGE_IN = "Now tell me about your starter instead."  # no comma: a pause of 400 ms would end the turn there
 
 
 def mouth_gap(frame: np.ndarray) -> float | None:

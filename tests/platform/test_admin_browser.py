@@ -6,7 +6,6 @@ Skipped where Chromium and its driver are not installed (`apt-get install chromi
 
 import io
 import math
-import os
 import shutil
 import struct
 import subprocess
@@ -33,8 +32,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 selenium = pytest.importorskip("selenium", reason="selenium is not installed")
 
-from selenium import webdriver  # noqa: E402  (after the skip above)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -48,26 +45,6 @@ LONG_ERRORS = [
     "The provider answered 429 Too Many Requests three times; the job gave up after its last attempt.",
     "The driving video has no frames that show a face: upload a video where the face is visible.",
 ]
-
-
-@pytest.fixture
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1366,768", "--hide-scrollbars", "--force-device-scale-factor=1"]:  # fmt: skip
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("ADMIN_SCREENSHOTS_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def wav_bytes(seconds: float = 1.5, rate: int = 16_000) -> bytes:

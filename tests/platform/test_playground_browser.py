@@ -4,9 +4,6 @@ Set ADMIN_SCREENSHOTS_DIR (e.g. to docs/) to keep its screenshot as playground.p
 driver are not installed (`apt-get install chromium chromium-driver`).
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
@@ -17,8 +14,6 @@ from tests.platform.test_admin_browser import CHROMEDRIVER, CHROMIUM, full_page_
 
 selenium = pytest.importorskip("selenium", reason="selenium is not installed")
 
-from selenium import webdriver  # noqa: E402  (after the skip above)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -26,26 +21,6 @@ pytestmark = [
     pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Chromium and chromedriver are not installed"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1366,768", "--hide-scrollbars", "--force-device-scale-factor=1"]:  # fmt: skip
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("ADMIN_SCREENSHOTS_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def text_of(browser, element_id: str) -> str:

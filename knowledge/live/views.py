@@ -20,13 +20,14 @@ from knowledge.models import Conversation
 from knowledge.services.conversations import ConversationEnded, conversation_end
 from knowledge.services.live import LiveTokenInvalid, live_token_check
 from media_jobs.engines.base import EngineError
+from persona_platform.api.dialects.base import ApiError, vendor_error
 from persona_platform.errors import Conflict, DomainError, NotFound
 
 MAX_OFFER_BYTES = 64 * 1024
 
 
 def _error(exc: DomainError) -> JsonResponse:
-    response = JsonResponse({"error": exc.kind, "message": exc.message, "status": exc.status}, status=exc.status)
+    response = JsonResponse(vendor_error(ApiError(exc.kind, exc.message, exc.status)), status=exc.status)
     if exc.retry_after is not None:
         response["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, LiveTokenInvalid):

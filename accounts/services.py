@@ -50,6 +50,19 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
+PLAYGROUND_KEY_NAME = "Playground"
+
+
+def playground_key_issue(*, user: User) -> tuple[Workspace, str]:
+    """A key for a signed-in staff member to try the playground with, in their own workspace (made if they have
+    none). Their previous playground key is revoked: a key the page lost with its tab stops working."""
+    workspace, _ = workspace_for_owner(owner=user)
+    for earlier in ApiKey.objects.filter(workspace=workspace, user=user, name=PLAYGROUND_KEY_NAME, revoked_at=None):
+        api_key_revoke(api_key=earlier)
+    _, raw = api_key_create(workspace=workspace, user=user, name=PLAYGROUND_KEY_NAME)
+    return workspace, raw
+
+
 def api_key_touch(*, api_key: ApiKey) -> None:
     """Record use. Callers decide how often: authentication does it at most once a minute per key."""
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())

@@ -22,7 +22,9 @@ Measures (all times are `time.monotonic()`, one clock for every process of the m
   `user_transcript`). Its stages come from the server session's own `timings` (seconds from the moment it
   decided the turn had ended to: recognized, first_token, first_sentence, first_audio); the moment itself is
   read by wrapping `LiveSession._turn`, which records the clock when the turn's task starts (the same instant
-  the session takes as `turn_end`) and the session's `timings` entry when it returns (`probe_session`). So: end of turn
+  the session takes as `turn_end`) and the session's `timings` entry when it returns (`probe_session`). A stage
+  that finished during the pause that ended the turn (the session drafts the answer there) counts as 0, and a
+  turn whose first sentence was ready when the turn ended counts as "drafted". So: end of turn
   (speech end -> turn end: the pause the detector waits for, plus the packets' way in), recognition, first
   token (retrieval and the responder), first sentence of speech (the rest of that sentence and Piper),
   first audio out (the playout's next 20 ms slot), and network/jitter (server's first sample -> the client
@@ -195,6 +197,7 @@ async def _visit(job: dict) -> dict:
         "speech_started_at": client.microphone.speech_started_at,
         "events": client.received.events,
         "audio_times": [at for at, _ in audio],
+        "audio_packet_times": client.received.audio_packets,
         "audio_rms": client.loudness,
         "audio": np.concatenate([pcm for _, pcm in audio]) if audio else np.zeros(0, np.int16),
         "audio_lengths": [len(pcm) for _, pcm in audio],
@@ -281,16 +284,12 @@ def probe_session() -> None:
 
     LiveSession._barge_in = probed_barge_in  # type: ignore[method-assign]
 
-    async def probed(self, **kwargs) -> None:
-        record: dict[str, Any] = {
-            "turn_end": time.monotonic(),
-            "timings": None,
-            "typed": kwargs.get("typed") is not None,
-        }
+    async def probed(self, *args, **kwargs) -> None:
+        record: dict[str, Any] = {"turn_end": time.monotonic(), "timings": None}
         TURNS.setdefault(self.conversation_id, []).append(record)
         count = len(self.timings)
         try:
-            await original(self, **kwargs)
+            await original(self, *args, **kwargs)
         finally:
             if len(self.timings) > count:
                 record["timings"] = dict(self.timings[-1])
@@ -524,6 +523,7 @@ def analyse_level(visits: list[dict], conversation_ids: list[int], bounds: dict,
             av = av_offset(visit_result, [t for t in turns if t["kind"] == "turn"])
         if visit_result["error"]:
             errors.append(visit_result["error"])
+            print(f"a visitor stopped early: {visit_result['error']}", file=sys.stderr)
     return {
         "turns": measured,
         "latencies": [t["latency"] for t in measured],
@@ -542,6 +542,7 @@ def analyse_visit(
     visit_result: dict, server_turns: list[dict], server_barge_ins: list[float], bounds: dict
 ) -> tuple[list[dict], list[dict]]:
     times = np.array(visit_result["audio_times"])
+    packet_times = np.array(visit_result["audio_packet_times"])
     loud = np.array(visit_result["audio_rms"]) > SILENT_RMS
     events = visit_result["events"]
     transcripts = [(at, event["text"]) for at, event in events if event["type"] == "user_transcript"]
@@ -577,24 +578,29 @@ def analyse_visit(
         timings = server[-1]["timings"] if server else None
         if timings and {"recognized", "first_token", "first_sentence", "first_audio"} <= timings.keys():
             turn_end = server[-1]["turn_end"]
+            # What of each stage was left when the turn ended (the pause drafted the answer's start: negative).
+            left = {name: max(0.0, at) for name, at in timings.items()}
             row["stages"] = {
                 "end of turn": turn_end - speech_end,
-                "recognition": timings["recognized"],
-                "first token": timings["first_token"] - timings["recognized"],
-                "first sentence of speech": timings["first_sentence"] - timings["first_token"],
-                "first audio out": timings["first_audio"] - timings["first_sentence"],
+                "recognition": left["recognized"],
+                "first token": left["first_token"] - left["recognized"],
+                "first sentence of speech": left["first_sentence"] - left["first_token"],
+                "first audio out": left["first_audio"] - left["first_sentence"],
                 "network and jitter": heard_at - (turn_end + timings["first_audio"]),
             }
+            row["drafted"] = timings["first_sentence"] <= 0
         turns.append(row)
         if action["kind"] == "barge":
             interrupted = next((at for at, e in events if at > speech_start and e["type"] == "interrupted"), None)
             window = (times >= speech_start - 0.3) & (times < transcript[0])
             talking_before = bool(np.any(loud & window & (times < speech_start)))
             over = times[loud & window & (times >= speech_start)]
+            over_the_wire = packet_times[loud & window & (packet_times >= speech_start)]
             cleared = next((at for at in server_barge_ins if speech_start < at < transcript[0]), None)
             barges.append({
                 "talking": talking_before,
                 "stopped_after": float(over[-1] - speech_start) if len(over) else 0.0,
+                "stopped_on_wire_after": float(over_the_wire[-1] - speech_start) if len(over_the_wire) else 0.0,
                 "interrupted_event": (interrupted - speech_start) if interrupted else None,
                 "server_cleared": (cleared - speech_start) if cleared else None,
             })  # fmt: skip
@@ -697,14 +703,19 @@ def report(results: dict, args) -> None:
               f"| {percentile(after, 0.95):.0f} ms | {statistics.fmean(after):.0f} ms | {max(after):.0f} ms | |")  # fmt: skip
     summary["latency_ms"] = {"p50": p50, "p95": p95, "all": latencies, "after_barge_in": after}
     summary["turns"] = [
-        {key: turn.get(key) for key in ("question", "heard", "fact", "latency", "stages")}
+        {key: turn.get(key) for key in ("question", "heard", "fact", "latency", "stages", "drafted")}
         for turn in main_level["turns"]
     ]
 
     staged = [t["stages"] for t in main_level["turns"] if "stages" in t]
     if staged:
         total = sum(statistics.fmean(s[name] * 1000 for s in staged) for name in staged[0])
-        print(f"\nStages ({len(staged)} turns with the session's timings; share of the mean):\n")
+        drafted = sum(1 for t in main_level["turns"] if t.get("drafted"))
+        summary["drafted_turns"] = drafted
+        print(
+            f"\nStages ({len(staged)} turns with the session's timings, {drafted} of them drafted during the pause;"
+            " share of the mean):\n"
+        )
         print("| stage | p50 | mean | p95 | share |")
         print("|---|---:|---:|---:|---:|")
         summary["stages_ms"] = {}
@@ -725,6 +736,9 @@ def report(results: dict, args) -> None:
         print("|---|---:|---:|---:|---|")
         print(f"| speech starts -> last audible replica audio arrives | {statistics.median(stops):.0f} ms "
               f"| {percentile(stops, 0.95):.0f} ms | {max(stops):.0f} ms | p95 <= {TARGETS['barge_p95_ms']} |")  # fmt: skip
+        on_wire = [b["stopped_on_wire_after"] * 1000 for b in barges]
+        print(f"| speech starts -> last audible replica packet arrives (before the client's jitter buffer) "
+              f"| {statistics.median(on_wire):.0f} ms | {percentile(on_wire, 0.95):.0f} ms | {max(on_wire):.0f} ms | |")  # fmt: skip
         cleared = [b["server_cleared"] * 1000 for b in barges if b["server_cleared"] is not None]
         if cleared:
             print(f"| speech starts -> the session clears its playout | {statistics.median(cleared):.0f} ms "
@@ -733,7 +747,7 @@ def report(results: dict, args) -> None:
             print(f"| speech starts -> `interrupted` event arrives | {statistics.median(detected):.0f} ms "
                   f"| {percentile(detected, 0.95):.0f} ms | {max(detected):.0f} ms | |")  # fmt: skip
         summary["barge_in_ms"] = {"p50": statistics.median(stops), "p95": percentile(stops, 0.95), "all": stops,
-                                  "cleared": cleared, "interrupted_event": detected}  # fmt: skip
+                                  "on_wire": on_wire, "cleared": cleared, "interrupted_event": detected}  # fmt: skip
 
     fps = main_level["fps"][0]
     av = main_level["av"]

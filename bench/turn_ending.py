@@ -6,6 +6,8 @@ with room noise at 20 and 10 dB SNR, and followed by 1.5 s of that noise alone. 
 decisions go through the same end-of-turn rule the live session uses (a pause of END_MS after speech), and
 the bench reports, per detector and noise level:
 
+- false starts: "speaking" heard in the second of noise alone before the question (a replica that talks would
+  be cut off for nothing); such a question counts nowhere else;
 - onset: from the first phoneme to "speaking" (what stops the replica on barge-in), p95;
 - early ends: turns ended inside the question (at one of its pauses) — the person is cut off;
 - missed ends: no end within the 1.5 s after the question — the replica never answers;
@@ -31,12 +33,13 @@ import django  # noqa: E402
 
 django.setup()
 
-from knowledge.live.session import END_MS, FRAME_MS, START_FRAMES, START_WINDOW  # noqa: E402
+from knowledge.live.session import END_MS, FRAME_MS, START_WINDOW  # noqa: E402
 from media_jobs.engines import SPEECH_ENGINE, VOICE_ACTIVITY_DETECTOR, get_engine  # noqa: E402
 from media_jobs.engines.audio import decode_to_mono  # noqa: E402
 from media_jobs.engines.base import VoiceProfile  # noqa: E402
 
 RATE = 16000
+LEAD_S = 1.0  # noise alone before each question: a detector that starts a turn here would cut the replica off
 TAIL_S = 1.5
 QUESTIONS = [
     "How much is delivery to Canada, and how long does it take?",
@@ -76,7 +79,7 @@ def room_noise(length: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def mixed(speech: np.ndarray, snr_db: float | None, rng: np.random.Generator) -> np.ndarray:
-    audio = np.concatenate([speech, np.zeros(int(TAIL_S * RATE), dtype=np.float32)])
+    audio = np.concatenate([np.zeros(int(LEAD_S * RATE), np.float32), speech, np.zeros(int(TAIL_S * RATE), np.float32)])
     if snr_db is None:
         return audio
     noise = room_noise(len(audio), rng)
@@ -96,15 +99,16 @@ def decisions(name: str, audio: np.ndarray) -> tuple[list[bool], float]:
     return heard, time.process_time() - started
 
 
-def turn_times(decisions: list[bool]) -> tuple[float | None, float | None]:
-    """(start, end): the seconds the live session's rule hears speech start (START_FRAMES of START_WINDOW voiced
-    frames: what stops the replica on barge-in) and ends the turn (END_MS without a voiced frame)."""
+def turn_times(decisions: list[bool], onset_frames: int) -> tuple[float | None, float | None]:
+    """(start, end): the seconds the live session's rule hears speech start (the detector's `onset_frames` of
+    START_WINDOW voiced frames: what stops the replica on barge-in) and ends the turn (END_MS without a voiced
+    frame)."""
     recent: list[bool] = []
     start, silent = None, 0
     for index, voiced in enumerate(decisions):
         recent = (recent + [voiced])[-START_WINDOW:]
         if start is None:
-            if sum(recent) >= START_FRAMES:
+            if sum(recent) >= onset_frames:
                 start = (index + 1) * FRAME_MS / 1000
             continue
         silent = 0 if voiced else silent + FRAME_MS
@@ -117,21 +121,28 @@ def main() -> None:
     rng = np.random.default_rng(7)
     spoken = questions()
     detectors = ("webrtc", "silero")
-    print(f"{len(spoken)} questions, END_MS={END_MS}, frames of {FRAME_MS} ms, {TAIL_S} s of noise after each\n")
     print(
-        f"{'detector':8} {'noise':>9} {'onset p95':>10} {'early':>6} {'missed':>7} {'delay p50':>10} {'delay p95':>10} "
+        f"{len(spoken)} questions, END_MS={END_MS}, frames of {FRAME_MS} ms, {LEAD_S} s of noise before each and "
+        f"{TAIL_S} s after\n"
+    )
+    print(
+        f"{'detector':8} {'noise':>9} {'false':>6} {'onset p95':>10} {'early':>6} {'missed':>7} {'delay p50':>10} "
+        f"{'delay p95':>10} "
         f"{'CPU/s audio':>12}"
     )
     for snr in (None, 20.0, 10.0):
-        clips = [(mixed(speech, snr, rng), first, last) for speech, first, last in spoken]
+        clips = [(mixed(speech, snr, rng), LEAD_S + first, LEAD_S + last) for speech, first, last in spoken]
         for name in detectors:
-            early = missed = 0
+            early = missed = false = 0
             delays, onsets, cost, audio_s = [], [], 0.0, 0.0
             for audio, first, last in clips:
                 heard, spent = decisions(name, audio)
                 cost += spent
                 audio_s += len(audio) / RATE
-                start, end = turn_times(heard)
+                start, end = turn_times(heard, get_engine(VOICE_ACTIVITY_DETECTOR, name).onset_frames)
+                if start is not None and start < first:
+                    false += 1
+                    continue
                 if start is not None:
                     onsets.append(start - first)
                 if end is None:
@@ -145,7 +156,7 @@ def main() -> None:
             p95 = f"{np.percentile(delays, 95) * 1000:.0f} ms" if delays else "-"
             onset = f"{np.percentile(onsets, 95) * 1000:.0f} ms" if onsets else "-"
             print(
-                f"{name:8} {noise:>9} {onset:>10} {early:>6} {missed:>7} {p50:>10} {p95:>10} "
+                f"{name:8} {noise:>9} {false:>6} {onset:>10} {early:>6} {missed:>7} {p50:>10} {p95:>10} "
                 f"{cost / audio_s * 1000:>9.2f} ms"
             )
 

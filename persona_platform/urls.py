@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts import views as accounts_views
 from characters.api.bhuman import views as bhuman_views
 from characters.api.influgen.views import CharacterListView, TalkingHeadGenerationDetailView, VoiceListView
 from media_jobs import health
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", health.HealthView.as_view(), name="healthz"),
     path("playground/", views.playground, name="playground"),
+    path("playground/key", accounts_views.playground_key, name="playground-key"),
     re_path(r"^docs/(?P<name>[A-Z][A-Z_]*)\.md$", views.project_doc, name="project-doc"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

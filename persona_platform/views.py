@@ -78,6 +78,7 @@ def playground(request):
         "can_add_key": staff and request.user.has_perm("accounts.add_apikey"),
         "login_url": f"{reverse('admin:login')}?next={reverse('playground')}",
         "api_key_add_url": reverse("admin:accounts_apikey_add"),
+        "playground_key_url": reverse("playground-key"),
         "swagger_url": reverse("swagger-ui"),
         "docs_base": "/docs/",
     }

@@ -45,7 +45,8 @@ NOT_TENANT_SCOPED = {
     "conversation token, which names one conversation (another conversation's token is a 401, "
     "tests/knowledge/test_live.py), and the page holds no data until the token is used",
     "/playground": "the playground: a static page whose script calls the API with the key the visitor pastes; it "
-    "renders no workspace data, and a staff session only adds links to the admin",
+    "renders no workspace data. Its key route gives a signed-in staff member a key of their own workspace only "
+    "(CSRF-checked, tests/platform/test_playground_staff.py)",
     "/media/": "stored files by storage path: the media URLs the API hands out answer GET without a key (the "
     "contract), their file names are random and unguessable, and no workspace id is in them",
 }

@@ -70,6 +70,8 @@ class Microphone(PacedTrack):
 @dataclass
 class Received:
     audio: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, 48 kHz int16 mono)
+    # When the packet that carried each audio chunk arrived, before the jitter buffer held it (about 80 ms).
+    audio_packets: list[float] = field(default_factory=list)
     video: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, RGB frame)
     events: list[tuple[float, dict]] = field(default_factory=list)
 
@@ -86,6 +88,7 @@ class LiveClient:
         self.channel: RTCDataChannel | None = None
         self._tasks: list[asyncio.Task] = []
         self._event = asyncio.Event()
+        self._packet_arrivals: dict[int, float] = {}  # RTP timestamp -> arrival
 
     async def connect(self, *, timeout: float = 20.0) -> None:
         self.pc.addTrack(self.microphone)
@@ -108,6 +111,9 @@ class LiveClient:
         if response.status_code != 200:
             raise RuntimeError(f"offer refused: {response.status_code} {response.text}")
         await self.pc.setRemoteDescription(RTCSessionDescription(**response.json()))
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.kind == "audio":
+                self._note_arrivals(transceiver.receiver)
         await asyncio.wait_for(opened.wait(), timeout)
 
     def say(self, pcm: np.ndarray) -> None:
@@ -160,9 +166,25 @@ class LiveClient:
                 return
             now = time.monotonic()
             if track.kind == "audio":
+                self.received.audio_packets.append(self._packet_arrivals.pop(frame.pts, now))
                 self.on_audio(now, frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0].astype(np.int16))
             else:
                 self.on_video(now, frame)
+
+    def _note_arrivals(self, receiver) -> None:
+        """Note when each audio packet arrives, as the server hears the visitor's (knowledge.live.session): how
+        soon the replica falls silent on the wire, apart from how long this client's jitter buffer holds it."""
+        handle = receiver._handle_rtp_packet
+
+        origin: list[int] = []
+
+        async def noted(packet, arrival_time_ms: int) -> None:
+            # A decoded frame's pts is its packet's RTP timestamp counted from the first packet's.
+            origin[:] = origin or [packet.timestamp]
+            self._packet_arrivals[(packet.timestamp - origin[0]) % 2**32] = time.monotonic()
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = noted
 
     def on_audio(self, at: float, samples: np.ndarray) -> None:
         """Each 20 ms of the replica's voice as it arrives (48 kHz int16 mono); a subclass may keep less or more."""

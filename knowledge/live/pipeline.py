@@ -105,9 +105,11 @@ def transcribe(samples: np.ndarray) -> str:
 
 
 def reply_begin(*, conversation_id: int, text: str) -> Turn:
-    """Store the question and start the answer (retrieval runs here; the responder when pieces are read)."""
+    """Start the answer (retrieval runs here; the responder when pieces are read). Nothing is stored yet: the
+    question is stored with the answer (`reply_store`), so an answer drafted during a pause that turns out not to
+    end the visitor's turn leaves no row behind."""
     conversation = Conversation.objects.select_related("person").get(pk=conversation_id)
-    return reply_start(conversation=conversation, text=text)
+    return reply_start(conversation=conversation, text=text, record=False)
 
 
 def reply_piece(turn: Turn) -> str | None:
@@ -116,6 +118,7 @@ def reply_piece(turn: Turn) -> str | None:
 
 
 def reply_store(*, turn: Turn, text: str) -> None:
+    """The question and the answer as far as it was said."""
     reply_finish(turn=turn, text=text)
 
 

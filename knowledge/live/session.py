@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import aioice.ice
 import numpy as np
@@ -32,15 +33,14 @@ from knowledge.live import pipeline
 from knowledge.live.media import Playout, ReplicaAudioTrack, ReplicaVideoTrack
 from knowledge.live.threads import in_executor, in_thread
 from knowledge.models import Conversation
-from knowledge.services.conversations import conversation_end
+from knowledge.services.conversations import Turn, conversation_end
 from media_jobs.engines import VOICE_ACTIVITY_DETECTOR, get_engine
 from media_jobs.engines.base import EngineError
 
 logger = logging.getLogger(__name__)
 
 FRAME_MS = 20
-START_FRAMES = 2  # voiced 20 ms frames of the last START_WINDOW that make the visitor "speaking"
-START_WINDOW = 3
+START_WINDOW = 3  # the detector's `onset_frames` of the last START_WINDOW 20 ms frames voiced: the visitor speaks
 SPECULATE_MS = 200  # a pause this long starts transcribing what was said so far
 END_MS = 400  # a pause this long ends the visitor's turn
 PRE_ROLL_MS = 300  # audio kept from before speech was detected: the first syllable's onset
@@ -64,11 +64,26 @@ def _with_loopback(host_addresses: Callable[[bool, bool], list[str]]) -> Callabl
 aioice.ice.get_host_addresses = _with_loopback(aioice.ice.get_host_addresses)  # type: ignore[assignment]
 
 
+@dataclass
+class Draft:
+    """A turn's answer up to its first thing to say. A pause drafts one while the visitor may still go on; the
+    end of the turn plays it, and speech in between drops it (nothing was sent or stored)."""
+
+    question: str = ""
+    turn: Turn | None = None
+    text: str = ""  # the answer read so far
+    unsaid: str = ""  # its tail that is not a whole sentence yet
+    complete: bool = False  # the responder has finished
+    ready: list[pipeline.Utterance] = field(default_factory=list)  # synthesised, waiting for the turn to play them
+    marks: dict[str, float] = field(default_factory=dict)  # when each stage finished (time.monotonic())
+
+
 class TurnDetector:
     """20 ms frames in; says when the visitor starts speaking and when their turn ends, keeping its audio."""
 
-    def __init__(self, *, is_speech: Callable[[bytes], bool]) -> None:
+    def __init__(self, *, is_speech: Callable[[bytes], bool], onset_frames: int) -> None:
         self.is_speech = is_speech
+        self.onset_frames = onset_frames
         self.recent: deque[bool] = deque(maxlen=START_WINDOW)
         self.pre_roll: deque[np.ndarray] = deque(maxlen=PRE_ROLL_MS // FRAME_MS)
         self.turn: list[np.ndarray] = []
@@ -77,24 +92,28 @@ class TurnDetector:
         self.frames_since_speech = 0
 
     def feed(self, pcm: np.ndarray) -> str | None:
-        """One 20 ms frame of 48 kHz int16 mono: "start", "pause" (time to speculate), "end" or None."""
+        """One 20 ms frame of 48 kHz int16 mono: "start", "pause" (time to draft an answer), "resume" (speech again
+        after such a pause), "end" or None."""
         voiced = self.is_speech(pcm.tobytes())
         self.recent.append(voiced)
         if not self.speaking:
             self.pre_roll.append(pcm)
-            if sum(self.recent) >= START_FRAMES:
+            if sum(self.recent) >= self.onset_frames:
                 self.speaking, self.silent_ms = True, 0
                 self.turn = list(self.pre_roll)
                 self.pre_roll.clear()
                 return "start"
             return None
         self.turn.append(pcm)
+        paused = self.silent_ms
         self.silent_ms = 0 if voiced else self.silent_ms + FRAME_MS
         if self.silent_ms >= END_MS or len(self.turn) * FRAME_MS >= MAX_TURN_SECONDS * 1000:
             self.speaking = False
             self.recent.clear()
             return "end"
-        if self.silent_ms == SPECULATE_MS:
+        if voiced:
+            return "resume" if paused >= SPECULATE_MS else None
+        if paused < SPECULATE_MS <= self.silent_ms:
             return "pause"
         return None
 
@@ -119,14 +138,15 @@ class LiveSession:
         self.channel = None
         self.tasks: set[asyncio.Task] = set()
         self.reply_task: asyncio.Task | None = None
-        self.speculation: asyncio.Future[str] | None = None
+        self.speculation: asyncio.Task[Draft] | None = None  # the answer drafted in the visitor's latest pause
         self.started = time.monotonic()
         self.last_heard = self.started
         self.closed = asyncio.Event()
         self.ignored_messages = 0
         self.timings: list[dict] = []  # per turn: when each stage finished, for the benchmark
+        detector = get_engine(VOICE_ACTIVITY_DETECTOR)
         self.turns = TurnDetector(
-            is_speech=get_engine(VOICE_ACTIVITY_DETECTOR).listener(sample_rate=pipeline.SAMPLE_RATE)
+            is_speech=detector.listener(sample_rate=pipeline.SAMPLE_RATE), onset_frames=detector.onset_frames
         )
 
     # -- signalling ---------------------------------------------------------------------------------------------
@@ -203,23 +223,25 @@ class LiveSession:
                     self._barge_in()
             elif event == "pause":
                 self._speculate()
+            elif event == "resume":
+                self._discard_speculation()
             elif event == "end":
                 self.last_heard = time.monotonic()
                 audio = self.turns.audio()
                 self._start_turn(spoken=audio)
 
     def _speculate(self) -> None:
-        """Transcribe what was said up to this pause. The turn ends only after this same pause grows to END_MS
-        (speech in between starts a new pause and a new speculation), so the end of turn can use it as it is."""
+        """Draft the answer to what was said up to this pause. The turn ends only after this same pause grows to
+        END_MS (speech in between starts a new pause and a new draft), so the end of turn can play it as it is."""
         self._discard_speculation()
-        audio = self.turns.audio()
-        self.speculation = asyncio.ensure_future(
-            in_executor(self.executor, pipeline.transcribe, pipeline.to_recognizer(audio))
-        )
+        self.speculation = self._spawn(self._draft(audio=self.turns.audio(), previous=self.reply_task))
 
     def _discard_speculation(self) -> None:
         if self.speculation is not None:
+            logger.debug("live %s: the visitor went on; draft dropped", self.conversation_id)
             self.speculation.cancel()
+            # A draft that failed before it was dropped: its error is nobody's to report.
+            self.speculation.add_done_callback(lambda task: task.cancelled() or task.exception())
         self.speculation = None
 
     def _barge_in(self) -> None:
@@ -262,70 +284,68 @@ class LiveSession:
     # -- answering ----------------------------------------------------------------------------------------------
 
     def _start_turn(self, *, spoken: np.ndarray | None = None, typed: str | None = None) -> None:
-        # A turn cut at MAX_TURN_SECONDS did not end in the pause the speculation heard.
-        speculation = self.speculation if spoken is not None and self.turns.silent_ms >= END_MS else None
-        if speculation is None:
+        # A turn cut at MAX_TURN_SECONDS did not end in the pause that drafted its answer.
+        draft = self.speculation if spoken is not None and self.turns.silent_ms >= END_MS else None
+        if draft is None:
             self._discard_speculation()
+            draft = self._spawn(self._draft(audio=spoken, typed=typed, previous=self.reply_task))
         self.speculation = None
-        previous = self.reply_task
-        self.reply_task = asyncio.ensure_future(
-            self._turn(spoken=spoken, typed=typed, speculation=speculation, previous=previous)
-        )
-        self.tasks.add(self.reply_task)
-        self.reply_task.add_done_callback(self.tasks.discard)
+        self.reply_task = self._spawn(self._turn(draft))
 
-    async def _turn(
-        self, *, spoken: np.ndarray | None, typed: str | None, speculation, previous: asyncio.Task | None
-    ) -> None:
-        marks: dict[str, float] = {"turn_end": time.monotonic()}
-        turn = None
-        text = ""
-        try:
-            if previous is not None:  # a reply cut off stores itself and says agent_done before this turn begins
-                await asyncio.gather(previous, return_exceptions=True)
-            if typed is not None:
-                question = typed
-            elif speculation is not None:
-                question = await speculation
-            else:
-                assert spoken is not None
-                question = await in_executor(self.executor, pipeline.transcribe, pipeline.to_recognizer(spoken))
-            marks["recognized"] = time.monotonic()
-            if not question:
-                return
-            self.send({"type": "user_transcript", "text": question})
-            self.playout.turn_begin(on_first_sample=lambda: _mark(marks, "first_audio"))
-            turn = await in_executor(
-                self.executor, pipeline.reply_begin, conversation_id=self.conversation_id, text=question
+    async def _draft(self, *, audio: np.ndarray | None = None, typed: str | None = None, previous=None) -> Draft:
+        """The question's text and the answer up to its first thing to say, synthesised: everything a turn needs
+        before the visitor hears it, made without sending or storing anything."""
+        draft = Draft()
+        if previous is not None:  # a cut reply stores itself first, so the answer's history includes it
+            await asyncio.wait({previous})  # (unlike gather, dropping this draft does not cancel that reply)
+        if typed is not None:
+            draft.question = typed
+        else:
+            assert audio is not None
+            draft.question = await in_executor(self.executor, pipeline.transcribe, pipeline.to_recognizer(audio))
+        _mark(draft.marks, "recognized")
+        if draft.question:
+            draft.turn = await in_executor(
+                self.executor, pipeline.reply_begin, conversation_id=self.conversation_id, text=draft.question
             )
-            buffer = ""
-            while True:
-                piece = await in_executor(self.executor, pipeline.reply_piece, turn)
-                if piece is None:
-                    break
-                _mark(marks, "first_token")
-                text += piece
-                self.send({"type": "agent_text", "text": piece})
-                buffer += piece
-                ready, buffer = pipeline.sentences(
-                    pipeline.spoken_part(buffer), final=False, opening="first_sentence" not in marks
-                )
-                for sentence in ready:
-                    await self._say(sentence, marks)
-            final = pipeline.sentences(pipeline.spoken_part(buffer), final=True, opening="first_sentence" not in marks)
-            for sentence in final[0]:
-                await self._say(sentence, marks)
+            while not draft.ready and not draft.complete:
+                for sentence in await self._read(draft):
+                    draft.ready.append(await self._speak(sentence, draft))
+        return draft
+
+    async def _turn(self, draft_task: "asyncio.Task[Draft]") -> None:
+        turn_end = time.monotonic()
+        draft = None
+        try:
+            draft = await draft_task
+            if draft.turn is None:  # nothing was heard
+                return
+            turn = draft.turn
+            self.send({"type": "user_transcript", "text": draft.question})
+            self.playout.turn_begin(on_first_sample=lambda: _mark(draft.marks, "first_audio"))
+            if draft.text:
+                self.send({"type": "agent_text", "text": draft.text})
+            for utterance in draft.ready:
+                self.playout.add(utterance)
+            while not draft.complete:
+                read = len(draft.text)
+                said = await self._read(draft)
+                if len(draft.text) > read:
+                    self.send({"type": "agent_text", "text": draft.text[read:]})
+                for sentence in said:
+                    self.playout.add(await self._speak(sentence, draft))
             while self.playout.speaking:
                 await asyncio.sleep(0.02)
-            await in_executor(self.executor, pipeline.reply_store, turn=turn, text=text)
+            await in_executor(self.executor, pipeline.reply_store, turn=turn, text=draft.text)
             if turn.citations:
                 self.send({"type": "agent_sources", "sources": turn.citations})
             self.send({"type": "agent_done"})
-            self.timings.append({name: at - marks["turn_end"] for name, at in marks.items()})
+            # Seconds from the end of the turn; a stage drafted during the pause that ended it is negative.
+            self.timings.append({"turn_end": 0.0, **{name: at - turn_end for name, at in draft.marks.items()}})
         except asyncio.CancelledError:
-            if turn is not None:  # barge-in: keep what the visitor heard
+            if draft is not None and draft.turn is not None:  # barge-in: keep what the visitor heard
                 heard = self.playout.heard_text()
-                await in_executor(self.executor, pipeline.reply_store, turn=turn, text=heard)
+                await in_executor(self.executor, pipeline.reply_store, turn=draft.turn, text=heard)
                 self.send({"type": "agent_done"})
             raise
         except EngineError as exc:
@@ -335,10 +355,26 @@ class LiveSession:
             logger.exception("live %s: turn failed", self.conversation_id)
             self.send({"type": "error", "message": "The replica could not answer that; please try again."})
 
-    async def _say(self, sentence: str, marks: dict[str, float]) -> None:
+    async def _read(self, draft: Draft) -> list[str]:
+        """The answer's next piece into the draft; the sentences it completed, ready to say."""
+        assert draft.turn is not None
+        opening = "first_sentence" not in draft.marks
+        piece = await in_executor(self.executor, pipeline.reply_piece, draft.turn)
+        if piece is None:
+            draft.complete = True
+            said, draft.unsaid = pipeline.sentences(pipeline.spoken_part(draft.unsaid), final=True, opening=opening)
+            return said
+        _mark(draft.marks, "first_token")
+        draft.text += piece
+        said, draft.unsaid = pipeline.sentences(
+            pipeline.spoken_part(draft.unsaid + piece), final=False, opening=opening
+        )
+        return said
+
+    async def _speak(self, sentence: str, draft: Draft) -> pipeline.Utterance:
         utterance = await in_executor(self.executor, pipeline.speak, self.replica, sentence)
-        _mark(marks, "first_sentence")
-        self.playout.add(utterance)
+        _mark(draft.marks, "first_sentence")
+        return utterance
 
     def send(self, event: dict) -> None:
         if self.channel is not None and self.channel.readyState == "open":
@@ -378,10 +414,11 @@ class LiveSession:
             await in_thread(_end, self.conversation_id)
         self.on_closed(self)
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine) -> asyncio.Task:
         task = asyncio.ensure_future(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
 
 def _mark(marks: dict[str, float], stage: str) -> None:

@@ -69,9 +69,12 @@ def _citations(passages) -> list[dict]:
     return citations
 
 
-def reply_start(*, conversation: Conversation, text: str, context: str = "") -> Turn:
+def reply_start(*, conversation: Conversation, text: str, context: str = "", record: bool = True) -> Turn:
     """Record the question, find what the persona knows about it, and start answering. Iterate
-    `turn.pieces` for the text; the answer is stored when they are exhausted (see `reply_finish`)."""
+    `turn.pieces` for the text; the answer is stored when they are exhausted (see `reply_finish`).
+
+    `record=False` keeps the question unsaved until `reply_finish`: a live session drafts an answer while the
+    visitor may still be speaking, and drops the draft if they go on."""
     if conversation.status != Conversation.Status.ACTIVE:
         raise ConversationEnded("The conversation has ended; start a new one to ask more.")
     person = conversation.person
@@ -81,7 +84,9 @@ def reply_start(*, conversation: Conversation, text: str, context: str = "") -> 
         (message.role, message.content)
         for message in reversed(conversation.messages.order_by("-created_at", "-id")[: HISTORY_TURNS * 2])
     ]
-    question = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text)
+    question = Message(conversation=conversation, role=Message.Role.USER, content=text)
+    if record:
+        question.save()
     passages = relevant(retrieve(person_id=person.pk, query=f"{context}\n{text}".strip(),
                                  limit=RETRIEVED_PASSAGES))  # fmt: skip
     if not passages:
@@ -93,6 +98,8 @@ def reply_start(*, conversation: Conversation, text: str, context: str = "") -> 
 
 
 def reply_finish(*, turn: Turn, text: str) -> Message:
+    if turn.question.pk is None:
+        turn.question.save()
     turn.answer = Message.objects.create(
         conversation=turn.conversation, role=Message.Role.ASSISTANT, content=text.strip(), citations=turn.citations
     )

@@ -27,5 +27,15 @@ def speech(text: str) -> np.ndarray:
     return (pipeline._resample(samples, rate, SAMPLE_RATE) * 32767).astype(np.int16)
 
 
+def speech_with_pause(first: str, second: str, *, pause_ms: int) -> np.ndarray:
+    """`first`, a pause of exactly `pause_ms` (Piper's own silences trimmed), then `second`: a visitor who stops
+    to think in the middle of a question."""
+    level = 0.01 * 32767
+    before, after = speech(first), speech(second)
+    before = before[: np.flatnonzero(np.abs(before) > level)[-1] + 1]
+    after = after[np.flatnonzero(np.abs(after) > level)[0] :]
+    return np.concatenate([before, np.zeros(SAMPLE_RATE * pause_ms // 1000, dtype=np.int16), after])
+
+
 def heard(pcm48k: np.ndarray) -> str:
     return get_engine(SPEECH_RECOGNIZER).transcribe_samples(samples=pipeline.to_recognizer(pcm48k)).text

@@ -17,15 +17,17 @@ import requests
 from aiortc import RTCPeerConnection
 
 from knowledge.live.client import SAMPLE_RATE, LiveClient
+from knowledge.live.session import END_MS, SPECULATE_MS, TurnDetector
 from knowledge.live.sessions import SESSIONS
 from knowledge.models import Conversation, LiveProcess, Message
 from media_jobs.engines import FACE_ANALYZER, get_engine
 from media_jobs.engines.recognition import words_matched
 from tests import factories
 from tests.dialects.bhuman.test_knowledge import embeddings_cached  # noqa: F401  (autouse)
-from tests.knowledge.live_helpers import heard, speech
+from tests.knowledge.live_helpers import heard, speech, speech_with_pause
 
 QUESTION = "How much is delivery to Canada?"
+THINKING_MS = 280  # a pause inside the question: long enough to draft an answer (200 ms), too short to end the turn
 BARGE_IN = "Now tell me about your starter instead."  # no comma: a pause of 400 ms would end the turn there
 
 
@@ -41,7 +43,8 @@ def mouth_gap(frame: np.ndarray) -> float | None:
 
 def test_a_spoken_question_gets_a_spoken_answer_from_the_knowledge_with_a_moving_face(api_client, replica):
     created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
-    question, interruption = speech(QUESTION), speech(BARGE_IN)
+    question = speech_with_pause("How much is delivery", "to Canada?", pause_ms=THINKING_MS)
+    interruption = speech(BARGE_IN)
 
     async def talk() -> LiveClient:
         client = LiveClient(offer_url=created["webrtc_offer_url"], token=created["conversation_token"])
@@ -67,7 +70,8 @@ def test_a_spoken_question_gets_a_spoken_answer_from_the_knowledge_with_a_moving
     first_done = next(at for at, event in client.received.events if event["type"] == "agent_done")
     transcript = next(at for at, event in client.received.events if event["type"] == "user_transcript")
 
-    # The question was heard and answered from the page about Maya, with its source.
+    # The question was heard whole, its pause drafting an answer that was dropped when the visitor went on, and
+    # answered from the page about Maya, with its source.
     assert words_matched(QUESTION, events[0]["text"]) >= 0.8, events[0]
     first_turn = [event for at, event in client.received.events if at <= first_done]
     answer = "".join(event["text"] for event in first_turn if event["type"] == "agent_text")
@@ -97,11 +101,12 @@ def test_a_spoken_question_gets_a_spoken_answer_from_the_knowledge_with_a_moving
     ]
     assert not over_the_visitor, "the replica kept talking over the visitor"
 
-    # Every turn is stored, the interrupted one cut where it was.
+    # Every turn is stored once (the dropped draft left nothing), the interrupted one cut where it was.
     conversation = Conversation.objects.get(pk=created["id"])
     messages = list(conversation.messages.order_by("created_at", "id"))
     roles = [message.role for message in messages]
     assert roles == ["user", "assistant"] * 3
+    assert words_matched(QUESTION, messages[0].content) >= 0.8, messages[0].content
     assert messages[1].citations and "£14" in messages[1].content
     assert messages[2].content == "Where did Maya grow up?"
     assert 0 < len(messages[3].content) < len(answer)
@@ -291,3 +296,15 @@ def test_a_closed_browser_ends_the_session_but_not_the_conversation(api_client, 
     asyncio.run(visit())
     assert not SESSIONS
     assert Conversation.objects.get(pk=created["id"]).status == "active"  # it may be joined again
+
+
+def test_a_pause_drafts_an_answer_speech_drops_it_and_a_longer_pause_ends_the_turn():
+    """The turn detector's events for 20 ms frames: voiced (1) or not (0), as the detector hears them."""
+    frames = [1, 1, 1] + [0] * 11 + [1, 1] + [0] * 25
+    voiced = iter(frames)
+    detector = TurnDetector(is_speech=lambda _: bool(next(voiced)), onset_frames=1)
+    events = [(index, event) for index in range(len(frames)) if (event := detector.feed(np.zeros(960, np.int16)))]
+    pause, end = SPECULATE_MS // 20, END_MS // 20
+    assert events == [(0, "start"), (2 + pause, "pause"), (14, "resume"), (15 + pause, "pause"), (15 + end, "end")]
+    # What the recognizer hears: the speech and 100 ms of the pause that ended it, not the rest of the pause.
+    assert len(detector.audio()) == (16 + 5) * 960

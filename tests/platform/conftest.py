@@ -1,7 +1,10 @@
-"""The headless Chromium the browser tests drive (the admin, the playground), and where their screenshots go."""
+"""The headless browsers the browser tests drive (the admin, the playground, the live page), and where their
+screenshots go: Chromium through chromedriver, Firefox through its own Marionette protocol."""
 
 import os
 import shutil
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,24 @@ from selenium.webdriver.chrome.service import Service
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
+
+with warnings.catch_warnings():  # its helpers import telnetlib and call distro.linux_distribution(), both deprecated
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        from marionette_driver.marionette import Marionette
+    except ImportError:  # a server install without the test requirements
+        Marionette = None
+
+FIREFOX_PREFS = {
+    # A fake microphone and camera (a tone and a test pattern), given without asking, as Chromium's
+    # --use-fake-device-for-media-stream and --use-fake-ui-for-media-stream do.
+    "media.navigator.streams.fake": True,
+    "media.navigator.permission.disabled": True,
+    # A stand-in for the sound card that CI machines lack: without one Firefox never starts an AudioContext, and a
+    # page could not tell whether it hears anything.
+    "media.cubeb.force_mock_context": True,
+}
 
 
 @pytest.fixture
@@ -23,6 +44,28 @@ def browser():
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+@pytest.fixture(name="firefox")
+def firefox_fixture(tmp_path) -> Iterator["Marionette"]:
+    """Headless Firefox with a fresh profile, driven over Marionette: Debian ships Firefox but no geckodriver.
+
+    Named apart from its fixture name so that test modules elsewhere can import it (tests/knowledge/)."""
+    driver = Marionette(
+        host="127.0.0.1",
+        port=0,
+        bin=FIREFOX,
+        headless=True,
+        prefs=FIREFOX_PREFS,
+        startup_timeout=60,
+        gecko_log=str(tmp_path),  # Firefox's own log, out of the working tree
+    )
+    try:
+        driver.start_session()
+        driver.timeout.page_load = 30
+        yield driver
+    finally:
+        driver.cleanup()  # quits Firefox and removes its profile
 
 
 @pytest.fixture

@@ -12,8 +12,13 @@ The engine is called directly, as a speech job calls it. Two references for each
   (the promise: within 3%).
 
 Each speed is synthesized three times; the error is duration × speed / reference − 1.
+
+Then intelligibility at each speed (and speed 1): the ten name-free sentences of
+bench/pitch_intelligibility.py spoken once each and transcribed by Whisper tiny.en; the word error rate
+pooled over their 140 words. `--wer-only` skips the durations.
 """
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -23,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from piper import SynthesisConfig  # noqa: E402
 
+from bench import pitch_intelligibility  # noqa: E402
 from media_jobs.engines.base import VoiceProfile  # noqa: E402
+from media_jobs.engines.recognition import WhisperRecognizer, normalized_words  # noqa: E402
 from media_jobs.engines.speech.piper import PiperSpeech, load_voice  # noqa: E402
 
 SENTENCES = [
@@ -42,7 +49,23 @@ SPEEDS = (0.5, 0.8, 1.3, 2.0)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wer-only", action="store_true", help="only the word error rate at each speed")
+    parser.add_argument("--show", action="store_true", help="print every transcript with errors")
+    args = parser.parse_args()
     engine, out = PiperSpeech(), Path(tempfile.mkdtemp(prefix="speech-speed-"))
+    if not args.wer_only:
+        durations(engine, out)
+    recognizer = WhisperRecognizer()
+    words = sum(len(normalized_words(text)) for text in pitch_intelligibility.SENTENCES)
+    print(f"{'speed':>6} {'WER, pooled':>12}")
+    for speed in (1.0, *SPEEDS):
+        voice = VoiceProfile(speed=speed)
+        errors = pitch_intelligibility.sentence_errors(engine, recognizer, voice, out, show=args.show)
+        print(f"{speed:>6} {sum(errors) / words:>12.1%}")
+
+
+def durations(engine: PiperSpeech, out: Path) -> None:
 
     def seconds(text: str, speed: float) -> float:
         return engine.synthesize(text=text, voice=VoiceProfile(speed=speed), out_dir=out).duration

@@ -25,7 +25,8 @@ Prints a Markdown table of medians (wall seconds, frames per second, real-time f
 seconds, CPU seconds of this process and of its ffmpeg children) and the ratios against the floor,
 and the peak resident memory of this process (ru_maxrss) and of the encoder (its VmHWM). Writes JSON to
 bench/results/ unless `--no-json`. Options: `--rounds` (7), `--warmup` (1), `--core`, `--preview`
-(the preview settings instead), `--profile` (a cProfile of one render). About a minute.
+(the preview settings instead), `--framing head_and_shoulders` and `--resolution 720` (the picture a
+job may ask for), `--profile` (a cProfile of one render). About a minute.
 """
 
 import argparse
@@ -71,6 +72,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="warm-up runs per path")
     parser.add_argument("--core", type=int, default=max(os.sched_getaffinity(0)), help="the CPU to pin to")
     parser.add_argument("--preview", action="store_true", help="measure the preview settings")
+    parser.add_argument("--framing", default="photo", choices=("photo", "head_and_shoulders"))
+    parser.add_argument("--resolution", type=int, help="the video's height in pixels (e.g. 720)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one render")
     parser.add_argument("--no-json", action="store_true")
     return parser.parse_args()
@@ -118,7 +121,7 @@ def timed(run) -> dict:
 class Paths:
     """The three ways of producing the MP4; each returns the frames and audio seconds it produced."""
 
-    def __init__(self, work_dir: Path, preview: bool):
+    def __init__(self, work_dir: Path, preview: bool, framing: str = "photo", resolution: int | None = None):
         from skimage import data
 
         from media_jobs.engines import SPEECH_ENGINE, get_engine
@@ -127,6 +130,7 @@ class Paths:
         from media_jobs.engines.talking_head import LocalTalkingHead
 
         self.work_dir, self.preview = work_dir, preview
+        self.framing, self.resolution = framing, resolution
         self.speech_engine, self.voice = get_engine(SPEECH_ENGINE, "piper"), VoiceProfile()
         self.engine = LocalTalkingHead()
         self.photo = data.astronaut()
@@ -150,6 +154,8 @@ class Paths:
             face=self.face,
             preview=self.preview,
             seed=self.count,
+            framing=self.framing,
+            resolution=self.resolution,
         )
         video = self.engine.render_speech(request)
         out.unlink()
@@ -164,14 +170,21 @@ class Paths:
         speech.path.unlink()
         return result
 
-    def floor(self) -> dict:
+    def picture(self):
+        """The picture the video shows (the framing and resolution asked)."""
         from media_jobs.engines.talking_head import render
+
+        frame, _ = render.frame_photo(
+            self.photo, self.face.landmarks, framing=self.framing, resolution=self.resolution, preview=self.preview
+        )
+        return frame
+
+    def floor(self) -> dict:
         from media_jobs.engines.talking_head.encode import VideoWriter
         from media_jobs.engines.talking_head.speech_driver import frame_count
 
         out = self._out("floor")
-        side = render.PREVIEW_MAX_SIDE if self.preview else render.MAX_SIDE
-        frame, _ = render.fit_photo(self.photo, self.face.landmarks, side)
+        frame = self.picture()
         frames = frame_count(self.speech.duration)
         height, width = frame.shape[:2]
         with VideoWriter(
@@ -287,7 +300,7 @@ def main() -> int:
     track_encoder_memory(encoder_peaks)
     started = time.monotonic()
     try:
-        paths = Paths(work_dir, args.preview)
+        paths = Paths(work_dir, args.preview, args.framing, args.resolution)
         maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         runners = {"render": paths.render, "end-to-end": paths.end_to_end, "floor": paths.floor}
         print(f"Pinned to core {args.core}; warming up…", file=sys.stderr)
@@ -303,10 +316,7 @@ def main() -> int:
                 samples[name].append(timed(runners[name]))
             print(f"round {number + 1}/{args.rounds} done", file=sys.stderr)
 
-        from media_jobs.engines.talking_head import render
-
-        side = render.PREVIEW_MAX_SIDE if args.preview else render.MAX_SIDE
-        frame, _ = render.fit_photo(paths.photo, paths.face.landmarks, side)
+        frame = paths.picture()
         results = {
             "paths": {name: summarize(runs) for name, runs in samples.items()},
             "width": frame.shape[1],
@@ -324,6 +334,8 @@ def main() -> int:
             "rounds": args.rounds,
             "warmup": args.warmup,
             "preview": args.preview,
+            "framing": args.framing,
+            "resolution": args.resolution,
             "script_words": len(SCRIPT.split()),
             "thread_env": {name: os.environ[name] for name in THREAD_VARIABLES},
         }

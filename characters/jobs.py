@@ -83,6 +83,7 @@ def run_speech(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutpu
             "duration": round(speech.duration, 3),
             "sample_rate": speech.sample_rate,
             "engine": engine_name,
+            "pitch_semitones": speech.pitch_semitones,
             "phonemes": [[timing.phoneme, round(timing.start, 4), round(timing.end, 4)] for timing in speech.phonemes],
         },
         claim=provenance_claim(person=persona, engine=f"{speaker.name} speech", likeness=("voice",)),

@@ -71,6 +71,7 @@ class Speech:
     sample_rate: int
     duration: float  # seconds
     phonemes: tuple[PhonemeTiming, ...] = ()
+    pitch_semitones: float = 0.0  # the shift applied, which may be less than the voice asked for
 
 
 class SpeechEngine(Protocol):
@@ -217,13 +218,17 @@ class PortraitVideoRequest:
 
     `face`: the photo's face when it is already analysed (saves analysing it again); `preview`: a smaller,
     faster video; `disclosure_label`: a small "AI-generated" label burned into a corner of every frame (the
-    visible half of the AI Act's marking; the C2PA manifest is the machine-readable half)."""
+    visible half of the AI Act's marking; the C2PA manifest is the machine-readable half); `framing`: "photo"
+    (all of it) or "head_and_shoulders" (a square around the face); `resolution`: the video's height in
+    pixels (up to 1080), or None for the photo's own size (at most 1024 px on its longer side)."""
 
     photo: np.ndarray  # RGB, height x width x 3, uint8
     out_path: Path
     face: Face | None = None
     preview: bool = False
     disclosure_label: bool = False
+    framing: str = "photo"
+    resolution: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -409,10 +414,12 @@ class VoiceActivityDetector(Protocol):
     rates and lengths, and raise EngineError for others). `listener` answers a detector for one stream, to call
     with each frame in order (a model may carry state from frame to frame). `segments` splits a stream: segments
     follow each other without gaps, alternate between speech and non-speech, and are yielded as soon as each one
-    ends, the last one when the frames do.
+    ends, the last one when the frames do. `onset_frames`: how many of three consecutive voiced 20 ms frames make
+    speech start (a detector whose single decisions flicker needs more than one).
     """
 
     name: ClassVar[str]
+    onset_frames: ClassVar[int]
 
     def listener(self, *, sample_rate: int) -> Callable[[bytes], bool]: ...
 

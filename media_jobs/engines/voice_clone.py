@@ -43,7 +43,7 @@ import numpy as np
 
 from media_jobs.engines.audio import decode_to_mono, median_pitch_hz, rms_dbfs, run_ffmpeg
 from media_jobs.engines.base import EngineError, EngineUnavailable, VoiceMeasurements, VoiceProfile
-from media_jobs.engines.speech.piper import PiperSpeech
+from media_jobs.engines.speech.piper import INTELLIGIBLE_PITCH, PiperSpeech
 
 if TYPE_CHECKING:
     from resemblyzer import VoiceEncoder
@@ -55,9 +55,9 @@ MAX_SAMPLE_SECONDS = 300.0
 MAX_TOTAL_SECONDS = 600.0
 SILENCE_DBFS = -50.0  # a sample whose overall RMS is below this holds no usable speech
 PITCH_RANGE_HZ = (50.0, 450.0)  # low male voices to children's
-# The pitch shifts the fit may apply: the farthest, down and up, at which Whisper tiny.en still hears the
-# shifted local voice with a word error rate of at most 5% (bench/pitch_intelligibility.py, docs/VOICES.md).
-PITCH_SEMITONES_RANGE = (-4.0, 6.0)
+# The pitch shifts the fit may apply: the ones the engine applies at all, where Whisper tiny.en still hears
+# the shifted local voice (bench/pitch_intelligibility.py, docs/VOICES.md).
+PITCH_SEMITONES_RANGE = INTELLIGIBLE_PITCH
 SPEED_FACTOR_RANGE = (0.5, 2.0)
 EMBEDDING_SIZE = 256
 # Cosine similarity of two recordings' embeddings at which "the same speaker" is as often wrongly refused as
@@ -275,7 +275,7 @@ def clone_profile(
 ) -> dict:
     """The adjustments that take the local voice (`base`) to the measured speaker's pitch and tempo.
 
-    pitch_semitones = 12 * log2(pitch / base pitch), clamped to PITCH_SEMITONES_RANGE (-4 to +6): beyond
+    pitch_semitones = 12 * log2(pitch / base pitch), clamped to PITCH_SEMITONES_RANGE (-4 to +4): beyond
     it the shifted voice is no longer reliably understood, so a distant speaker (a female voice sits about
     an octave above the local one) gets the nearest intelligible pitch, not their own.
     speed_factor = rate / base rate, clamped to 0.5-2.0; with a tempo_curve (local_voice_tempo_curve: the

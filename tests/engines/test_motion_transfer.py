@@ -100,20 +100,29 @@ def mouth_opening(video: Path) -> np.ndarray:
     """Per frame: the gap between the inner lips over the mouth's width, from dlib's landmarks."""
     frames = [frame for _, frame in read_frames(video)]
     box = find_face(frames[0]).box
-    opening = []
-    for frame in frames:
-        points = landmarks_in_box(frame, box)
-        gap = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean()
-        opening.append(gap / np.linalg.norm(points[54] - points[48]))
-    return np.array(opening)
+    return np.array([mouth_opening_of(landmarks_in_box(frame, box)) for frame in frames])
+
+
+def mouth_opening_of(points: np.ndarray) -> float:
+    gap = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean()
+    return float(gap / np.linalg.norm(points[54] - points[48]))
+
+
+@pytest.fixture(scope="module")
+def transferred(driving_video, tmp_path_factory):
+    """The driving video transferred onto other_photo(), with the progress it reported."""
+    reports: list[float] = []
+    out = tmp_path_factory.mktemp("transfer") / "transfer.mp4"
+    request = MotionTransferRequest(photo=other_photo(), driving_video=driving_video, out_path=out)
+    return transfer_motion(request, progress=reports.append), reports
 
 
 def test_the_driver_reads_the_mouth_and_head_of_the_driving_video(driving_video):
     motion = motion_from_video(driving_video)
     assert (motion.fps, motion.frames) == (25, FRAMES)
     assert np.corrcoef(motion.jaw_open, JAW)[0, 1] > 0.9
-    # Shut is near 0 (the astronaut's smile parts her lips a little), wide open near 1.
-    assert motion.jaw_open[JAW == 0].mean() < 0.25
+    # Shut is 0 though the astronaut's smile parts her lips a little (her own rest), wide open near 1.
+    assert motion.jaw_open[JAW == 0].mean() < 0.05
     assert motion.jaw_open[JAW == 1].mean() > 0.7
     # Counter-clockwise on screen is a negative roll; the eyes never close.
     assert np.corrcoef(motion.head_roll, -ROLL_CCW)[0, 1] > 0.9
@@ -122,13 +131,10 @@ def test_the_driver_reads_the_mouth_and_head_of_the_driving_video(driving_video)
     assert max(motion.left_eye_closed.max(), motion.right_eye_closed.max()) < 0.2
 
 
-def test_transfer_opens_the_photos_mouth_with_the_drivers_and_keeps_its_sound(driving_video, tmp_path):
-    reports = []
-    out = tmp_path / "transfer.mp4"
-    request = MotionTransferRequest(photo=other_photo(), driving_video=driving_video, out_path=out)
-    rendered = transfer_motion(request, progress=reports.append)
-
-    assert (rendered.path, rendered.fps, rendered.frames) == (out, 25, FRAMES)
+def test_transfer_opens_the_photos_mouth_with_the_drivers_and_keeps_its_sound(transferred, tmp_path):
+    rendered, reports = transferred
+    out = rendered.path
+    assert (out.name, rendered.fps, rendered.frames) == ("transfer.mp4", 25, FRAMES)
     info = probe_video(out)
     assert (info.fps, info.frames, info.audio_codec) == (25.0, FRAMES, "aac")
     assert info.duration == pytest.approx(3.0, abs=0.01)
@@ -138,6 +144,19 @@ def test_transfer_opens_the_photos_mouth_with_the_drivers_and_keeps_its_sound(dr
     assert len(samples) / rate == pytest.approx(3.0, abs=0.06)
     assert median_pitch_hz(samples, rate) == pytest.approx(TONE_HZ, rel=0.03)
     assert reports == sorted(reports) and reports[-1] == 1.0
+
+
+def test_the_photos_mouth_opens_as_far_as_the_drivers_and_shuts_when_it_shuts(driving_video, transferred):
+    """Both read back by dlib from the MP4s, in mouth widths: the photo's renderer parts its lips less than
+    FaceMotion's nominal gap, and its mouth followed the driver's at 0.74-0.78x before it was measured."""
+    driver, replica = mouth_opening(driving_video), mouth_opening(transferred[0].path)
+    shut, wide = JAW == 0, JAW > 0.95
+    rest = mouth_opening_of(find_face(other_photo()).landmarks)
+    # 0.95-1.0x measured; the issue's target is 0.9x.
+    assert (replica[wide].mean() - replica[shut].mean()) / (driver[wide].mean() - driver[shut].mean()) > 0.9
+    assert np.polyfit(driver, replica, 1)[0] > 0.85
+    # Shut when the driver's is: within 0.035 mouth widths of the photo's own lips (0.017 measured; 0.066 before).
+    assert replica[shut].mean() - rest < 0.035
 
 
 def test_a_silent_driving_video_gives_a_silent_preview(tmp_path):

@@ -23,7 +23,7 @@ from media_jobs.engines.audio import (
     run_ffmpeg,
 )
 from media_jobs.engines.base import EngineError, Speech, VoiceProfile
-from media_jobs.engines.speech.piper import PiperSpeech, load_voice
+from media_jobs.engines.speech.piper import INTELLIGIBLE_PITCH, PiperSpeech, applied_pitch, load_voice
 
 TEXT = "The quick brown fox jumps over the lazy dog. Then it runs back home before the sun goes down."
 SAMPLE_RATE = 22050  # the joe voice's rate, from its .onnx.json
@@ -85,6 +85,12 @@ def lower(out_dir) -> Speech:
 
 
 @pytest.fixture(scope="module")
+def octave_up(out_dir) -> Speech:
+    """An octave up, as a request may ask: spoken at the highest shift that stays intelligible."""
+    return speak(out_dir, pitch_semitones=12)
+
+
+@pytest.fixture(scope="module")
 def mp3(out_dir) -> Speech:
     return speak(out_dir, audio_format="mp3", pitch_semitones=2, speed=1.2)
 
@@ -129,6 +135,15 @@ def test_pitch_shift_moves_the_pitch_and_keeps_the_tempo(plain, higher, lower):
     assert up / down == pytest.approx(2 ** (8 / 12), rel=0.1)
     assert higher.duration == pytest.approx(plain.duration, rel=0.06)
     assert lower.duration == pytest.approx(plain.duration, rel=0.06)
+
+
+def test_a_pitch_shift_past_the_intelligible_range_is_applied_at_its_edge(plain, higher, octave_up):
+    assert INTELLIGIBLE_PITCH == (-4.0, 4.0)
+    assert [applied_pitch(s) for s in (-12, -4.5, -2, 0, 3.5, 4, 12)] == [-4, -4, -2, 0, 3.5, 4, 4]
+    # Asked for +12, it sounds 4 semitones up, as `higher` does: nowhere near an octave.
+    assert pitch_of(octave_up) / pitch_of(plain) == pytest.approx(2 ** (4 / 12), rel=0.12)
+    assert pitch_of(octave_up) / pitch_of(higher) == pytest.approx(1.0, rel=0.1)
+    assert octave_up.duration == pytest.approx(plain.duration, rel=0.06)
 
 
 @pytest.mark.parametrize("semitones", [4, -4, 12, -7.5])
@@ -254,7 +269,7 @@ def whisper():
 
 
 # Double speed is left out: Whisper tiny.en mishears 2x speech now and then (a mean word match of 0.95).
-@pytest.mark.parametrize("name", ["plain", "mp3", "slow"])
+@pytest.mark.parametrize("name", ["plain", "mp3", "slow", "octave_up"])
 def test_whisper_hears_the_words(request, whisper, name):
     speech: Speech = request.getfixturevalue(name)
     segments, _ = whisper.transcribe(str(speech.path), language="en", beam_size=1)

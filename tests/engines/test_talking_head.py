@@ -261,6 +261,8 @@ def test_motion_transfer_is_handed_to_the_transfer_module(monkeypatch, photo, fa
             "face": face,
             "preview": True,
             "disclosure_label": False,
+            "framing": "photo",
+            "resolution": None,
             "progress": None,
         }
     ]
@@ -304,11 +306,14 @@ def test_frames_away_from_the_face_stay_the_photo(frames, photo, face):
     away = np.ones(photo.shape[:2], dtype=bool)
     away[max(0, y0 - 16) : y1 + 16, max(0, x0 - 16) : x1 + 16] = False  # codec blocks straddle the ROI
     first = frames[0][away].astype(int)
-    assert np.abs(first - photo[away]).mean() < 4.0  # the photo, as yuv420p and H.264 at CRF 20 keep it
-    # It does not flicker: the encoder only refines a few static pixels slightly now and then.
-    for before, after in zip(frames, frames[1:], strict=False):
+    assert np.abs(first - photo[away]).mean() < 4.0  # the photo, as yuv420p and H.264 at CRF 18 keep it
+    # It does not flicker. x264's grain tuning refines the still texture over the first few P-frames
+    # (0.1-0.3 levels on average), then only a few static pixels change slightly now and then (a tenth of a
+    # level on average, up to 0.15 when the face moves most; untuned at CRF 20 it was under 0.1).
+    for number, (before, after) in enumerate(zip(frames, frames[1:], strict=False)):
         change = np.abs(after[away].astype(int) - before[away])
-        assert change.mean() < 0.1 and np.mean(change > 3) < 0.005
+        settled = number >= 8
+        assert change.mean() < (0.25 if settled else 0.4) and np.mean(change > 3) < (0.005 if settled else 0.01)
 
 
 def test_a_still_motion_reproduces_the_photo_exactly(kept_frames, photo, face, work):
@@ -506,3 +511,88 @@ def test_every_frame_stays_the_photos_person(frames, photo, face, neutral_frames
         distances = quality.identity_distances(clip[::2], photo=picture, box=box)
         assert np.percentile(distances, 95) <= 0.35, np.percentile(distances, 95)
         assert distances.max() <= 0.40, (distances.max(), int(np.argmax(distances)) * 2)
+
+
+# --- one resampling, and a lid that closes --------------------------------------------------------
+
+SWAY = {"yaw": 1.3, "pitch": -0.7, "roll": 0.8, "dx": 0.003, "dy": -0.002}  # a typical frame's head pose
+
+
+def posed(photo: np.ndarray, face: Face, *, jaw=0.0, width=0.0, closed=0.0, head=SWAY) -> np.ndarray:
+    """The whole picture of one frame in the given pose, as the renderer draws it (no encoder)."""
+    frame, landmarks = render.fit_photo(photo, np.asarray(face.landmarks, dtype=np.float32), render.MAX_SIDE)
+    rig = render.FaceRig(frame, landmarks)
+    x0, y0, x1, y1 = rig.roi
+    frame = frame.copy()
+    frame[y0:y1, x0:x1] = rig.render(jaw, width, {"left": closed, "right": closed}, head)
+    return frame
+
+
+def test_the_mouth_and_the_head_warps_resample_the_photo_once(neutral_photo, neutral_face):
+    # The mouth warped bilinearly and then again by the head's Lanczos kept 0.78-0.81x of the face's
+    # high-frequency energy in these poses; one Lanczos pass through the composed map keeps 0.85-0.88x.
+    face_box = quality.regions(neutral_face.landmarks)["face"]
+    photo_detail = quality.detail(quality.crop(neutral_photo, face_box))
+    kept = [
+        quality.detail(quality.crop(posed(neutral_photo, neutral_face, jaw=jaw, width=width), face_box)) / photo_detail
+        for jaw, width in ((0.6, 0.6), (0.4, -0.8))
+    ]
+    assert np.mean(kept) >= 0.84, kept
+
+
+def test_a_blink_brings_the_lid_down_over_the_eye(photo, face, neutral_photo, neutral_face):
+    # The lid's skin covers the iris: 0.87 (neutral) and 0.70 (astronaut) of the way from the iris's
+    # darkness to the lid's skin; the stretched skin this replaced reached 0.65 and 0.47.
+    shut_covers = []
+    for picture, portrait_face in ((photo, face), (neutral_photo, neutral_face)):
+        shut = posed(picture, portrait_face, closed=1.0, head={})  # the photo's pose: its irises stay in place
+        half = posed(picture, portrait_face, closed=0.5, head={})
+        shut_covers.append(quality.lid_cover(picture, shut, portrait_face.landmarks))
+        half_cover = quality.lid_cover(picture, half, portrait_face.landmarks)
+        assert 0.2 <= half_cover <= shut_covers[-1] - 0.15, (half_cover, shut_covers[-1])  # it comes down gradually
+        # Nothing smeared or ghosted: a shut frame is as much the photo's person as a speaking one (0.21-0.25).
+        assert quality.identity_distances([shut], photo=picture, box=portrait_face.box)[0] <= 0.3
+    assert np.mean(shut_covers) >= 0.7, shut_covers
+
+
+def test_the_video_keeps_the_faces_detail(neutral_measured):
+    # x264 at CRF 20 kept 0.53x (face) and 0.57x (eyes) of this photo's high-frequency energy; its grain
+    # tuning at CRF 18 after a single resampling keeps about 0.84x and 0.83x (bench/media_quality.py).
+    face_detail, eyes_detail = neutral_measured.face_detail.mean(), neutral_measured.eyes_detail.mean()
+    assert face_detail >= 0.78 and eyes_detail >= 0.76, (face_detail, eyes_detail)
+
+
+# --- framing ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resolution", [720, 1080])
+def test_head_and_shoulders_framing_crops_around_the_face_at_the_resolution_asked(photo, face, work, resolution):
+    # The astronaut's face is 90 px of 512: framed, it fills about a third of a 720 or 1080 px square.
+    motion = still_motion(3, jaw_open=[0, 0.6, 0], head_yaw=[0, 1.5, 0])
+    video = render.render_video(
+        photo=photo,
+        face=face,
+        motion=motion,
+        audio=None,
+        out_path=work / f"framed-{resolution}.mp4",
+        framing="head_and_shoulders",
+        resolution=resolution,
+    )
+    assert (video.width, video.height, video.frames) == (resolution, resolution, 3)
+    first = decoded(video.path)[0]
+    assert first.shape == (resolution, resolution, 3)
+    found = analyze_face(first, embed=False)
+    left, top, right, bottom = found.box
+    assert 0.22 <= (right - left) / resolution <= 0.4  # dlib's box is a little narrower than the landmarks
+    assert abs((left + right) / 2 - resolution / 2) < 0.08 * resolution
+    # The face keeps its person: framing scales the photo once, it does not distort it.
+    distance = np.linalg.norm(quality.embedding(first, found.box) - quality.embedding(photo, face.box))
+    assert distance <= 0.2, distance
+
+
+def test_an_unknown_framing_or_resolution_is_refused(photo, face, work):
+    for options in ({"framing": "full_body"}, {"resolution": 4320}):
+        with pytest.raises(EngineError):
+            render.render_video(
+                photo=photo, face=face, motion=still_motion(1), audio=None, out_path=work / "x.mp4", **options
+            )

@@ -80,7 +80,7 @@ def plain_sample(out_dir):
 
 @pytest.fixture(scope="module")
 def higher_sample(out_dir):
-    return speak(out_dir, SAMPLE_TEXT, pitch_semitones=5)
+    return speak(out_dir, SAMPLE_TEXT, pitch_semitones=3)
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +110,8 @@ def test_the_embedding_is_a_256_d_unit_vector(higher):
 
 def test_a_higher_voice_measures_at_its_own_pitch(higher, higher_sample, plain_sample):
     assert higher.median_pitch_hz == pytest.approx(pitch_of(higher_sample), rel=0.08)
-    # and 5 semitones above the same words spoken unshifted
-    assert higher.median_pitch_hz == pytest.approx(pitch_of(plain_sample) * 2 ** (5 / 12), rel=0.08)
+    # and 3 semitones above the same words spoken unshifted
+    assert higher.median_pitch_hz == pytest.approx(pitch_of(plain_sample) * 2 ** (3 / 12), rel=0.08)
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +132,11 @@ def test_the_local_voice_measures_faster_at_every_higher_speed(base, tempo_curve
 
 def test_the_clone_of_a_higher_voice_shifts_the_local_voice_up_by_that_much(higher, plain, base, tempo_curve):
     profile = clone_profile(higher, base, tempo_curve=tempo_curve)
-    assert profile["pitch_semitones"] == pytest.approx(5, abs=1.5)
-    # 5 semitones plus where Piper's intonation puts these words relative to the reference; Piper's random
+    assert profile["pitch_semitones"] == pytest.approx(3, abs=1.5)
+    # 3 semitones plus where Piper's intonation puts these words relative to the reference; Piper's random
     # noise moves each synthesis's median pitch by up to about half a semitone, `higher` and `plain` apart
     intonation = 12 * np.log2(plain.median_pitch_hz / base.median_pitch_hz)
-    assert profile["pitch_semitones"] == pytest.approx(5 + intonation, abs=1.0)
+    assert profile["pitch_semitones"] == pytest.approx(3 + intonation, abs=1.0)
     assert 0.7 <= profile["speed_factor"] <= 1.3  # a pitch shift keeps the tempo (+-12% from the words)
 
 
@@ -184,10 +184,10 @@ def test_clone_profile_clamps_to_what_the_local_voice_can_do(base):
             embedding=[0.0] * EMBEDDING_SIZE, median_pitch_hz=pitch, speaking_rate=rate, total_seconds=5, sample_count=1
         )
 
-    # The pitch bounds are where Whisper's word error rate on the shifted voice passes 5%
-    # (bench/pitch_intelligibility.py): a speaker an octave up, as a female voice is, gets +6, not +12.
+    # The pitch bounds are the engine's: beyond them Whisper's word error rate on the shifted voice passes 3%
+    # (bench/pitch_intelligibility.py): a speaker an octave up, as a female voice is, gets +4, not +12.
     assert clone_profile(measured(base.median_pitch_hz * 2, base.speaking_rate * 3), base) == {
-        "pitch_semitones": 6.0,
+        "pitch_semitones": 4.0,
         "speed_factor": 2.0,
     }
     assert clone_profile(measured(base.median_pitch_hz / 2, base.speaking_rate / 3), base) == {
@@ -195,9 +195,9 @@ def test_clone_profile_clamps_to_what_the_local_voice_can_do(base):
         "speed_factor": 0.5,
     }
     within = [
-        clone_profile(measured(base.median_pitch_hz * 2 ** (st / 12), base.speaking_rate), base) for st in (-3, 5)
+        clone_profile(measured(base.median_pitch_hz * 2 ** (st / 12), base.speaking_rate), base) for st in (-3, 3)
     ]
-    assert [profile["pitch_semitones"] for profile in within] == [-3.0, 5.0]
+    assert [profile["pitch_semitones"] for profile in within] == [-3.0, 3.0]
     same = clone_profile(measured(base.median_pitch_hz, base.speaking_rate), base)
     assert same == {"pitch_semitones": 0.0, "speed_factor": 1.0}
     curve = ((0.7, 30.0), (1.0, 40.0), (1.4, 48.0), (2.0, 54.0))

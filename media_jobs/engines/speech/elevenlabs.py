@@ -107,6 +107,7 @@ class ElevenLabsSpeech:
             sample_rate=sample_rate,
             duration=duration,
             phonemes=_timings(alignment, duration),
+            pitch_semitones=voice.pitch_semitones,
         )
 
     # -- voices ---------------------------------------------------------------------------------------------

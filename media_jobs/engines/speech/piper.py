@@ -24,7 +24,15 @@ if TYPE_CHECKING:
 
 VOICE_ID = "en_US-joe-medium"
 SPEED_RANGE = (0.5, 2.0)
-PITCH_RANGE = (-12.0, 12.0)
+PITCH_RANGE = (-12.0, 12.0)  # what a request may ask for
+# What is applied: the shifts at which Whisper tiny.en still hears the voice with a word error rate of at
+# most 3% (bench/pitch_intelligibility.py, docs/VOICES.md). A request beyond them gets the nearest one.
+INTELLIGIBLE_PITCH = (-4.0, 4.0)
+# Piper's own length scale makes the speed change up to these speeds; a time stretch does the rest. At 2x,
+# Piper's shortest phonemes (two frames) blur words: Whisper tiny.en misheard 11.4% of the words with Piper
+# doing all of it, 11.1% with the stretch doing all of it, 5.7% with Piper to 1.4x and the stretch after
+# (bench/speech_speed.py, two syntheses of ten sentences each).
+PIPER_SPEED_RANGE = (0.5, 1.4)
 FORMATS = ("wav", "mp3")
 MP3_BITRATE = "64k"  # plenty for mono speech at 22.05 kHz
 
@@ -78,6 +86,11 @@ def _timings(chunks: list[AudioChunk], sample_rate: int) -> list[PhonemeTiming]:
     return timings
 
 
+def applied_pitch(semitones: float) -> float:
+    """The pitch shift the engine applies for a requested one: the nearest that stays intelligible."""
+    return min(max(semitones, INTELLIGIBLE_PITCH[0]), INTELLIGIBLE_PITCH[1])
+
+
 def _validate(text: str, voice: VoiceProfile, audio_format: str) -> None:
     if not text or not text.strip():
         raise EngineError("There is no text to speak.", retryable=False)
@@ -118,7 +131,8 @@ class PiperSpeech:
         rate = piper_voice.config.sample_rate
         base_scale = piper_voice.config.length_scale
         # volume < 1 leaves headroom for the pitch shift and the MP3 encoder (Piper peaks at full scale).
-        chunks = _speak(piper_voice, text, SynthesisConfig(length_scale=base_scale / voice.speed, volume=0.9))
+        piper_speed = min(max(voice.speed, PIPER_SPEED_RANGE[0]), PIPER_SPEED_RANGE[1])
+        chunks = _speak(piper_voice, text, SynthesisConfig(length_scale=base_scale / piper_speed, volume=0.9))
         # Piper's length scale is not linear in duration (every phoneme takes whole frames, two at least),
         # so it gives only about 60% of a speed change. The voice's own pace for this very text (without
         # the duration noise, which moves each call by about 2%) says what `speed` promises, and the rest
@@ -140,13 +154,14 @@ class PiperSpeech:
             wav.setframerate(rate)
             wav.writeframes(audio.tobytes())
 
+        pitch = applied_pitch(voice.pitch_semitones)
         path = raw
-        if voice.pitch_semitones or tempo != 1.0 or audio_format == "mp3":
+        if pitch or tempo != 1.0 or audio_format == "mp3":
             path = out_dir / f"{stem}.{audio_format}"
             source = raw.with_name(f"{stem}.raw.wav")
             raw.rename(source)
-            reshaped = voice.pitch_semitones or tempo != 1.0
-            filters = ["-af", pitch_filter(voice.pitch_semitones, rate, len(audio), tempo=tempo)] if reshaped else []
+            reshaped = pitch or tempo != 1.0
+            filters = ["-af", pitch_filter(pitch, rate, len(audio), tempo=tempo)] if reshaped else []
             codec = ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE] if audio_format == "mp3" else ["-c:a", "pcm_s16le"]
             try:
                 run_ffmpeg(["-i", str(source), *filters, "-ac", "1", "-ar", str(rate), *codec, str(path)])
@@ -159,4 +174,11 @@ class PiperSpeech:
             PhonemeTiming(p.phoneme, float(min(p.start / tempo, duration)), float(min(p.end / tempo, duration)))
             for p in _timings(chunks, rate)
         )
-        return Speech(path=path, audio_format=audio_format, sample_rate=file_rate, duration=duration, phonemes=phonemes)
+        return Speech(
+            path=path,
+            audio_format=audio_format,
+            sample_rate=file_rate,
+            duration=duration,
+            phonemes=phonemes,
+            pitch_semitones=pitch,
+        )

@@ -28,6 +28,9 @@ class FaceMotion:
     # Head translation relative to the photo, as a fraction of the face's width.
     head_dx: np.ndarray
     head_dy: np.ndarray
+    # How far a smile the photo holds is let go: 0 held, 1 relaxed towards a neutral mouth. Speech lets
+    # it go and pauses give it back; None holds it throughout (a driving video, whose own mouth decides).
+    smile_relax: np.ndarray | None = None
 
     @property
     def frames(self) -> int:

@@ -151,6 +151,35 @@ def cavity_texture(frame: np.ndarray, landmarks: np.ndarray) -> float:
     return float(np.mean(laplacian[cavity] ** 2) / max(1.0, float(np.mean(grey[cavity]))) ** 2)
 
 
+def lid_cover(photo: np.ndarray, frame: np.ndarray, landmarks: np.ndarray) -> float:
+    """How far a shut eye's lid covers the eye, 0 (the photo's open eye) to 1 (lid skin all over it).
+
+    Read where the photo's eyes are darkest (the irises: the darkest 30% inside each eye's landmarks,
+    36-41 and 42-47): their luma in `frame` moved from the photo's towards the lid skin's (the middle of
+    the band between the upper lid and the brow), averaged over both eyes. Landmarks are the photo's:
+    dlib places its lids on a shut eye's lash line or crease alike, so it cannot tell a lid from an eye.
+    """
+    import cv2  # heavy: see open_mouth_mask
+
+    lm = np.asarray(landmarks, dtype=np.float64)
+    photo_luma, frame_luma = luma(photo), luma(frame)
+    shares = []
+    for eye, brow in ((lm[36:42], lm[17:22]), (lm[42:48], lm[22:27])):
+        mask = np.zeros(photo.shape[:2], dtype=np.uint8)
+        cv2.fillPoly(mask, [np.round(eye).astype(np.int32)], 1)
+        inside = mask.astype(bool)
+        iris = inside & (photo_luma <= np.percentile(photo_luma[inside], 30))
+        upper, over = eye[[1, 2]], brow[[1, 3]]
+        band = np.array([0.3 * over[0] + 0.7 * upper[0], 0.3 * over[1] + 0.7 * upper[1]])
+        band = np.concatenate([band, [0.6 * over[1] + 0.4 * upper[1], 0.6 * over[0] + 0.4 * upper[0]]])
+        skin_mask = np.zeros_like(mask)
+        cv2.fillPoly(skin_mask, [np.round(band).astype(np.int32)], 1)
+        skin = float(np.median(photo_luma[skin_mask.astype(bool)]))
+        dark = float(photo_luma[iris].mean())
+        shares.append((float(frame_luma[iris].mean()) - dark) / max(1.0, skin - dark))
+    return float(np.mean(shares))
+
+
 def loudness_db(samples: np.ndarray, sample_rate: int, frames: int, fps: int) -> np.ndarray:
     """The RMS level of each video frame's own samples in dBFS, floored at LOUDNESS_FLOOR_DB."""
     per_frame = round(sample_rate / fps)

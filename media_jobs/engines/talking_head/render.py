@@ -13,8 +13,9 @@ the face's region of interest only; the rest of every frame is the photo itself,
   own tissue in shade (dark only at a small throat core, never a flat near-black fill), a tongue,
   teeth coloured from the photo's own teeth or the whites of its eyes where the photo shows none,
   and a fixed grain as strong as the photo's own, so the inside reads as tissue.
-- Eyes: per eye and column, the skin between brow and upper lid is stretched down over the eye
-  (the lid comes down, its lash line last), and the lower lid rises a little to meet it.
+- Eyes: the upper lid comes down over the eye: its lash line and the lid just above slide down
+  unchanged, the plain skin under the brow stretches to follow, the eye stays put under it, and the
+  lower lid rises a little to meet it; the lids' edges are anti-aliased by coverage.
 - Head: small rotations and shifts of the head region, with a weight that falls smoothly to zero
   before the region's border, so nothing tears and the background outside never moves. Yaw and
   pitch move each point by its depth on an ellipsoid (the nose most), a 2-D stand-in for turning.
@@ -23,8 +24,11 @@ Conventions (image coordinates, y down): head_yaw > 0 turns the face towards the
 head_pitch > 0 tips the nose down, head_roll > 0 rotates the head clockwise on screen, head_dx/dy > 0
 move it right/down. left_eye_closed is the subject's left eye (landmarks 42–47, on the image's right).
 
-The mouth and eye warps are applied in the face's own frame first and the head motion after, so
-the painted mouth moves with the head. A frame whose motion is all zero is the photo, unchanged.
+The mouth and eye warps live in the face's own frame and the head motion moves that frame: per output
+pixel, the head's map says where in the face's frame it is, the local fields are read there, and the
+photo is resampled once through the composed map (Lanczos); the painted mouth and the lids' edges are
+drawn through the same map, so they move with the head. A frame whose motion is all zero is the
+photo, unchanged.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -45,9 +49,14 @@ STILL = 1e-3  # motion values below this are no motion
 JAW_GAP = 0.40  # jaw_open 1 opens the lips by this share of the mouth's width (see FaceMotion)
 LIP_LIFT = 0.12  # the upper lip rises by this share of the lower lip's drop
 CHIN_SHARE = 0.8  # the chin drops by this share of the lower lip's drop
-SMILE_WIDTH_SCALE = 0.5  # a photo showing its teeth: the share of that its lips move
+SMILE_WIDTH_SCALE = 0.5  # a photo showing its teeth: the share of that its lips move while it holds its smile
+RELAXED_WIDTH_SCALE = 0.5  # ... and once the smile is let go while speaking
+SMILE_RELAX = 0.15  # a let-go smile narrows like this much of a rounding (mouth_width -SMILE_RELAX) ...
+CORNER_DROP = 0.03  # ... and its corners come down by this share of the mouth's width
 WIDTH_RANGE = 0.32  # mouth_width +1 makes the mouth this much wider, -1 this much narrower (corner to corner)
 EYE_MEET = 0.8  # a shut eye's lids meet this far down the open eye (the lower lid rises the rest)
+LID_OVERLAP = 0.05  # of the eye's width: how far a shut upper lid reaches over the lower lid's rim
+LASH_BAND = 0.1  # of the lid's skin between brow and lash line, the lower share slides down unstretched
 PROGRESS_EVERY = 10  # frames
 
 
@@ -78,6 +87,57 @@ def fit_photo(photo: np.ndarray, landmarks: np.ndarray, max_side: int) -> tuple[
     return np.ascontiguousarray(photo[:out_h, :out_w]), landmarks.astype(np.float32)
 
 
+# Framing: the whole photo, or head and shoulders cropped around the face (a square SHOULDERS_SPAN face
+# widths across, its top HAIR_ROOM face heights above the brows), at the photo's own size or a resolution.
+FRAMINGS = ("photo", "head_and_shoulders")
+SHOULDERS_SPAN = 3.2
+HAIR_ROOM = 0.9
+MAX_RESOLUTION = 1080  # the tallest output (1080p); its width follows the framing's aspect
+
+
+def frame_photo(
+    photo: np.ndarray, landmarks: np.ndarray, *, framing: str = "photo", resolution: int | None = None, preview=False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The picture a video shows, with the landmarks in its pixels: the photo or its head and shoulders,
+    at `resolution` pixels tall when given (scaled once, per photo: Lanczos up, area averaging down),
+    else at the photo's own size capped at MAX_SIDE; a preview is capped at PREVIEW_MAX_SIDE."""
+    import cv2  # heavy: see fit_photo
+
+    if framing not in FRAMINGS:
+        raise EngineError(f"Unknown framing {framing!r}; one of {', '.join(FRAMINGS)}.")
+    if resolution is not None and not 64 <= resolution <= MAX_RESOLUTION:
+        raise EngineError(f"The resolution must be 64 to {MAX_RESOLUTION} pixels tall, not {resolution}.")
+    photo, landmarks = fit_photo(photo, landmarks, max(photo.shape[:2]))  # checked, even sides
+    if framing == "head_and_shoulders":
+        photo, landmarks = _head_and_shoulders(photo, landmarks)
+    if preview or resolution is None:
+        return fit_photo(photo, landmarks, PREVIEW_MAX_SIDE if preview else MAX_SIDE)
+    height, width = photo.shape[:2]
+    out_h = resolution // 2 * 2
+    out_w = max(2, round(width * out_h / height / 2) * 2)
+    if (out_w, out_h) == (width, height):
+        return photo, landmarks
+    interpolation = cv2.INTER_AREA if out_h < height else cv2.INTER_LANCZOS4
+    frame = cv2.resize(photo, (out_w, out_h), interpolation=interpolation)
+    factors = np.array([out_w / width, out_h / height], dtype=np.float32)
+    return np.ascontiguousarray(frame), (landmarks * factors).astype(np.float32)
+
+
+def _head_and_shoulders(photo: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A square around the face with room for the hair above and the shoulders below, inside the photo
+    (smaller where the photo is, even sides)."""
+    height, width = photo.shape[:2]
+    left, top = landmarks.min(axis=0)
+    right, bottom = landmarks.max(axis=0)
+    face_w, face_h = right - left, bottom - top
+    side = min(SHOULDERS_SPAN * face_w, width, height) // 2 * 2
+    x0 = int(np.clip(round((left + right) / 2 - side / 2), 0, width - side))
+    y0 = int(np.clip(round(top - HAIR_ROOM * face_h), 0, height - side))
+    side = int(side)
+    crop = np.ascontiguousarray(photo[y0 : y0 + side, x0 : x0 + side])
+    return crop, (landmarks - np.array([x0, y0], dtype=np.float32)).astype(np.float32)
+
+
 LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601
 
 
@@ -89,6 +149,16 @@ def _unit_luma(colour: np.ndarray) -> np.ndarray:
 def _smoothstep(t: np.ndarray) -> np.ndarray:
     t = np.clip(t, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
+
+
+def _lid_curve(cols: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A lid's edge through its four landmarks (corner, two on the lid, corner) as a smooth cubic, not a
+    polyline whose kinks a closing lid would carry across the eye; beyond the corners, the corner's height."""
+    xs, ys = points[:, 0], points[:, 1]
+    if np.any(np.diff(xs) <= 0.5):  # a degenerate eye: the polyline is all there is
+        return np.interp(cols, xs, ys)
+    curve = np.polyval(np.polyfit(xs - xs[0], ys, 3), np.clip(cols, xs[0], xs[-1]) - xs[0])
+    return np.clip(curve, ys.min() - 0.25 * np.ptp(ys) - 1.0, ys.max() + 0.25 * np.ptp(ys) + 1.0)
 
 
 def _median_colour(
@@ -118,8 +188,8 @@ class _Eye:
     lower: np.ndarray  # lower lid y
     top: np.ndarray  # where the stretched lid skin starts (between brow and lid)
     bottom: np.ndarray  # where the lower lid's stretch ends
-    rows: np.ndarray  # (h, 1) ROI y of the box's rows
-    map_x: np.ndarray  # (h, w) identity columns
+    cols: np.ndarray  # ROI x of the box's columns
+    width: float  # corner to corner
 
 
 class FaceRig:
@@ -264,7 +334,13 @@ class FaceRig:
         # A smile that shows its teeth is held: its lips are spread already and cannot round without
         # letting the smile go, which a still photo cannot. They move half as far; further, the face
         # stops looking like the photo's person (dlib identity distance past 0.35 on the astronaut).
+        # While speaking such a smile is let go (FaceMotion.smile_relax): the corners come in and down
+        # towards a neutral mouth, which gives the lips room to round and spread; pauses give it back.
         self.width_scale = SMILE_WIDTH_SCALE if self.shows_teeth else 1.0
+        self.relaxes = self.shows_teeth
+        sigma2 = 2.0 * (0.3 * mw) ** 2
+        blobs = sum(np.exp(-((cols - c[0]) ** 2 + (rows - c[1]) ** 2) / sigma2) for c in corners)
+        self.corner_drop_y = (-CORNER_DROP * mw * np.minimum(blobs, 1.0) * taper).astype(np.float32)
 
         # Per column of the box, what the gap painter needs: the lip line and how far each lip moves.
         self.mouth_cols = np.arange(x0, x1, dtype=np.float64)
@@ -273,7 +349,8 @@ class FaceRig:
         self.width_at_mid = {
             sign: field[mid_rows, np.arange(x1 - x0)].astype(np.float64) for sign, field in self.width_x.items()
         }
-        self.mouth_grid = (cols.astype(np.float32), rows.astype(np.float32))
+        self.drop_at_mid = -self.corner_drop_y[mid_rows, np.arange(x1 - x0)].astype(np.float64)
+        self.zero_mouth = np.zeros(cols.shape, dtype=np.float32)
         self.mouth_local_grid = ((cols - x0).astype(np.float32), (rows - y0).astype(np.float32))
         self.mouth_centre, self.jaw_drop = xc, drop
         self.lower_lip = (lower * taper).astype(np.float32)  # the drop per unit jaw, also above the line
@@ -356,8 +433,8 @@ class FaceRig:
         cols = np.arange(x0, x1, dtype=np.float64)
         upper_pts = eye[[0, 1, 2, 3]]
         lower_pts = eye[[0, 5, 4, 3]]
-        upper = np.interp(cols, upper_pts[:, 0], upper_pts[:, 1])
-        lower = np.maximum(np.interp(cols, lower_pts[:, 0], lower_pts[:, 1]), upper)
+        upper = _lid_curve(cols, upper_pts)
+        lower = np.maximum(_lid_curve(cols, lower_pts), upper)
         brow_y = np.minimum(np.interp(cols, brow[:, 0], brow[:, 1]), upper - 2.0)
         # The lid skin that comes down: the lower 60% of the band between brow and lid.
         top = upper - 0.6 * (upper - brow_y)
@@ -365,9 +442,7 @@ class FaceRig:
         y1 = int(min(roi_h, np.ceil(lower.max() + 0.45 * eye_w) + 1))
         top = np.maximum(top, y0 + 0.5)
         bottom = np.minimum(lower + 0.3 * eye_w, y1 - 1.5)
-        map_x = np.repeat(cols[None, :].astype(np.float32), y1 - y0, axis=0)
-        rows = np.arange(y0, y1, dtype=np.float64)[:, None]
-        return _Eye((x0, y0, x1, y1), upper, lower, top, bottom, rows, map_x)
+        return _Eye((x0, y0, x1, y1), upper, lower, top, bottom, cols, eye_w)
 
     # --- colours --------------------------------------------------------------------------------
 
@@ -424,64 +499,73 @@ class FaceRig:
 
     # --- per frame ------------------------------------------------------------------------------
 
-    def render(self, jaw: float, width: float, eyes: dict[str, float], head: dict[str, float]) -> np.ndarray:
-        """The ROI for one frame (the photo's own ROI, not a copy, when nothing moves)."""
+    def render(
+        self, jaw: float, width: float, eyes: dict[str, float], head: dict[str, float], smile_relax: float = 0.0
+    ) -> np.ndarray:
+        """The ROI for one frame (the photo's own ROI, not a copy, when nothing moves).
+
+        `smile_relax` (0-1) lets go of a smile the photo holds (a photo showing its teeth); other
+        photos ignore it.
+
+        Every warp is composed into one map from output pixel to photo pixel (head pose first, then
+        the mouth's and the eyelids' fields read where the head puts each pixel), and the photo is
+        resampled once, with Lanczos: no pixel is interpolated twice. The painted mouth and the
+        eyelids' edges are drawn in the output's own pixels, anti-aliased, through the same map.
+        """
+
+        jaw = max(0.0, jaw)
+        relax = min(1.0, max(0.0, smile_relax)) if self.relaxes else 0.0
+        scale = self.width_scale + (RELAXED_WIDTH_SCALE - self.width_scale) * relax
+        width = float(np.clip(width * scale - SMILE_RELAX * relax, -1.0, 1.0))
+        mouth_moves = jaw > STILL or abs(width) > STILL or relax > STILL
+        closing = {name: min(1.0, closed) for name, closed in eyes.items() if closed > STILL}
+        head_moves = any(abs(value) > STILL for value in head.values())
+        if not (mouth_moves or closing or head_moves):
+            return self.photo_roi
+        warp = _Warp(self, head if head_moves else None)
+        if mouth_moves:
+            warp.add(self.mouth_box, self._mouth_displacement(jaw, width, relax))
+        out = warp.resample(self.photo_roi)
+        if jaw > STILL:
+            self._paint_gap(out, warp, jaw, width, relax)
+        for name, closed in closing.items():
+            self._close_eye(out, warp, self.eyes[name], closed)
+        return out
+
+    def _mouth_displacement(self, jaw: float, width: float, relax: float) -> np.ndarray:
+        """(h, w, 2) backward displacement over the mouth box: the lips' width, then the jaw's drop (and
+        a let-go smile's corners)."""
         import cv2  # heavy: see fit_photo
 
-        work = self.photo_roi
-        if abs(jaw) > STILL or abs(width) > STILL:
-            work = work.copy()
-            self._mouth(work, max(0.0, jaw), width)
-        for name, closed in eyes.items():
-            if closed > STILL:
-                if work is self.photo_roi:
-                    work = work.copy()
-                self._close_eye(work, self.eyes[name], min(1.0, closed))
-        if any(abs(value) > STILL for value in head.values()):
-            map_x = self.grid_x.copy()
-            map_y = self.grid_y.copy()
-            for name, field in self.head_x.items():
-                if head[name]:
-                    cv2.scaleAdd(field, float(head[name]), map_x, map_x)
-            for name, field in self.head_y.items():
-                if head[name]:
-                    cv2.scaleAdd(field, float(head[name]), map_y, map_y)
-            # The head moves the whole face: Lanczos keeps 0.92x of its fine detail where bilinear keeps 0.67x.
-            work = cv2.remap(work, map_x, map_y, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
-        return work
-
-    def _mouth(self, work: np.ndarray, jaw: float, width: float) -> None:
-        import cv2  # heavy: see fit_photo
-
-        x0, y0, x1, y1 = self.mouth_box
-        grid_x, grid_y = self.mouth_grid
-        width *= self.width_scale
-        map_x = cv2.scaleAdd(self.width_x[1 if width > 0 else -1], abs(width), grid_x) if width else grid_x
-        jaw_y = self.jaw_y
+        field_x = self.width_x[1 if width > 0 else -1] * np.float32(abs(width)) if width else self.zero_mouth
+        field_y = self.jaw_y
         if width and jaw:  # the jaw opens the mouth as it is now shaped: its field follows the width warp
             local_x, local_y = self.mouth_local_grid
-            jaw_y = cv2.remap(jaw_y, map_x - np.float32(x0), local_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        map_y = cv2.scaleAdd(jaw_y, jaw, grid_y) if jaw else grid_y
-        warped = cv2.remap(self.photo_roi, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if jaw > STILL:
-            self._paint_gap(warped, jaw, width)
-        work[y0:y1, x0:x1] = warped
+            field_y = cv2.remap(field_y, local_x + field_x, local_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        field_y = field_y * np.float32(jaw)
+        if relax > STILL:
+            field_y = field_y + self.corner_drop_y * np.float32(relax)
+        return np.dstack([field_x, field_y])
 
-    def _paint_gap(self, warped: np.ndarray, jaw: float, width: float) -> None:
-        """Paint the opened mouth into the gap between the lips (window pixels, in place).
+    def _paint_gap(self, out: np.ndarray, warp: "_Warp", jaw: float, width: float, relax: float) -> None:
+        """Paint the opened mouth into the gap between the lips, in the output's own pixels (in place).
 
         Back to front: the cavity (the lips' tissue in shade, darkest only in a small core where the
         throat is, lighter towards the lips and the cheeks' insides), the tongue, the lower and upper
-        teeth the photo does not show, the upper lip's shadow; then the photo's grain. Every edge is a
-        ramp about one pixel wide (sub-pixel lip edges per column), so nothing is stair-stepped.
+        teeth the photo does not show, the upper lip's shadow; then the photo's grain. The lips' edges
+        are found per column of the face's own frame and read, like everything here, where the head
+        warp puts each output pixel: every edge is a ramp about one pixel wide, never stair-stepped,
+        and nothing painted is resampled again.
         """
+        import cv2  # heavy: see fit_photo
+
         x0, y0, x1, y1 = self.mouth_box
         # Output column → the source column it shows (the width warp), then the lips' edges there.
         source_cols = self.mouth_cols + abs(width) * self.width_at_mid[1 if width > 0 else -1]
         inside = (source_cols > self.mid_x[0]) & (source_cols < self.mid_x[-1])
         if not inside.any():
             return
-        mid = np.interp(source_cols, self.mid_x, self.mid_y)
+        mid = np.interp(source_cols, self.mid_x, self.mid_y) + relax * self.drop_at_mid
         # The fields are functions of the output pixel: the lips' edges are where they carry the line
         # between the lips to. The lower one: out_y - jaw * drop(out_y) = mid, by two fixed-point steps.
         # The jaw's fields are read at the source column too: the jaw opens the mouth as it is shaped.
@@ -501,17 +585,27 @@ class FaceRig:
         c0, c1 = cols[0], cols[-1] + 1
         r0 = int(max(y0, np.floor(top[c0:c1].min()) - 1))
         r1 = int(min(y1, np.ceil(bottom[c0:c1].max()) + 2))
-        top, bottom = top[c0:c1][None, :], bottom[c0:c1][None, :]
-        ys = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
+        column_x = self.mouth_cols[c0:c1]
         mw = self.mouth_width
+        opened = float(_smoothstep(np.asarray(np.max(bottom - top) / (0.22 * mw))))  # how much of the inside shows
+        window, qx, qy = warp.window((int(column_x[0]), r0, int(column_x[-1]) + 1, r1))
+        # Per output pixel, the gap's column profile where the head warp puts it (exact columns when
+        # the head is still); beyond the gap's first and last column nothing is painted.
+        beside = (qx < column_x[0] - 0.5) | (qx > column_x[-1] + 0.5)
+        top = np.interp(qx, column_x, top[c0:c1])
+        bottom = np.interp(qx, column_x, bottom[c0:c1])
+        ys = qy + np.float32(0.5)
         soft = max(0.8, 0.012 * mw)  # edges as soft as the photo's own at this scale
         alpha = np.clip((ys - top) / soft + 0.5, 0.0, 1.0) * np.clip((bottom - ys) / soft + 0.5, 0.0, 1.0)
+        alpha[beside] = 0.0
+        if not alpha.any():
+            return
         gap = np.maximum(bottom - top, 1e-3)
         v = np.clip((ys - top) / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
         corner_l, corner_r = source_cols[cols[0]], source_cols[cols[-1]]
-        u = (source_cols[c0:c1][None, :] - (corner_l + corner_r) / 2) / max(1.0, (corner_r - corner_l) / 2)
-        opened = float(_smoothstep(np.asarray(np.max(gap) / (0.22 * mw))))  # how much of the inside shows
-
+        u = (np.interp(qx, column_x, source_cols[c0:c1]) - (corner_l + corner_r) / 2) / max(
+            1.0, (corner_r - corner_l) / 2
+        )
         # Cavity: half the lips' brightness by the lips, 0.3 of it at the throat's small core, a little
         # darker in the cheeks' shadow at the corners and right under the upper lip.
         throat = np.exp(-0.5 * ((u / 0.26) ** 2 + ((v - 0.42) / 0.2) ** 2)) * opened
@@ -547,28 +641,140 @@ class FaceRig:
             teeth_cover = np.maximum(teeth_cover, upper)
         # The upper lip shades the top of the mouth; the grain makes it tissue, not a fill.
         shade = 0.78 + 0.22 * np.clip((ys - top) / max(1.5, 0.05 * mw), 0.0, 1.0)
-        grain = self.mouth_grain[r0 - y0 : r1 - y0, c0:c1]
+        grain = cv2.remap(self.mouth_grain, qx - np.float32(x0), qy - np.float32(y0), cv2.INTER_LINEAR)
         colour *= (shade * (1.0 + grain * (1.0 - 0.75 * teeth_cover)))[..., None]
-        region = warped[r0 - y0 : r1 - y0, c0:c1].astype(np.float32)
+        region = out[window].astype(np.float32)
         blended = region + (colour - region) * alpha[..., None]
-        warped[r0 - y0 : r1 - y0, c0:c1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        out[window] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
-    def _close_eye(self, work: np.ndarray, eye: _Eye, closed: float) -> None:
-        """Bring the upper lid down: lid skin stretched from `top` to the closing line, the eye below
-        it pushed down under the rising lower lid."""
+    def _close_eye(self, out: np.ndarray, warp: "_Warp", eye: _Eye, closed: float) -> None:
+        """Bring the upper lid down over the eye, which stays where it is, and the lower lid up to meet it.
+
+        Three layers of the photo, each read through the frame's map once: the upper lid (its lash line
+        and the skin just above it slide down unchanged; only the plain skin under the brow stretches to
+        follow), the eye itself (unmoved: the lid covers it, it is not squeezed), and the lower lid
+        (rising a little). They are laid over each other by how much of each output pixel the lids'
+        edges cover, so the edges are sub-pixel and anti-aliased and the lashes are never smeared.
+        """
         import cv2  # heavy: see fit_photo
 
-        x0, y0, x1, y1 = eye.box
-        opening = eye.lower - eye.upper
-        line = eye.upper + closed * EYE_MEET * opening  # where the lids' edges are now
-        shown = line + closed * (eye.lower - line)  # the eye's row that now sits just under the lid
-        ys = eye.rows
-        above = eye.top + (ys - eye.top) * (eye.upper - eye.top) / np.maximum(line - eye.top, 1e-3)
-        below = shown + (ys - line) * (eye.bottom - shown) / np.maximum(eye.bottom - line, 1e-3)
-        map_y = np.where(ys < eye.top, ys, np.where(ys < line, above, np.where(ys < eye.bottom, below, ys)))
-        work[y0:y1, x0:x1] = cv2.remap(
-            work, eye.map_x, map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        window, qx, qy = warp.window(eye.box)
+        upper, lower = np.interp(qx, eye.cols, eye.upper), np.interp(qx, eye.cols, eye.lower)
+        top, bottom = np.interp(qx, eye.cols, eye.top), np.interp(qx, eye.cols, eye.bottom)
+        opening = lower - upper
+        # The upper lid's edge now; shut, it reaches a little past the lower lid's rim and hides it.
+        line = upper + closed * (EYE_MEET * opening + LID_OVERLAP * np.minimum(eye.width, 6.0 * opening))
+        drop = line - upper
+        rigid = LASH_BAND * (upper - top)  # the lash line and the lid skin just above it: moved, not stretched
+        skin = top + (qy - top) * (upper - rigid - top) / np.maximum(line - rigid - top, 1e-3)
+        lid_y = np.where(qy <= top, qy, np.where(qy < line - rigid, skin, qy - drop))
+        rise = closed * (1.0 - EYE_MEET) * opening
+        edge = lower - rise  # the lower lid's edge now
+        below = lower + (qy - edge) * (bottom - lower) / np.maximum(bottom - edge, 1e-3)
+        lower_y = np.where(qy >= bottom, qy, np.where(qy >= edge, below, qy + rise))
+        cover_upper = np.clip(line - qy + 0.5, 0.0, 1.0)[..., None]
+        cover_lower = np.clip(qy - edge + 0.5, 0.0, 1.0)[..., None]
+        source_x = warp.source_x(window)
+
+        def layer(source_y: np.ndarray) -> np.ndarray:
+            shifted = (warp.source_y(window) + (source_y - qy)).astype(np.float32)
+            return cv2.remap(self.photo_roi, source_x, shifted, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
+
+        eyeball = out[window].astype(np.float32)
+        lids = layer(lower_y) * cover_lower + eyeball * (1.0 - cover_lower)
+        lids = layer(lid_y) * cover_upper + lids * (1.0 - cover_upper)
+        out[window] = np.clip(lids + 0.5, 0, 255).astype(np.uint8)
+
+
+class _Warp:
+    """One frame's map from output pixels to the photo's, over a rig's ROI.
+
+    The head pose moves every pixel; the local fields (the mouth's) are read where the head puts each
+    pixel and added, so resample() reads the photo once per pixel whatever moved.
+    """
+
+    def __init__(self, rig: FaceRig, head: dict[str, float] | None):
+        import cv2  # heavy: see fit_photo
+
+        self.moves_head = head is not None
+        self.head_x, self.head_y = rig.grid_x, rig.grid_y
+        if head is not None:
+            self.head_x, self.head_y = rig.grid_x.copy(), rig.grid_y.copy()
+            for fields, target in ((rig.head_x, self.head_x), (rig.head_y, self.head_y)):
+                for name, field in fields.items():
+                    if head.get(name):
+                        cv2.scaleAdd(field, float(head[name]), target, target)
+        self.grid_x, self.grid_y = rig.grid_x, rig.grid_y
+        self.local: list[tuple[tuple[slice, slice], np.ndarray]] = []
+
+    def window(self, box: tuple[int, int, int, int]) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+        """The output pixels the head puts inside `box` (x0, y0, x1, y1 of the face's own frame), as a
+        window of the ROI, and where it puts each of them (x and y in the face's frame)."""
+        x0, y0, x1, y1 = box
+        height, width = self.grid_x.shape
+        margin = 0
+        if self.moves_head:  # the head moves pixels by a few: the window is the box, grown by that much
+            for _ in range(2):
+                around = (slice(max(0, y0 - margin), y1 + margin), slice(max(0, x0 - margin), x1 + margin))
+                shift = max(
+                    float(np.abs(self.head_x[around] - self.grid_x[around]).max(initial=0.0)),
+                    float(np.abs(self.head_y[around] - self.grid_y[around]).max(initial=0.0)),
+                )
+                margin = int(np.ceil(shift)) + 2
+        window = (
+            slice(max(0, y0 - margin), min(height, y1 + margin)),
+            slice(max(0, x0 - margin), min(width, x1 + margin)),
         )
+        return window, self.head_x[window], self.head_y[window]
+
+    def add(self, box: tuple[int, int, int, int], displacement: np.ndarray) -> None:
+        """Add a local backward displacement field ((h, w, 2), over `box` in the face's frame)."""
+        import cv2  # heavy: see fit_photo
+
+        window, qx, qy = self.window(box)
+        x0, y0 = box[:2]
+        if not self.moves_head:
+            self.local.append((window, displacement))
+            return
+        read = cv2.remap(
+            displacement, qx - np.float32(x0), qy - np.float32(y0), cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
+        self.local.append((window, read))
+
+    def source_x(self, window: tuple[slice, slice]) -> np.ndarray:
+        return self._source(window, 0, self.head_x)
+
+    def source_y(self, window: tuple[slice, slice]) -> np.ndarray:
+        return self._source(window, 1, self.head_y)
+
+    def _source(self, window: tuple[slice, slice], axis: int, head: np.ndarray) -> np.ndarray:
+        source = head[window].copy()
+        for where, displacement in self.local:
+            overlap = tuple(
+                slice(max(a.start, b.start), min(a.stop, b.stop)) for a, b in zip(window, where, strict=True)
+            )
+            if overlap[0].start < overlap[0].stop and overlap[1].start < overlap[1].stop:
+                into = tuple(slice(o.start - w.start, o.stop - w.start) for o, w in zip(overlap, window, strict=True))
+                out_of = tuple(slice(o.start - w.start, o.stop - w.start) for o, w in zip(overlap, where, strict=True))
+                source[into] += displacement[out_of[0], out_of[1], axis]
+        return source
+
+    def resample(self, photo: np.ndarray) -> np.ndarray:
+        """The photo read through the map: Lanczos over the whole ROI when the head moves, else only
+        where a local field does (the rest of the ROI is the photo's own pixels)."""
+        import cv2  # heavy: see fit_photo
+
+        if self.moves_head:
+            full = (slice(0, self.grid_x.shape[0]), slice(0, self.grid_x.shape[1]))
+            return cv2.remap(
+                photo, self.source_x(full), self.source_y(full), cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE
+            )
+        out = photo.copy()
+        for window, _ in self.local:
+            out[window] = cv2.remap(
+                photo, self.source_x(window), self.source_y(window), cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE
+            )
+        return out
 
 
 def render_request(
@@ -584,6 +790,8 @@ def render_request(
         preview=request.preview,
         progress=progress,
         disclosure_label=request.disclosure_label,
+        framing=request.framing,
+        resolution=request.resolution,
     )
 
 
@@ -602,17 +810,21 @@ def render_video(
     preview: bool = False,
     progress: Callable[[float], None] | None = None,
     disclosure_label: bool = False,
+    framing: str = "photo",
+    resolution: int | None = None,
 ) -> RenderedVideo:
-    """Animate the photo's face with `motion` and encode the whole picture, with `audio` if given.
+    """Animate the photo's face with `motion` and encode the picture, with `audio` if given.
 
-    One frame per motion frame at motion.fps. The photo is scaled to at most MAX_SIDE pixels on its
-    longer side (PREVIEW_MAX_SIDE and a faster encoder preset for a preview); `face` is the photo's
-    face in the photo's own pixels. `disclosure_label` burns a small "AI-generated" label into a corner.
+    One frame per motion frame at motion.fps. The picture is the whole photo or, with
+    framing="head_and_shoulders", a square around the face; `resolution` pixels tall (up to
+    MAX_RESOLUTION) when given, else at most MAX_SIDE pixels on its longer side (PREVIEW_MAX_SIDE and a
+    faster encoder preset for a preview). `face` is the photo's face in the photo's own pixels.
+    `disclosure_label` burns a small "AI-generated" label into a corner.
     """
     if motion.frames < 1:
         raise EngineError("Nothing to render: the motion has no frames.")
-    frame, landmarks = fit_photo(
-        photo, np.asarray(face.landmarks, dtype=np.float32), PREVIEW_MAX_SIDE if preview else MAX_SIDE
+    frame, landmarks = frame_photo(
+        photo, np.asarray(face.landmarks, dtype=np.float32), framing=framing, resolution=resolution, preview=preview
     )
     height, width = frame.shape[:2]
     label = DisclosureLabel(width=width, height=height) if disclosure_label else None
@@ -653,6 +865,7 @@ def animate(frame: np.ndarray, landmarks: np.ndarray, motion: FaceMotion) -> Ite
         "roll": motion.head_roll,
         "dx": motion.head_dx,
         "dy": motion.head_dy,
+        "relax": np.zeros(motion.frames) if motion.smile_relax is None else motion.smile_relax,
     }
     tracks = {name: np.nan_to_num(np.asarray(values, dtype=np.float64)).tolist() for name, values in tracks.items()}
     frame = frame.copy()
@@ -662,6 +875,7 @@ def animate(frame: np.ndarray, landmarks: np.ndarray, motion: FaceMotion) -> Ite
             tracks["width"][index],
             {"left": tracks["left"][index], "right": tracks["right"][index]},
             {name: tracks[name][index] for name in ("yaw", "pitch", "roll", "dx", "dy")},
+            tracks["relax"][index],
         )
         if roi is not current:
             frame[y0:y1, x0:x1] = roi

@@ -34,6 +34,11 @@ WORD_GAP_S = 0.12  # a space between words up to this long is bridged, not a pau
 WIDTH_CEILING_SPREAD = 0.7
 WIDTH_CEILING_ROUND = 0.8
 WIDTH_EASE = 2.5
+# A held smile is let go while speaking and comes back in pauses: it follows the frames with sound,
+# letting go over about a quarter of a second and coming back over half a second once a pause lasts.
+RELAX_ATTACK_S = 0.25
+RELAX_RELEASE_S = 0.5
+RELAX_HOLD_S = 0.3  # gaps shorter than this (between words, a breath) do not bring the smile back
 BLINK_SHIFT_S = 0.4  # a blink moves at most this far towards a moment the mouth is at rest
 # Loudness: frames this far below the loud end of the clip (its 95th percentile) count as silence.
 DYNAMIC_RANGE_DB = 32.0
@@ -253,6 +258,24 @@ def _sway(frames: int, fps: int, rng: np.random.Generator, amplitude: float) -> 
     return amplitude * wave / 2.0
 
 
+def smile_relax(level: np.ndarray, *, fps: int = FPS) -> np.ndarray:
+    """0..1 per frame: how far a held smile is let go, from the frames with sound (`level` > 0)."""
+    speaking = np.asarray(level) > 0
+    hold = max(1, round(RELAX_HOLD_S * fps))
+    # Bridge short gaps: a frame counts as speaking when sound is on both sides within `hold` frames.
+    before = np.maximum.accumulate(np.where(speaking, np.arange(len(speaking)), -hold - 1))
+    after = np.minimum.accumulate(np.where(speaking, np.arange(len(speaking)), len(speaking) + hold)[::-1])[::-1]
+    frames = np.arange(len(speaking))
+    active = speaking | ((frames - before <= hold) & (after - frames <= hold))
+    up, down = 1.0 - np.exp(-1.0 / (fps * RELAX_ATTACK_S)), 1.0 - np.exp(-1.0 / (fps * RELAX_RELEASE_S))
+    out = np.empty(len(active), dtype=np.float32)
+    value = 0.0
+    for i, target in enumerate(active.astype(np.float64).tolist()):
+        value += (target - value) * (up if target > value else down)
+        out[i] = value
+    return out
+
+
 def speech_motion(
     *,
     phonemes: Sequence[PhonemeTiming],
@@ -285,6 +308,7 @@ def speech_motion(
         left_eye_closed=eyes,
         right_eye_closed=eyes.copy(),
         **{name: (track * ease).astype(np.float32) for name, track in head.items()},
+        smile_relax=smile_relax(level, fps=fps),
     )
 
 

@@ -29,10 +29,12 @@ MAX_MISSES = 2  # checks in a row that find no face before the tracked box is dr
 SMALL_FACE = 80  # pixels: the detector's smallest face without upsampling
 MAX_JUMP = 0.3  # landmarks that move or scale by more than this share of the face in a frame are suspect
 
-# A closed mouth's inner lips touch: however open the driver's mouth stays, "closed" is at most this
-# gap (a fraction of the mouth's width).
-CLOSED_GAP_MAX = 0.08
-# FaceMotion's jaw_open 1 parts the lips by this fraction of the mouth's width.
+# "Closed" is the driver's own narrowest opening, but at most this gap (a fraction of the mouth's width),
+# so a driver who never shuts their mouth still reads as opening it. A smile that shows its teeth rests
+# at 0.13-0.15 (dlib, the astronaut): at 0.08 such a driver's closed mouth opened the photo's by a sixth.
+CLOSED_GAP_MAX = 0.2
+# FaceMotion's jaw_open 1 parts the lips by this fraction of the mouth's width (nominally: transfer.py
+# scales it to what the renderer really does on the photo).
 FULL_OPEN_GAP = 0.40
 # FaceMotion's mouth_width ±1 is the mouth this much wider or narrower than at rest, as the renderer draws it.
 FULL_SPREAD = WIDTH_RANGE
@@ -142,7 +144,7 @@ def _smooth(landmarks: np.ndarray, found: np.ndarray) -> np.ndarray:
     return smooth
 
 
-def _measure(landmarks: np.ndarray) -> dict[str, np.ndarray]:
+def measure_face(landmarks: np.ndarray) -> dict[str, np.ndarray]:
     """Per-frame measurements in the face's upright frame, in inter-ocular distances."""
     right_eye, left_eye = landmarks[:, RIGHT_EYE].mean(axis=1), landmarks[:, LEFT_EYE].mean(axis=1)
     eye_line = left_eye - right_eye
@@ -191,7 +193,7 @@ def _fill(values: np.ndarray, found: np.ndarray) -> np.ndarray:
 
 
 def _motion(landmarks: np.ndarray, found: np.ndarray, fps: int) -> FaceMotion:
-    measured = {name: np.where(found, values, np.nan) for name, values in _measure(landmarks).items()}
+    measured = {name: np.where(found, values, np.nan) for name, values in measure_face(landmarks).items()}
     seen = {name: values[found] for name, values in measured.items()}
 
     width_rest = float(np.median(seen["width"]))

@@ -110,6 +110,11 @@ def _video_output(video: RenderedVideo, *, result: dict, claim: ProvenanceClaim)
     )
 
 
+def _resolution(photo, wanted: int | None) -> int | None:
+    """The height asked for, where the photo has that many pixels: a small photo keeps its own size."""
+    return wanted if wanted and photo.shape[0] >= wanted else None
+
+
 def run_talking_head(*, job: MediaJob, work_dir: Path, progress: Progress) -> JobOutput:
     """Script → speech in the persona's voice → the persona's photo speaking it (TwinTone videos and
     influgen talking heads alike)."""
@@ -128,6 +133,7 @@ def run_talking_head(*, job: MediaJob, work_dir: Path, progress: Progress) -> Jo
         preview=bool(job.params.get("preview")),
         seed=job.pk,
         disclosure_label=_discloses(job, person),
+        resolution=_resolution(photo, job.params.get("resolution")),
     )
     renderer = get_engine(TALKING_HEAD_ENGINE)
     video = renderer.render_speech(request, progress=lambda done: progress(25 + int(done * 70)))

@@ -39,9 +39,11 @@ def talking_head_start(
     name: str = "",
     callback_url: str = "",
     preview: bool = False,
+    resolution: int | None = None,
 ) -> MediaJob:
     """A job that makes the person say the script: speech in its voice, then its photo speaking.
-    A preview renders small and fast, for a short script."""
+    A preview renders small and fast, for a short script. `resolution`: the video's height where the photo
+    has at least that many pixels (no upscaling a small photo), else the photo's own size."""
     script = script.strip()
     if not script:
         raise InvalidInput("script: may not be blank.")
@@ -56,7 +58,7 @@ def talking_head_start(
         kind=kind,
         person_id=person.pk,
         name=name,
-        params={"script": script, "preview": preview},
+        params={"script": script, "preview": preview, **({"resolution": resolution} if resolution else {})},
         callback_url=callback_url,
     )
 

@@ -17,6 +17,7 @@ from av import AudioFrame, VideoFrame
 
 from knowledge.live.pacing import PacedTrack
 from knowledge.live.pipeline import FPS, SAMPLE_RATE, Replica, Utterance, draw
+from media_jobs.engines.talking_head.speech_driver import relax_step
 
 PACKET_SECONDS = 0.02
 PACKET_SAMPLES = int(SAMPLE_RATE * PACKET_SECONDS)
@@ -115,13 +116,16 @@ class ReplicaVideoTrack(PacedTrack):
         self.replica = replica
         self.playout = playout
         self.executor = executor
+        self.smile_relax = 0.0  # a smile the photo holds lets go while the replica speaks, and comes back after
 
     async def recv(self) -> VideoFrame:
         count = await self.next_slot()
         mouth = self.playout.mouth()
+        self.smile_relax = relax_step(self.smile_relax, speaking=self.playout.speaking)
+        relax = self.smile_relax
         # Drawing takes a few milliseconds of NumPy and OpenCV, which release the GIL: off the event loop.
         pixels = await asyncio.get_running_loop().run_in_executor(
-            self.executor, lambda: draw(self.replica, frame_index=count, mouth=mouth)
+            self.executor, lambda: draw(self.replica, frame_index=count, mouth=mouth, smile_relax=relax)
         )
         frame = VideoFrame.from_ndarray(pixels, format="rgb24")
         frame.pts = count * (VIDEO_CLOCK // FPS)

@@ -169,8 +169,9 @@ def speak(replica: Replica, text: str) -> Utterance:
     return Utterance(text=text, pcm=(np.clip(pcm, -1.0, 1.0) * 32767).astype(np.int16), motion=motion)
 
 
-def draw(replica: Replica, *, frame_index: int, mouth: tuple[float, float]) -> np.ndarray:
-    """One video frame: the idle face's eyes and head at `frame_index`, the mouth as the speech asks."""
+def draw(replica: Replica, *, frame_index: int, mouth: tuple[float, float], smile_relax: float = 0.0) -> np.ndarray:
+    """One video frame: the idle face's eyes and head at `frame_index`, the mouth as the speech asks (a held smile
+    let go by `smile_relax`, 0-1)."""
     idle = replica.idle
     at = frame_index % (2 * idle.frames - 2)
     at = at if at < idle.frames else 2 * idle.frames - 2 - at
@@ -185,6 +186,7 @@ def draw(replica: Replica, *, frame_index: int, mouth: tuple[float, float]) -> n
             "dx": float(idle.head_dx[at]),
             "dy": float(idle.head_dy[at]),
         },
+        smile_relax,
     )
     frame = replica.frame.copy()
     x0, y0, x1, y1 = replica.rig.roi

@@ -292,6 +292,9 @@ class SpeechDetailView(TwinToneJobDetailView):
         return Response(self.item_serializer(self.job(path), context={**self.ctx, **include}).data)
 
 
+VIDEO_RESOLUTION = 720  # TwinTone videos are 720p where the replica's photo is at least that tall
+
+
 @job_create_schema("Generate a video", TwinToneVideoCreateSerializer)
 @job_list_schema(summary="List videos", page=TwinToneVideoPageSerializer, what="Your generated videos")
 class VideoListView(TwinToneJobListView):
@@ -300,10 +303,10 @@ class VideoListView(TwinToneJobListView):
 
     def start(self, workspace: Workspace, *, replica_id: str, **data) -> MediaJob:
         """Make the replica say the script: speech in its voice, then its photo lip-synced to it, as an
-        H.264/AAC MP4 at 25 fps. Answers at once with `processing`; poll `GET /v1/videos/{id}` (or pass
+        H.264/AAC MP4 at 25 fps, 720p where the replica's photo is at least 720 pixels tall. Answers at once with `processing`; poll `GET /v1/videos/{id}` (or pass
         `callback_url`) until it is `ready` with its `url`, or `failed` with `error`."""
         person = person_in_body(workspace=workspace, raw_id=replica_id, field="replica_id", noun="replica")
-        return talking_head_start(person=person, kind=VIDEO, **data)
+        return talking_head_start(person=person, kind=VIDEO, resolution=VIDEO_RESOLUTION, **data)
 
 
 @job_detail_schema("video", TwinToneVideoSerializer, file="file")

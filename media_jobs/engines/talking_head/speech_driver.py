@@ -258,6 +258,13 @@ def _sway(frames: int, fps: int, rng: np.random.Generator, amplitude: float) -> 
     return amplitude * wave / 2.0
 
 
+def relax_step(value: float, *, speaking: bool, fps: int = FPS) -> float:
+    """One frame of a held smile's let-go: toward 1 while speaking (RELAX_ATTACK_S), back to 0 in a pause
+    (RELAX_RELEASE_S). A live face, which cannot see the next sentence coming, steps it frame by frame."""
+    rise = 1.0 - float(np.exp(-1.0 / (fps * (RELAX_ATTACK_S if speaking else RELAX_RELEASE_S))))
+    return value + (float(speaking) - value) * rise
+
+
 def smile_relax(level: np.ndarray, *, fps: int = FPS) -> np.ndarray:
     """0..1 per frame: how far a held smile is let go, from the frames with sound (`level` > 0)."""
     speaking = np.asarray(level) > 0
@@ -267,11 +274,10 @@ def smile_relax(level: np.ndarray, *, fps: int = FPS) -> np.ndarray:
     after = np.minimum.accumulate(np.where(speaking, np.arange(len(speaking)), len(speaking) + hold)[::-1])[::-1]
     frames = np.arange(len(speaking))
     active = speaking | ((frames - before <= hold) & (after - frames <= hold))
-    up, down = 1.0 - np.exp(-1.0 / (fps * RELAX_ATTACK_S)), 1.0 - np.exp(-1.0 / (fps * RELAX_RELEASE_S))
     out = np.empty(len(active), dtype=np.float32)
     value = 0.0
-    for i, target in enumerate(active.astype(np.float64).tolist()):
-        value += (target - value) * (up if target > value else down)
+    for i, speaking_now in enumerate(active.tolist()):
+        value = relax_step(value, speaking=speaking_now, fps=fps)
         out[i] = value
     return out
 

@@ -6,6 +6,8 @@ import pytest
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
+from characters.services.persons import person_create
+from characters.services.photos import photo_from_bytes
 from media_jobs.models import MediaJob
 from tests import factories
 from tests.helpers import assert_vendor_error, stored_files
@@ -85,6 +87,17 @@ def test_create_answers_processing_then_the_video_is_ready(
     # The face moves while it speaks: not one still picture repeated.
     changes = [np.abs(frame.astype(int) - facts["frames"][0]).max() for frame in facts["frames"]]
     assert max(changes) > 40
+
+
+def test_a_replica_with_a_large_photo_speaks_in_720p(client, workspace, tmp_path, django_capture_on_commit_callbacks):
+    photo = photo_from_bytes(factories.image_bytes(portrait=True, size=(800, 900)))
+    tall = person_create(workspace=workspace, owner=workspace.owner, name="Tall", photo=photo)
+    created = generate(client, django_capture_on_commit_callbacks, replica_id=str(tall.pk), script="Hello.")
+
+    body = client.get(f"/v1/videos/{created['id']}").json()
+    facts = probe(download(client, body["url"], tmp_path / "video.mp4"))
+    assert facts["size"] == (640, 720)  # 720 tall, the photo's shape kept (sides even)
+    assert (MediaJob.objects.get(pk=int(created["id"])).result["height"]) == 720
 
 
 def test_list_pages_and_filters_by_status(client, workspace, replica, django_capture_on_commit_callbacks):

@@ -7,6 +7,8 @@ driver are not installed (`apt-get install chromium chromium-driver`).
 import pytest
 from django.urls import reverse
 
+from accounts.models import ApiKey, User
+from accounts.services import PLAYGROUND_KEY_NAME
 from characters.models import Person
 from media_jobs.models import MediaJob
 from tests import factories
@@ -87,4 +89,21 @@ def test_a_visitor_pastes_a_key_makes_a_persona_from_a_photo_and_hears_it_speak(
     # Reloading the tab keeps the key (and only this tab has it): the page is ready again without pasting.
     browser.refresh()
     wait_for_text(browser, "key-status", "Key accepted")
+    assert not browser.find_element(By.ID, "workspace").get_attribute("disabled")
+
+
+def test_staff_log_in_and_the_playground_gives_them_a_key_of_their_own_workspace(browser, live_server):
+    User.objects.create_user(email="operator@example.com", password="a long passphrase", is_staff=True)
+    browser.get(f"{live_server.url}{reverse('admin:login')}?next={reverse('playground')}")
+    browser.find_element(By.NAME, "username").send_keys("operator@example.com")
+    browser.find_element(By.NAME, "password").send_keys("a long passphrase")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith(reverse("playground")))
+    assert "operator@example.com" in text_of(browser, "staff")
+
+    browser.find_element(By.ID, "staff-key").click()
+    wait_for_text(browser, "key-status", "Key accepted: your workspace has 1 persona")  # its demo person
+    key = browser.execute_script("return sessionStorage.getItem('persona-platform.playground.key')")
+    issued = ApiKey.objects.get(name=PLAYGROUND_KEY_NAME)
+    assert key.startswith(issued.prefix) and issued.workspace.owner.email == "operator@example.com"
     assert not browser.find_element(By.ID, "workspace").get_attribute("disabled")

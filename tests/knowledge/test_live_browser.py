@@ -137,3 +137,32 @@ def test_the_page_hears_a_spoken_question_and_shows_and_plays_the_answer(api_cli
     at = next(i for i, m in enumerate(messages) if m.role == "assistant" and "£14" in m.content)
     assert at > 0 and messages[at].citations, messages
     assert messages[at - 1].role == "user" and "canada" in messages[at - 1].content.lower(), messages
+
+
+@pytest.fixture
+def browser_without_microphone():
+    """Chromium whose visitor refuses the microphone (every permission prompt is answered "block")."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1280,800", "--use-fake-device-for-media-stream", "--deny-permission-prompts"]:  # fmt: skip
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_a_refused_microphone_is_said_plainly_and_the_visitor_can_type(api_client, replica, browser_without_microphone):
+    browser = browser_without_microphone
+    created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+    browser.get(created["conversation_url"])
+    WebDriverWait(browser, 30).until(
+        lambda driver: driver.execute_script("return document.body.dataset.state") == "connected",
+        "the page did not connect without a microphone",
+    )
+    time.sleep(0.5)  # the connection's own state change, which comes about when the channel opens
+    status = browser.execute_script("return document.getElementById('status').textContent")
+    assert "The microphone is not available (it was refused): type your questions below." in status, status
+    assert browser.execute_script("return document.getElementById('mute').disabled")
+    assert browser.execute_script("return document.activeElement.id") == "text"  # the typing box, ready

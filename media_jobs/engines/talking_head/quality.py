@@ -26,6 +26,10 @@ NEAR_BLACK_LUMA = 40.0
 # distances): about a third of the widest opening, where the cavity starts to show.
 OPEN_GAP = 0.1
 LOUDNESS_FLOOR_DB = -60.0
+# A rolled head (roll_measures): the collar is read from this many face heights under the chin down, the hair
+# over this many face heights above the brows.
+COLLAR_BELOW = 0.4
+HAIR_BAND = 0.4
 
 
 def luma(image: np.ndarray) -> np.ndarray:
@@ -178,6 +182,43 @@ def lid_cover(photo: np.ndarray, frame: np.ndarray, landmarks: np.ndarray) -> fl
         dark = float(photo_luma[iris].mean())
         shares.append((float(frame_luma[iris].mean()) - dark) / max(1.0, skin - dark))
     return float(np.mean(shares))
+
+
+@dataclass(frozen=True)
+class RollMeasures:
+    """How a rolled head sits on its body (see roll_measures)."""
+
+    roll: float  # degrees, as dlib reads the head's turn between the photo and the frame
+    collar_change: float  # mean luma levels the rows under the neck changed by (0: the collar stayed put)
+    hair_error: float  # mean luma levels the hair differs from the head turned as one piece (a halo: large)
+
+
+def roll_measures(photo: np.ndarray, frame: np.ndarray, landmarks: np.ndarray, box: Box) -> RollMeasures:
+    """A rolled head read back from its frame: the turn, the collar's change and the hair's.
+
+    dlib's landmarks of the frame against the photo's give the head's rigid turn (a similarity fitted to
+    the 68 points). The collar rows (from COLLAR_BELOW face heights under the chin down, a face wide) should
+    not move: their mean change in luma levels. The hair (HAIR_BAND face heights over the brows, the jaw's
+    width across) should turn with the head as one piece: its mean difference from the photo turned by that
+    similarity; where the warp tears or smears the hair's edge into the background, it grows.
+    """
+    import cv2  # heavy: see open_mouth_mask
+
+    lm = np.asarray(landmarks, dtype=np.float64)
+    moved = landmarks_in_box(frame, box).astype(np.float64)
+    turn, _ = cv2.estimateAffinePartial2D(lm.astype(np.float32), moved.astype(np.float32))
+    roll = float(np.degrees(np.arctan2(turn[1, 0], turn[0, 0])))
+    height, width = photo.shape[:2]
+    (left, top), (right, bottom) = lm.min(axis=0), lm.max(axis=0)
+    fh = bottom - top
+    still, now = luma(photo), luma(frame)
+    collar_top = int(min(height - 8, bottom + COLLAR_BELOW * fh))
+    x0, x1 = int(max(0, left)), int(min(width, right))
+    collar_change = float(np.abs(now[collar_top:, x0:x1] - still[collar_top:, x0:x1]).mean())
+    turned = luma(cv2.warpAffine(photo, turn, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE))
+    hair = (slice(int(max(0, top - HAIR_BAND * fh)), int(top)), slice(x0, x1))
+    hair_error = float(np.abs(now[hair] - turned[hair]).mean())
+    return RollMeasures(roll=roll, collar_change=collar_change, hair_error=hair_error)
 
 
 def loudness_db(samples: np.ndarray, sample_rate: int, frames: int, fps: int) -> np.ndarray:

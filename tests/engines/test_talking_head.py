@@ -411,7 +411,8 @@ def test_speech_motion_is_closed_in_silence_and_blinks_fully_for_150_to_250_ms(m
 
 
 def test_head_motion_keeps_the_faces_detail(photo, face):
-    # The head warp resamples the whole face every frame; bilinear kept 0.67x of its detail, Lanczos 0.92x.
+    # The head warp resamples the whole face every frame; bilinear kept 0.67x of its detail at worst, Lanczos
+    # 0.92x, bicubic from the doubled copy about 1.0x.
     frame, landmarks = render.fit_photo(photo, np.asarray(face.landmarks, dtype=np.float32), render.MAX_SIDE)
     rig = render.FaceRig(frame, landmarks)
     still = {name: 0.0 for name in (*rig.head_x, *rig.head_y)}
@@ -419,7 +420,7 @@ def test_head_motion_keeps_the_faces_detail(photo, face):
         quality.detail(rig.render(0.0, 0.0, {}, {**still, "yaw": yaw, "roll": roll})) / quality.detail(rig.photo_roi)
         for yaw, roll in [(2.5, 0.0), (-2.0, 1.5), (1.0, -2.0), (3.0, 2.0)]
     ]
-    assert min(kept) >= 0.85, kept
+    assert min(kept) >= 0.93, kept
 
 
 # --- how it looks, measured on the engine's frames (docs/VIDEO.md's targets) -------------------------------------
@@ -535,14 +536,49 @@ def posed(photo: np.ndarray, face: Face, *, jaw=0.0, width=0.0, closed=0.0, head
 
 def test_the_mouth_and_the_head_warps_resample_the_photo_once(neutral_photo, neutral_face):
     # The mouth warped bilinearly and then again by the head's Lanczos kept 0.78-0.81x of the face's
-    # high-frequency energy in these poses; one Lanczos pass through the composed map keeps 0.85-0.88x.
+    # high-frequency energy in these poses; one Lanczos pass through the composed map kept 0.85-0.88x, one
+    # bicubic pass from the doubled copy keeps about 1.0x.
     face_box = quality.regions(neutral_face.landmarks)["face"]
     photo_detail = quality.detail(quality.crop(neutral_photo, face_box))
     kept = [
         quality.detail(quality.crop(posed(neutral_photo, neutral_face, jaw=jaw, width=width), face_box)) / photo_detail
         for jaw, width in ((0.6, 0.6), (0.4, -0.8))
     ]
-    assert np.mean(kept) >= 0.84, kept
+    assert np.mean(kept) >= 0.93, kept
+
+
+def test_the_doubled_copy_is_the_photo_at_whole_pixels_and_the_band_limited_picture_between():
+    rows, cols = np.mgrid[0:61, 0:80].astype(np.float64)
+
+    def stripes(y, x):  # fine stripes, 3.3 and 2.7 pixels a period: what a short kernel smooths away
+        return 128 + 60 * np.sin(2 * np.pi * (x / 3.3 + y / 7.1)) + 40 * np.cos(2 * np.pi * y / 2.7)
+
+    image = np.round(np.repeat(stripes(rows, cols)[..., None], 3, axis=2)).astype(np.uint8)
+    doubled = render.doubled(image)
+    assert doubled.shape == (122, 160, 3)
+    assert np.array_equal(doubled[::2, ::2], image)
+    between = stripes(rows[:-1, :-1] + 0.5, cols[:-1, :-1] + 0.5)
+    inside = (slice(4, -4), slice(4, -4))  # the stripes do not repeat at the picture's size: its edges ring
+    assert np.abs(doubled[1:-2:2, 1:-2:2, 0].astype(np.float64) - between)[inside].mean() < 1.5
+
+
+def test_sharp_eyes_keep_their_detail_between_pixels(neutral_photo, neutral_face):
+    # The smiling selfie's brows and lashes are sharp to the pixel: read half a pixel off on both axes, Lanczos
+    # kept 0.60x of the eyes' high-frequency energy (0.85x half a pixel off on one axis), bicubic 0.41x; the
+    # doubled copy keeps 0.96x. Its ten sentences' MP4s lost the 0.80x target on the eyes by that loss.
+    for picture in (quality.portrait("smiling"), neutral_photo):
+        portrait_face = neutral_face if picture is neutral_photo else analyze_face(picture, embed=False)
+        frame, landmarks = render.fit_photo(picture, np.asarray(portrait_face.landmarks, np.float32), render.MAX_SIDE)
+        rig = render.FaceRig(frame, landmarks)
+        assert rig.read_scale == 2
+        boxes = quality.regions(rig.lm)
+        half_pixel = {"dx": 0.5 / rig.face_width, "dy": 0.5 / rig.face_width}
+        moved = rig.render(0.0, 0.0, {}, half_pixel)
+        for name in ("face", "eyes"):
+            kept = quality.detail(quality.crop(moved, boxes[name])) / quality.detail(
+                quality.crop(rig.photo_roi, boxes[name])
+            )
+            assert kept >= 0.9, (name, kept)
 
 
 def test_a_blink_brings_the_lid_down_over_the_eye(photo, face, neutral_photo, neutral_face):
@@ -562,9 +598,10 @@ def test_a_blink_brings_the_lid_down_over_the_eye(photo, face, neutral_photo, ne
 
 def test_the_video_keeps_the_faces_detail(neutral_measured):
     # x264 at CRF 20 kept 0.53x (face) and 0.57x (eyes) of this photo's high-frequency energy; its grain
-    # tuning at CRF 18 after a single resampling keeps about 0.84x and 0.83x (bench/media_quality.py).
+    # tuning at CRF 18 after a single Lanczos resampling 0.84x and 0.82x, after a bicubic read of the doubled
+    # copy about 1.0x (bench/media_quality.py; the targets are 0.85x and 0.80x).
     face_detail, eyes_detail = neutral_measured.face_detail.mean(), neutral_measured.eyes_detail.mean()
-    assert face_detail >= 0.78 and eyes_detail >= 0.76, (face_detail, eyes_detail)
+    assert face_detail >= 0.9 and eyes_detail >= 0.88, (face_detail, eyes_detail)
 
 
 # --- framing ----------------------------------------------------------------------------------------
@@ -611,8 +648,10 @@ def test_a_head_rolled_ten_degrees_turns_as_one_piece_on_a_still_collar(photo, f
     # Before, the head's weight fell off a third of a face width outside a tight arc, about a pivot under the
     # chin: at ±10° the astronaut's hair tore away from her head (dlib read -16° for +10°, her hair 56 levels
     # off the head turned as one piece) and her suit's ring bent. Now the head and its hair turn together
-    # about the top of the neck (hair 1.5-3.7 levels off on these two photos), the neck bends and the collar
-    # is the photo's own pixels.
+    # about the top of the neck (hair 1.5-6.8 levels off on these two photos), the neck bends and the collar
+    # is the photo's own pixels. The hair's error grows with the detail a read keeps (the fitted turn is a
+    # fraction of a pixel off the warp's, and sharper texture differs more for it): the astronaut at -10° reads
+    # 5.7 levels bicubic, 5.9 Lanczos, 6.8 from the doubled copy, against 56 when the hair tore.
     for picture, portrait_face in ((photo, face), (neutral_photo, neutral_face)):
         frame, landmarks = render.frame_photo(
             picture, np.asarray(portrait_face.landmarks, dtype=np.float32), framing="head_and_shoulders"
@@ -622,19 +661,17 @@ def test_a_head_rolled_ten_degrees_turns_as_one_piece_on_a_still_collar(photo, f
         measured = quality.roll_measures(frame, rolled, framed_face.landmarks, framed_face.box)
         assert abs(measured.roll - roll) < 1.0, measured
         assert measured.collar_change < 0.5, measured
-        assert measured.hair_error < 6.0, measured
+        assert measured.hair_error < 8.0, measured
 
 
-def test_a_photo_scaled_up_for_the_video_is_read_bicubic_and_keeps_its_detail(photo, face):
-    # Lanczos keeps detail near the pixel's own scale; a photo scaled up 2.5x has none, and bicubic reads it
-    # 4x faster with as much kept (1.05x against Lanczos's 1.01x in a typical pose). The photo at its own size
-    # keeps Lanczos (bicubic would keep 0.80x of its face's detail where Lanczos keeps 0.90x).
-    import cv2
-
+def test_a_photo_scaled_up_for_the_video_is_read_as_it_is_and_keeps_its_detail(photo, face):
+    # The doubled copy keeps detail near the pixel's own scale; a photo scaled up 2.5x has none, and bicubic
+    # reads the photo itself 2x faster with as much kept (1.05x in a typical pose). The photo at its own size
+    # is read from the doubled copy (bicubic from the photo would keep 0.81x of its face's detail).
     landmarks = np.asarray(face.landmarks, dtype=np.float32)
     own = render.FaceRig(*render.fit_photo(photo, landmarks, render.MAX_SIDE))
     framed = render.FaceRig(*render.frame_photo(photo, landmarks, framing="head_and_shoulders", resolution=720))
-    assert own.interpolation == cv2.INTER_LANCZOS4 and framed.interpolation == cv2.INTER_CUBIC
+    assert own.read_scale == 2 and framed.read_scale == 1
     box = quality.regions(framed.lm)["face"]
     kept = quality.detail(quality.crop(framed.render(0.0, 0.0, {}, SWAY), box)) / quality.detail(
         quality.crop(framed.photo_roi, box)

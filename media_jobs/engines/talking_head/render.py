@@ -26,9 +26,9 @@ move it right/down. left_eye_closed is the subject's left eye (landmarks 42–47
 
 The mouth and eye warps live in the face's own frame and the head motion moves that frame: per output
 pixel, the head's map says where in the face's frame it is, the local fields are read there, and the
-photo is resampled once through the composed map (Lanczos, or bicubic where the photo has no detail near the
-pixel's scale to keep); the painted mouth and the lids' edges are
-drawn through the same map, so they move with the head. A frame whose motion is all zero is the
+photo is resampled once through the composed map (bicubic, from a copy of the photo Fourier-interpolated to
+twice its size where the photo has detail near the pixel's scale to keep); the painted mouth and the lids'
+edges are drawn through the same map, so they move with the head. A frame whose motion is all zero is the
 photo, unchanged.
 """
 
@@ -69,9 +69,12 @@ NECK_RAMP = 0.35
 ROI_SIDE = 0.75  # face widths beside the landmarks
 ROI_ABOVE = 1.1  # face heights above them
 BAND = 16  # rows: a moving head is resampled in bands cut to where it moves (FaceRig._head_bands)
-# A face with no detail near the pixel's own scale (a photo scaled up to the video's size) is read bicubic, 4x
-# faster than Lanczos, when that keeps this share of what Lanczos keeps (FaceRig._reading_interpolation).
+# Every warp reads bicubic. A face with detail near the pixel's own scale is read from a copy at twice the size
+# (Fourier interpolated, once per photo), where that detail is far from the pixel's scale and bicubic keeps it
+# all; a face without (a photo scaled up to the video's size) is read as it is, when that keeps this share of
+# the face's own detail half a pixel off (FaceRig._reading_scale).
 CUBIC_KEEPS = 0.97
+DOUBLING_PAD = 32  # pixels mirrored around the ROI before its Fourier doubling, so its edges do not ring
 
 
 def fit_photo(photo: np.ndarray, landmarks: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,6 +173,28 @@ def _laplacian_energy(grey: np.ndarray) -> float:
     return float(np.mean(laplacian**2))
 
 
+def doubled(image: np.ndarray) -> np.ndarray:
+    """The image at twice its size, band-limited (Fourier) interpolation: sample (2y, 2x) is pixel (y, x), and the
+    samples between are what the pixels' own frequencies put there, so a read between pixels keeps the detail
+    that any short kernel (Lanczos's 8 taps too) loses half a pixel off. Mirrored DOUBLING_PAD pixels around it
+    keep the periodic transform from wrapping one edge into the other."""
+    height, width = image.shape[:2]
+    pad = DOUBLING_PAD
+    samples: np.ndarray = np.pad(
+        image.astype(np.float32), ((pad, pad + height % 2), (pad, pad + width % 2), (0, 0)), mode="symmetric"
+    )
+    for axis in (0, 1):
+        length = samples.shape[axis]  # even
+        spectrum = np.fft.rfft(samples, axis=axis)
+        nyquist = [slice(None)] * spectrum.ndim
+        nyquist[axis] = slice(length // 2, length // 2 + 1)
+        spectrum[tuple(nyquist)] *= 0.5  # the Nyquist term splits between +f and -f once it is not Nyquist
+        samples = np.fft.irfft(spectrum, n=2 * length, axis=axis) * 2.0
+    out = np.clip(samples[2 * pad : 2 * (pad + height), 2 * pad : 2 * (pad + width)] + 0.5, 0, 255).astype(np.uint8)
+    out[::2, ::2] = image  # exact, not within a rounding: a read at whole pixels is the photo, byte for byte
+    return out
+
+
 def _lid_curve(cols: np.ndarray, points: np.ndarray) -> np.ndarray:
     """A lid's edge through its four landmarks (corner, two on the lid, corner) as a smooth cubic, not a
     polyline whose kinks a closing lid would carry across the eye; beyond the corners, the corner's height."""
@@ -228,7 +253,8 @@ class FaceRig:
         self.roi = (x0, y0, x1, y1)
         self.photo_roi = np.ascontiguousarray(frame[y0:y1, x0:x1])
         self.lm = lm - (x0, y0)  # landmarks in ROI pixels
-        self.interpolation = self._reading_interpolation()
+        self.read_scale = self._reading_scale()
+        self.read_source = doubled(self.photo_roi) if self.read_scale == 2 else self.photo_roi
         rows, cols = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
         self.grid_x, self.grid_y = cols, rows
         edge_taper = self._edge_taper(cols, rows, (x0, y0, x1, y1), (width, height), 0.12 * fw)
@@ -238,29 +264,34 @@ class FaceRig:
         self._colours()
         self.head_bands = self._head_bands()
 
-    def _reading_interpolation(self) -> int:
-        """How every warp reads the photo: Lanczos where the face has detail near the pixel's scale to keep,
-        bicubic (4x faster) where the two keep the same, as on a photo scaled up for the video.
+    def _reading_scale(self) -> int:
+        """How every warp reads the photo: 2 (bicubic from the doubled copy) where the face has detail near the
+        pixel's scale, which a read between pixels loses with any short kernel (half a pixel off on both axes,
+        bicubic keeps 0.4-0.65x of it, Lanczos 0.6-0.8x) and the doubled copy keeps (0.96-1.0x); 1 (bicubic
+        from the photo, 2x faster) where the face has none to lose, as on a photo scaled up for the video.
 
-        Decided on the face read half a pixel off, the worst case for either: bicubic when it keeps at
-        least CUBIC_KEEPS of what Lanczos keeps of the high-frequency energy.
+        Decided on the face read half a pixel off on both axes, the worst case: 1 when bicubic from the photo
+        keeps at least CUBIC_KEEPS of the face's high-frequency energy.
         """
         import cv2  # heavy: see fit_photo
 
         (left, top), (right, bottom) = self.lm.min(axis=0), self.lm.max(axis=0)
         face = self.photo_roi[max(0, int(top)) : int(bottom) + 1, max(0, int(left)) : int(right) + 1]
         if min(face.shape[:2]) < 16:
-            return cv2.INTER_LANCZOS4
+            return 2
         grey = face.astype(np.float32) @ LUMA.astype(np.float32)
         shifted = np.mgrid[0 : grey.shape[0], 0 : grey.shape[1]].astype(np.float32) + np.float32(0.5)
-        kept = {
-            interpolation: _laplacian_energy(
-                cv2.remap(grey, shifted[1], shifted[0], interpolation, borderMode=cv2.BORDER_REPLICATE)[:-2, :-2]
-            )
-            for interpolation in (cv2.INTER_CUBIC, cv2.INTER_LANCZOS4)
-        }
-        soft = kept[cv2.INTER_CUBIC] >= CUBIC_KEEPS * kept[cv2.INTER_LANCZOS4]
-        return cv2.INTER_CUBIC if soft else cv2.INTER_LANCZOS4
+        read = cv2.remap(grey, shifted[1], shifted[0], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        return 1 if _laplacian_energy(read[:-2, :-2]) >= CUBIC_KEEPS * _laplacian_energy(grey[:-2, :-2]) else 2
+
+    def read(self, source_x: np.ndarray, source_y: np.ndarray) -> np.ndarray:
+        """The photo's ROI read at (source_x, source_y) (ROI pixels, one per output pixel): bicubic, from the
+        doubled copy where the face has fine detail (see _reading_scale)."""
+        import cv2  # heavy: see fit_photo
+
+        if self.read_scale != 1:
+            source_x, source_y = source_x * np.float32(self.read_scale), source_y * np.float32(self.read_scale)
+        return cv2.remap(self.read_source, source_x, source_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
     def _head_bands(self) -> list[tuple[slice, slice]]:
         """Bands of BAND rows of the ROI, each cut to the columns the head's motion or a local field can move:
@@ -580,7 +611,7 @@ class FaceRig:
 
         Every warp is composed into one map from output pixel to photo pixel (head pose first, then
         the mouth's and the eyelids' fields read where the head puts each pixel), and the photo is
-        resampled once, with Lanczos: no pixel is interpolated twice. The painted mouth and the
+        resampled once (FaceRig.read): no pixel is interpolated twice. The painted mouth and the
         eyelids' edges are drawn in the output's own pixels, anti-aliased, through the same map.
         """
 
@@ -727,7 +758,6 @@ class FaceRig:
         (rising a little). They are laid over each other by how much of each output pixel the lids'
         edges cover, so the edges are sub-pixel and anti-aliased and the lashes are never smeared.
         """
-        import cv2  # heavy: see fit_photo
 
         window, qx, qy = warp.window(eye.box)
         upper, lower = np.interp(qx, eye.cols, eye.upper), np.interp(qx, eye.cols, eye.lower)
@@ -749,7 +779,7 @@ class FaceRig:
 
         def layer(source_y: np.ndarray) -> np.ndarray:
             shifted = (warp.source_y(window) + (source_y - qy)).astype(np.float32)
-            return cv2.remap(self.photo_roi, source_x, shifted, self.interpolation, borderMode=cv2.BORDER_REPLICATE)
+            return self.read(source_x, shifted)
 
         eyeball = out[window].astype(np.float32)
         lids = layer(lower_y) * cover_lower + eyeball * (1.0 - cover_lower)
@@ -778,7 +808,7 @@ class _Warp:
                     if abs(scales.get(name) or 0.0) > 1e-7:
                         cv2.scaleAdd(field, float(scales[name]), target, target)
         self.grid_x, self.grid_y = rig.grid_x, rig.grid_y
-        self.interpolation, self.bands = rig.interpolation, rig.head_bands
+        self.read, self.bands = rig.read, rig.head_bands
         self.local: list[tuple[tuple[slice, slice], np.ndarray]] = []
 
     def window(self, box: tuple[int, int, int, int]) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
@@ -836,13 +866,9 @@ class _Warp:
     def resample(self, photo: np.ndarray) -> np.ndarray:
         """The photo read through the map, only where something moves: the head's bands when it moves, else
         the local fields' windows (the rest of the ROI is the photo's own pixels)."""
-        import cv2  # heavy: see fit_photo
-
         out = photo.copy()
         for window in self.bands if self.moves_head else [window for window, _ in self.local]:
-            out[window] = cv2.remap(
-                photo, self.source_x(window), self.source_y(window), self.interpolation, borderMode=cv2.BORDER_REPLICATE
-            )
+            out[window] = self.read(self.source_x(window), self.source_y(window))
         return out
 
 

@@ -6,8 +6,8 @@ Run from the repository root:
     .venv/bin/python bench/pitch_intelligibility.py
 
 Each sentence is spoken once per shift by the speech engine as a speech job calls it (speed 1, or
---speed; the shift applied by rubberband with formants preserved; the engine's own cap on the shift,
-INTELLIGIBLE_PITCH, lifted so that every shift is heard as asked) and transcribed by the local
+--speed; the shift applied by rubberband with formants preserved; the engine's own caps on the shift,
+INTELLIGIBLE_PITCH and PITCH_LIMITS_BY_SPEED, lifted so that every shift is heard as asked) and transcribed by the local
 recognizer (Whisper tiny.en). The word error rate is the word-level edit distance (substitutions, deletions,
 insertions) between the normalised sentence and the normalised transcript, over the sentence's word
 count. Per shift the table gives the pooled rate (all errors over all words), the mean over the
@@ -99,6 +99,7 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="pitch-wer-") as tmp,
         mock.patch.object(piper, "INTELLIGIBLE_PITCH", piper.PITCH_RANGE),
+        mock.patch.object(piper, "PITCH_LIMITS_BY_SPEED", ((1.0, *piper.PITCH_RANGE),)),
     ):
         for shift in (int(value) for value in args.shifts.split(",")):
             voice = VoiceProfile(speed=args.speed, pitch_semitones=float(shift))

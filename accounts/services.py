@@ -53,6 +53,7 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 PLAYGROUND_KEY_NAME = "Playground"
 
 
+@transaction.atomic
 def playground_key_issue(*, user: User) -> tuple[Workspace, str]:
     """A key for a signed-in staff member to try the playground with, in their own workspace (made if they have
     none). Their previous playground key is revoked: a key the page lost with its tab stops working."""

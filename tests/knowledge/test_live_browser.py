@@ -6,7 +6,6 @@ video and voice, and the turn is stored. Skipped where Chromium and its driver a
 (`apt-get install chromium chromium-driver`; `.ci/run` installs them).
 """
 
-import shutil
 import time
 from pathlib import Path
 
@@ -20,14 +19,12 @@ from tests.dialects.bhuman.test_knowledge import embeddings_cached  # noqa: F401
 from tests.helpers import wav_bytes
 from tests.knowledge.live_helpers import speech
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 selenium = pytest.importorskip("selenium", reason="selenium is not installed")
 
-from selenium import webdriver  # noqa: E402  (after the skip above)
-from selenium.common.exceptions import TimeoutException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402  (after the skip above)
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+from tests.platform.conftest import CHROMEDRIVER, CHROMIUM, chromium  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Chromium and chromedriver are not installed")
 
@@ -74,18 +71,15 @@ def question_wav(tmp_path) -> Path:
 
 @pytest.fixture
 def browser(question_wav):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,800", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                     f"--use-file-for-fake-audio-capture={question_wav}",
-                     "--autoplay-policy=no-user-gesture-required"]:  # fmt: skip
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with chromium(
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={question_wav}",
+        "--autoplay-policy=no-user-gesture-required",
+        window="1280,800",
+        logs=True,
+    ) as driver:
+        yield driver
 
 
 def answered(captions: list[dict]) -> bool:
@@ -143,15 +137,8 @@ def test_the_page_hears_a_spoken_question_and_shows_and_plays_the_answer(api_cli
 @pytest.fixture
 def browser_without_microphone():
     """Chromium whose visitor refuses the microphone (every permission prompt is answered "block")."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,800", "--use-fake-device-for-media-stream", "--deny-permission-prompts"]:  # fmt: skip
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with chromium("--use-fake-device-for-media-stream", "--deny-permission-prompts", window="1280,800") as driver:
+        yield driver
 
 
 def test_a_refused_microphone_is_said_plainly_and_the_visitor_can_type(

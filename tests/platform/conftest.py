@@ -5,6 +5,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,17 +34,29 @@ FIREFOX_PREFS = {
 }
 
 
-@pytest.fixture
-def browser():
+@contextmanager
+def chromium(*arguments: str, window: str = "1366,768", logs: bool = False) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium with the flags every test needs, plus `arguments` (fake media, permissions, autoplay);
+    with `logs`, the page's console is kept for a failing test to print."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1366,768", "--hide-scrollbars", "--force-device-scale-factor=1"]:  # fmt: skip
+                     f"--window-size={window}", *arguments]:  # fmt: skip
         options.add_argument(argument)
+    if logs:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser():
+    with chromium("--hide-scrollbars", "--force-device-scale-factor=1") as driver:
+        yield driver
 
 
 @pytest.fixture(name="firefox")

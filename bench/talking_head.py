@@ -19,7 +19,8 @@ rotates each round):
   warps, mouth painting, the pipe and ffmpeg (x264 + AAC, faststart) until the MP4 is in place.
 - end-to-end: `PiperSpeech.synthesize(script)` then that render on the fresh audio.
 - floor: the same encoder (`encode.VideoWriter`, the same command) fed the same number of frames of
-  the still photo, with the same audio: all the cost of producing the MP4 without any animation.
+  the still photo, with the same audio: all the cost of producing the MP4 without any animation (the
+  photo is converted to yuv420p once, as a render converts only its face's region per frame).
 
 Prints a Markdown table of medians (wall seconds, frames per second, real-time factor = wall / audio
 seconds, CPU seconds of this process and of its ffmpeg children) and the ratios against the floor,
@@ -191,7 +192,7 @@ class Paths:
             out, width=width, height=height, fps=25, audio=self.speech.path, preview=self.preview
         ) as writer:
             for _ in range(frames):
-                writer.write(frame)
+                writer.write(frame, changed=(0, 0, 0, 0))  # converted to yuv420p once: nothing changes
         out.unlink()
         return {"frames": frames, "audio_s": self.speech.duration}
 

@@ -7,17 +7,18 @@ of encoding, where the claim is about exact pixels (H.264 is lossy).
 """
 
 import hashlib
+import subprocess
 
 import av
 import numpy as np
 import pytest
 from skimage import data
 
-from media_jobs.engines.audio import decode_to_mono
+from media_jobs.engines.audio import decode_to_mono, ffmpeg_exe
 from media_jobs.engines.base import EngineError, MotionTransferRequest, SpeechVideoRequest, VoiceProfile
 from media_jobs.engines.face import Face, FaceNotFound, analyze_face, landmarks_in_box
 from media_jobs.engines.speech.piper import PiperSpeech
-from media_jobs.engines.talking_head import LocalTalkingHead, RenderedVideo, quality, render, transfer
+from media_jobs.engines.talking_head import LocalTalkingHead, RenderedVideo, encode, quality, render, transfer
 from media_jobs.engines.talking_head.motion import FaceMotion
 from media_jobs.engines.talking_head.speech_driver import LEAD_S, loudness, speech_motion_from_file, viseme
 
@@ -117,7 +118,7 @@ class KeptFrames:
         self.size = (kwargs["height"], kwargs["width"])
         KeptFrames.kept.clear()
 
-    def write(self, frame):
+    def write(self, frame, changed=None):
         assert frame.shape[:2] == self.size
         KeptFrames.kept.append(frame.copy())
 
@@ -161,6 +162,69 @@ def test_the_mp4_holds_one_h264_video_and_one_aac_audio_stream(video, speech, fr
     assert video.duration == pytest.approx(len(frames) / FPS)
     head = video.path.read_bytes()
     assert head.index(b"moov") < head.index(b"mdat")  # faststart: playable while it downloads
+
+
+def planes(buffer: np.ndarray, width: int, height: int) -> list[np.ndarray]:
+    luma, quarter = width * height, width * height // 4
+    return [
+        buffer[:luma].reshape(height, width).astype(int),
+        buffer[luma : luma + quarter].reshape(height // 2, width // 2).astype(int),
+        buffer[luma + quarter :].reshape(height // 2, width // 2).astype(int),
+    ]
+
+
+def test_frames_converted_only_where_they_changed_are_the_whole_frames_conversion(photo):
+    # The writer converts a frame to yuv420p only inside the box that changed, widened to even rows and
+    # columns; the planes are exactly those of the whole frame converted, and within a level of BT.601's
+    # exact values (each chroma sample from its 2x2 pixels' mean, as ffmpeg's own conversion filters).
+    height, width = photo.shape[:2]
+    moved = photo.copy()
+    box = (101, 77, 333, 290)  # odd edges: the 2x2 blocks they cut must be converted whole
+    moved[box[1] : box[3], box[0] : box[2]] = np.roll(photo, (5, -7), axis=(0, 1))[box[1] : box[3], box[0] : box[2]]
+    by_box = encode.Yuv420Frames(width=width, height=height)
+    by_box.update(photo)
+    whole = encode.Yuv420Frames(width=width, height=height)
+    for got, expected in zip(
+        planes(by_box.update(moved, box), width, height), planes(whole.update(moved), width, height), strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)
+    rgb = moved.astype(np.float64)
+    luma = 16 + rgb @ np.array([65.481, 128.553, 24.966]) / 255
+    means = rgb.reshape(height // 2, 2, width // 2, 2, 3).mean(axis=(1, 3))
+    cb = 128 + means @ np.array([-37.797, -74.203, 112.0]) / 255
+    cr = 128 + means @ np.array([112.0, -93.786, -18.214]) / 255
+    for got, exact in zip(planes(by_box.buffer, width, height), (luma, cb, cr), strict=True):
+        assert np.abs(got - exact).max() <= 1.0
+    # ffmpeg's own rgb24 conversion, which the encoder did before: luma the same to a level; its chroma is a 2-pixel
+    # mean across and a bicubic 4-row filter down, a little softer than the 2x2 mean at sharp colour edges.
+    converted = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "-"]
+        + ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+        input=moved.tobytes(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    ours, theirs = planes(by_box.buffer, width, height), planes(np.frombuffer(converted, np.uint8), width, height)
+    assert np.abs(ours[0] - theirs[0]).max() <= 1
+    for got, their in zip(ours[1:], theirs[1:], strict=True):
+        assert np.abs(got - their).mean() < 0.5
+
+
+def test_frames_written_with_their_changed_box_encode_as_frames_written_whole(photo, work):
+    height, width = photo.shape[:2]
+    frames = [photo, photo.copy(), photo.copy()]
+    frames[1][200:301, 151:260] = 255 - frames[1][200:301, 151:260]
+    frames[2][200:301, 151:260] = 0
+    videos = []
+    for boxes in (False, True):
+        path = work / f"boxes-{boxes}.mp4"
+        with encode.VideoWriter(path, width=width, height=height, fps=FPS, audio=None) as writer:
+            for frame in frames:
+                writer.write(frame, changed=(151, 200, 260, 301) if boxes else None)
+        videos.append(path.read_bytes())
+    assert videos[0] == videos[1]
+    for got, written in zip(decoded(work / "boxes-True.mp4"), frames, strict=True):
+        assert np.abs(got.astype(int) - written).mean() < 4.0  # yuv420p and CRF 18 on the astronaut's colours
 
 
 def test_progress_rises_to_one(rendered):
@@ -560,6 +624,30 @@ def test_the_doubled_copy_is_the_photo_at_whole_pixels_and_the_band_limited_pict
     between = stripes(rows[:-1, :-1] + 0.5, cols[:-1, :-1] + 0.5)
     inside = (slice(4, -4), slice(4, -4))  # the stripes do not repeat at the picture's size: its edges ring
     assert np.abs(doubled[1:-2:2, 1:-2:2, 0].astype(np.float64) - between)[inside].mean() < 1.5
+
+
+def test_the_quartered_picture_read_bilinear_is_the_bicubic_read(photo, face):
+    # A photo scaled up for the video is read bicubic; OpenCV's bicubic remap is 4.6x slower than its bilinear
+    # one, so the bicubic picture is sampled at quarter pixels once and read bilinear between the samples.
+    import cv2
+
+    rig = render.FaceRig(*render.frame_photo(photo, face.landmarks, framing="head_and_shoulders", resolution=720))
+    assert rig.read_scale == 1 and not rig.read_bicubic
+    quartered = render.quartered(rig.photo_roi)
+    height, width = rig.photo_roi.shape[:2]
+    assert quartered.shape == (4 * height, 4 * width, 3)
+    assert np.array_equal(quartered[::4, ::4], rig.photo_roi)
+    for dx, dy in ((0.25, 0.5), (0.125, 0.375), (0.3, 0.7)):
+        x, y = rig.grid_x + np.float32(dx), rig.grid_y + np.float32(dy)
+        bicubic = cv2.remap(rig.photo_roi, x, y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(int)
+        difference = np.abs(rig.read(x, y) - bicubic)
+        assert difference.mean() < 0.25 and difference.max() <= 4, (dx, dy, difference.mean(), difference.max())
+        box = quality.regions(rig.lm)["eyes"]
+        kept = quality.detail(quality.crop(rig.read(x, y), box)) / quality.detail(
+            quality.crop(bicubic.astype(np.uint8), box)
+        )
+        assert kept >= 0.97, (dx, dy, kept)
+    np.testing.assert_array_equal(rig.read(rig.grid_x + 3, rig.grid_y - 2)[10:-10, 10:-10], rig.photo_roi[8:-12, 13:-7])
 
 
 def test_sharp_eyes_keep_their_detail_between_pixels(neutral_photo, neutral_face):

@@ -1,9 +1,10 @@
 """H.264/AAC MP4 from raw RGB frames: the one encoder setting that renders and benchmarks share.
 
 Frames go to the ffmpeg binary that imageio-ffmpeg ships through a pipe, so no frame touches the
-disk; the audio file is ffmpeg's second input. ffmpeg writes a hidden part file next to the target,
-which replaces the target only once ffmpeg has succeeded: a failed render never leaves a
-half-written video where the caller expects one.
+disk; the audio file is ffmpeg's second input. They travel as yuv420p (Yuv420Frames), half the bytes
+of RGB, converted here only where a frame changed: a talking head changes its face's region, never
+the rest. ffmpeg writes a hidden part file next to the target, which replaces the target only once
+ffmpeg has succeeded: a failed render never leaves a half-written video where the caller expects one.
 """
 
 import os
@@ -36,6 +37,55 @@ AUDIO_RATE = 48_000  # what players and editors expect of video; speech arrives 
 # One thread per encoder: workers run jobs side by side, one per core, so threads would only compete.
 THREADS = 1
 STDERR_TAIL = 800
+# RGB to BT.601 limited-range Cb and Cr (what ffmpeg's own rgb24 to yuv420p conversion gives, and what players
+# assume of an untagged H.264 stream), as a 2x4 matrix for cv2.transform (the last column the offset).
+RGB_TO_CBCR = (
+    np.array([[-37.797, -74.203, 112.0, 128.0 * 255.0], [112.0, -93.786, -18.214, 128.0 * 255.0]]) / 255.0
+).astype(np.float32)
+
+
+class Yuv420Frames:
+    """A frame's yuv420p planes, kept from frame to frame and converted again only inside the box that changed.
+
+    Luma is cv2's BT.601 limited-range conversion; each chroma sample is the 2x2 pixels' mean converted (cv2's
+    I420 conversion takes the block's top-left pixel alone, which aliases colour edges; ffmpeg filters about as
+    a 2x2 mean does). Both are computed per 2x2 block, so a box widened to even rows and columns gives the
+    planes exactly what converting the whole frame gives.
+    """
+
+    def __init__(self, *, width: int, height: int):
+        if width % 2 or height % 2:
+            raise ValueError(f"yuv420p needs even dimensions, not {width}x{height}")
+        self.width, self.height = width, height
+        self.buffer = np.empty(width * height * 3 // 2, dtype=np.uint8)
+        luma, quarter = width * height, width * height // 4
+        self.y = self.buffer[:luma].reshape(height, width)
+        self.u = self.buffer[luma : luma + quarter].reshape(height // 2, width // 2)
+        self.v = self.buffer[luma + quarter :].reshape(height // 2, width // 2)
+        self.filled = False
+
+    def update(self, frame: np.ndarray, changed: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The planes (one flat buffer, reused) of `frame` (height x width x 3 RGB, uint8), converting only the
+        box `changed` (x0, y0, x1, y1) widened to even edges: the caller vouches that the frame is the last
+        one given outside it. The first frame, or one without a box, is converted whole."""
+        import cv2  # heavy: OpenCV loads when a worker first renders, not when the engine is imported
+
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected a {self.width}x{self.height} RGB uint8 frame, not {frame.shape} {frame.dtype}")
+        if changed is None or not self.filled:
+            changed = (0, 0, self.width, self.height)
+        x0, y0 = max(0, changed[0]) // 2 * 2, max(0, changed[1]) // 2 * 2
+        x1, y1 = min(self.width, changed[2] + changed[2] % 2), min(self.height, changed[3] + changed[3] % 2)
+        self.filled = True
+        if x1 <= x0 or y1 <= y0:
+            return self.buffer
+        region = frame[y0:y1, x0:x1]
+        self.y[y0:y1, x0:x1] = cv2.cvtColor(region, cv2.COLOR_RGB2YUV_I420)[: y1 - y0]
+        means = cv2.resize(region, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_AREA)  # exact 2x2
+        chroma = cv2.transform(means, RGB_TO_CBCR)
+        self.u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = chroma[..., 0]
+        self.v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = chroma[..., 1]
+        return self.buffer
 
 
 class VideoWriter:
@@ -61,7 +111,7 @@ class VideoWriter:
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
         self.part_path = self.out_path.with_name(f".{self.out_path.name}.part")
         self.width, self.height, self.fps = width, height, fps
-        self.frame_bytes = width * height * 3
+        self.planes = Yuv420Frames(width=width, height=height)
         self.frames = 0
         cmd = self._command(audio=audio, preview=preview, threads=threads)
         self._stderr = tempfile.TemporaryFile()
@@ -74,9 +124,9 @@ class VideoWriter:
         self._stdin = self._process.stdin
 
     def _command(self, *, audio: Path | None, preview: bool, threads: int) -> list[str]:
-        """ffmpeg reading this writer's rgb24 frames on stdin and writing an MP4 to its part file."""
+        """ffmpeg reading this writer's yuv420p frames on stdin and writing an MP4 to its part file."""
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-threads", str(threads)]
-        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}", "-r", str(self.fps)]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{self.width}x{self.height}", "-r", str(self.fps)]
         cmd += ["-i", "pipe:0"]
         large = not preview and self.width * self.height >= LARGE_FRAME_PIXELS
         if audio is not None:
@@ -109,12 +159,12 @@ class VideoWriter:
         """ffmpeg's process id (benchmarks read its memory from /proc)."""
         return self._process.pid
 
-    def write(self, frame: np.ndarray) -> None:
-        """One rgb24 frame of the size given (C-contiguous uint8)."""
-        if frame.nbytes != self.frame_bytes:
-            raise ValueError(f"frame has {frame.nbytes} bytes, expected {self.frame_bytes}")
+    def write(self, frame: np.ndarray, changed: tuple[int, int, int, int] | None = None) -> None:
+        """One RGB frame of the size given (height x width x 3, uint8). `changed` (x0, y0, x1, y1): where it
+        differs from the frame written before, which saves converting the rest (see Yuv420Frames.update)."""
+        planes = self.planes.update(frame, changed)
         try:
-            self._stdin.write(np.ascontiguousarray(frame).data.cast("B"))
+            self._stdin.write(planes.data)
         except (BrokenPipeError, ValueError):
             self._fail("ffmpeg stopped reading frames")
         self.frames += 1

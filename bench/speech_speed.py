@@ -20,9 +20,8 @@ synthesis of the ten (`--syntheses`, 3 by default: Piper's noise moves a single 
 then the mean and the spread over the syntheses. `--wer-only` skips the durations.
 
 For comparisons, `--piper-speeds 1,1.4` moves the range where Piper's length scale makes the change
-(PIPER_SPEED_RANGE), and `--stretch rubberband` (with rubberband's options, for example
-`rubberband:transients=smooth`) stretches with rubberband's phase vocoder instead of atempo, as the engine
-did before.
+(PIPER_SPEED_RANGE), and `--weights 1,1,1,1` sets how much of the tempo change pauses, vowels, consonants
+and word breaks take (RATE_WEIGHTS in media_jobs/engines/speech/tempo.py; all 1 is a uniform stretch).
 """
 
 import argparse
@@ -41,6 +40,7 @@ from bench import pitch_intelligibility  # noqa: E402
 from media_jobs.engines.base import VoiceProfile  # noqa: E402
 from media_jobs.engines.recognition import WhisperRecognizer, normalized_words  # noqa: E402
 from media_jobs.engines.speech import piper as piper_engine  # noqa: E402
+from media_jobs.engines.speech import tempo  # noqa: E402
 from media_jobs.engines.speech.piper import PiperSpeech, applied_pitch, load_voice  # noqa: E402
 
 SENTENCES = [
@@ -66,31 +66,17 @@ def main() -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help="semitones, as a request asks (the engine caps it)")
     parser.add_argument("--speeds", default=",".join(map(str, (1.0, *SPEEDS))), help="comma-separated speeds")
     parser.add_argument("--piper-speeds", help="lowest,highest speed Piper's length scale makes (PIPER_SPEED_RANGE)")
-    parser.add_argument("--stretch", default="atempo", help="atempo (the engine's) or rubberband[:option=value...]")
+    parser.add_argument("--weights", help="pause,vowel,consonant,word-break rate weights of the stretch (RATE_WEIGHTS)")
     args = parser.parse_args()
     with contextlib.ExitStack() as patches:
         if args.piper_speeds:
             low, high = (float(value) for value in args.piper_speeds.split(","))
             patches.enter_context(mock.patch.object(piper_engine, "PIPER_SPEED_RANGE", (low, high)))
-        if args.stretch != "atempo":
-            patches.enter_context(mock.patch.object(piper_engine, "pitch_filter", rubberband_filter(args.stretch)))
+        if args.weights:
+            kinds = (tempo.PAUSE, tempo.VOWEL, tempo.CONSONANT, tempo.WORD_BREAK)
+            weights = dict(zip(kinds, (float(value) for value in args.weights.split(",")), strict=True))
+            patches.enter_context(mock.patch.object(tempo, "RATE_WEIGHTS", weights))
         run(args)
-
-
-def rubberband_filter(spec: str):
-    """The engine's filter with rubberband doing the tempo change too (`rubberband:transients=smooth`...)."""
-    options = dict(option.split("=") for option in spec.split(":")[1:])
-    options = {"pitchq": "quality", "formant": "preserved", **options}
-
-    def pitch_filter(semitones: float, sample_rate: int, num_samples: int, *, tempo: float = 1.0) -> str:
-        factor = 2.0 ** (semitones / 12.0)
-        stretch = ":".join(
-            [f"rubberband=pitch={factor:.6f}:tempo={tempo:.6f}", *(f"{k}={v}" for k, v in options.items())]
-        )
-        end = round(num_samples / tempo)
-        return f"apad=pad_len={sample_rate // 2},{stretch},atrim=end_sample={end}"
-
-    return pitch_filter
 
 
 def run(args: argparse.Namespace) -> None:

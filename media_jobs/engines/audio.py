@@ -176,16 +176,12 @@ def has_rubberband() -> bool:
     return " rubberband " in out.stdout
 
 
-def pitch_filter(semitones: float, sample_rate: int, num_samples: int, *, tempo: float = 1.0) -> str:
-    """An ffmpeg filter that shifts the pitch by `semitones` and plays `tempo` times as fast (1: the same
-    tempo), ending at exactly round(num_samples / tempo) samples.
+def pitch_filter(semitones: float, sample_rate: int, num_samples: int) -> str:
+    """An ffmpeg filter that shifts the pitch by `semitones` at the same tempo, ending at exactly num_samples.
 
     rubberband can drop the last ~80 ms of its input, so the audio is padded with silence first and
-    trimmed to the exact length after: phoneme timings, scaled by 1 / tempo, stay valid on the result.
-    The tempo is changed by atempo (WSOLA: whole waveform periods cut out or repeated), not by rubberband's
-    phase vocoder, which smears the short consonants of fast speech: on the same Piper audio sped up to 2x,
-    Whisper tiny.en misheard 5.5% of the words after atempo, 10.2% after rubberband (6.7% with its smoothest
-    transients). See docs/VOICES.md, "Intelligibility at each speed".
+    trimmed to the exact length after: phoneme timings stay valid on the result. A tempo change is not
+    done here: Piper's speech is stretched phoneme by phoneme (media_jobs/engines/speech/tempo.py).
     """
     factor = 2.0 ** (semitones / 12.0)
     if not semitones:
@@ -195,8 +191,7 @@ def pitch_filter(semitones: float, sample_rate: int, num_samples: int, *, tempo:
     else:
         # Resample to move the pitch, then undo the tempo change that resampling made.
         shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", *_atempo(1 / factor)]
-    end = round(num_samples / tempo)
-    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, *_atempo(tempo), f"atrim=end_sample={end}"])
+    return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={num_samples}"])
 
 
 def _atempo(tempo: float) -> list[str]:

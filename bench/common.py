@@ -1,6 +1,9 @@
-"""Helpers the benchmarks share: the machine's CPU model and database administration."""
+"""Helpers the benchmarks share: the machine's CPU model, database administration, Piper's pitch uncapped."""
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 
 def cpu_model() -> str:
@@ -24,3 +27,16 @@ def admin_execute(server_url: str, *statements: str) -> list:
             cursor = conn.execute(statement)
             rows = cursor.fetchall() if cursor.description else []
     return rows
+
+
+@contextlib.contextmanager
+def uncapped_pitch() -> Iterator[None]:
+    """Piper applies every pitch shift as asked (-12 to 12), not capped where it stops being intelligible:
+    for the benches that find where the caps belong, or that want a voice shifted by an exact amount."""
+    from media_jobs.engines.speech import piper
+
+    with (
+        mock.patch.object(piper, "INTELLIGIBLE_PITCH", piper.PITCH_RANGE),
+        mock.patch.object(piper, "PITCH_LIMITS_BY_SPEED", ((1.0, *piper.PITCH_RANGE),)),
+    ):
+        yield

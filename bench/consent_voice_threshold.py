@@ -58,7 +58,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import cpu_model  # noqa: E402
+from bench.common import cpu_model, uncapped_pitch  # noqa: E402
 from media_jobs.engines.audio import run_ffmpeg  # noqa: E402
 from media_jobs.engines.base import VoiceProfile  # noqa: E402
 from media_jobs.engines.speech.piper import PiperSpeech  # noqa: E402
@@ -104,9 +104,10 @@ def _festival(speaker: str, voice: str) -> Voice:
 
 def _piper(pitch_semitones: float = 0.0) -> Voice:
     def synthesize(text: str, out: Path) -> None:
-        speech = PiperSpeech().synthesize(
-            text=text, voice=VoiceProfile(pitch_semitones=pitch_semitones), out_dir=out.parent
-        )
+        with uncapped_pitch():  # shifted by exactly that much, not by what the engine would cap it to
+            speech = PiperSpeech().synthesize(
+                text=text, voice=VoiceProfile(pitch_semitones=pitch_semitones), out_dir=out.parent
+            )
         speech.path.rename(out)
 
     name = "piper joe" if not pitch_semitones else f"piper joe {pitch_semitones:+g} st"

@@ -23,11 +23,10 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import cpu_model  # noqa: E402
+from bench.common import cpu_model, uncapped_pitch  # noqa: E402
 from media_jobs.engines.base import VoiceProfile  # noqa: E402
 from media_jobs.engines.recognition import WhisperRecognizer, normalized_words  # noqa: E402
 from media_jobs.engines.speech import piper  # noqa: E402
@@ -98,8 +97,7 @@ def main() -> None:
     rows = []
     with (
         tempfile.TemporaryDirectory(prefix="pitch-wer-") as tmp,
-        mock.patch.object(piper, "INTELLIGIBLE_PITCH", piper.PITCH_RANGE),
-        mock.patch.object(piper, "PITCH_LIMITS_BY_SPEED", ((1.0, *piper.PITCH_RANGE),)),
+        uncapped_pitch(),
     ):
         for shift in (int(value) for value in args.shifts.split(",")):
             voice = VoiceProfile(speed=args.speed, pitch_semitones=float(shift))

@@ -17,7 +17,8 @@ Then intelligibility at each speed (and speed 1): the ten name-free sentences of
 bench/pitch_intelligibility.py spoken by the engine (as a speech job calls it, `--pitch` semitones
 too) and transcribed by Whisper tiny.en; the word error rate pooled over their 140 words, once per
 synthesis of the ten (`--syntheses`, 3 by default: Piper's noise moves a single run by a point or two),
-then the mean and the spread over the syntheses. `--wer-only` skips the durations.
+then the mean and the spread over the syntheses. `--wer-only` skips the durations; `--uncapped` applies
+the `--pitch` asked even where the engine would cap it (to find where the caps belong).
 
 For comparisons, `--piper-speeds 1,1.4` moves the range where Piper's length scale makes the change
 (PIPER_SPEED_RANGE), and `--weights 1,1,1,1` sets how much of the tempo change pauses, vowels, consonants
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from piper import SynthesisConfig  # noqa: E402
 
 from bench import pitch_intelligibility  # noqa: E402
+from bench.common import uncapped_pitch  # noqa: E402
 from media_jobs.engines.base import VoiceProfile  # noqa: E402
 from media_jobs.engines.recognition import WhisperRecognizer, normalized_words  # noqa: E402
 from media_jobs.engines.speech import piper as piper_engine  # noqa: E402
@@ -66,12 +68,15 @@ def main() -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help="semitones, as a request asks (the engine caps it)")
     parser.add_argument("--speeds", default=",".join(map(str, (1.0, *SPEEDS))), help="comma-separated speeds")
     parser.add_argument("--piper-speeds", help="lowest,highest speed Piper's length scale makes (PIPER_SPEED_RANGE)")
+    parser.add_argument("--uncapped", action="store_true", help="apply --pitch as asked (no intelligibility caps)")
     parser.add_argument("--weights", help="pause,vowel,consonant,word-break rate weights of the stretch (RATE_WEIGHTS)")
     args = parser.parse_args()
     with contextlib.ExitStack() as patches:
         if args.piper_speeds:
             low, high = (float(value) for value in args.piper_speeds.split(","))
             patches.enter_context(mock.patch.object(piper_engine, "PIPER_SPEED_RANGE", (low, high)))
+        if args.uncapped:
+            patches.enter_context(uncapped_pitch())
         if args.weights:
             kinds = (tempo.PAUSE, tempo.VOWEL, tempo.CONSONANT, tempo.WORD_BREAK)
             weights = dict(zip(kinds, (float(value) for value in args.weights.split(",")), strict=True))

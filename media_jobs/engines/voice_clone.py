@@ -275,7 +275,7 @@ def clone_profile(
 ) -> dict:
     """The adjustments that take the local voice (`base`) to the measured speaker's pitch and tempo.
 
-    pitch_semitones = 12 * log2(pitch / base pitch), clamped to PITCH_SEMITONES_RANGE (-4 to +4): beyond
+    pitch_semitones = 12 * log2(pitch / base pitch), clamped to PITCH_SEMITONES_RANGE (-3 to +4): beyond
     it the shifted voice is no longer reliably understood, so a distant speaker (a female voice sits about
     an octave above the local one) gets the nearest intelligible pitch, not their own.
     speed_factor = rate / base rate, clamped to 0.5-2.0; with a tempo_curve (local_voice_tempo_curve: the

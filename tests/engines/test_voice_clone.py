@@ -191,7 +191,7 @@ def test_clone_profile_clamps_to_what_the_local_voice_can_do(base):
         "speed_factor": 2.0,
     }
     assert clone_profile(measured(base.median_pitch_hz / 2, base.speaking_rate / 3), base) == {
-        "pitch_semitones": -4.0,
+        "pitch_semitones": -3.0,
         "speed_factor": 0.5,
     }
     within = [

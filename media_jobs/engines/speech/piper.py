@@ -28,14 +28,22 @@ VOICE_ID = "en_US-joe-medium"
 SPEED_RANGE = (0.5, 2.0)
 PITCH_RANGE = (-12.0, 12.0)  # what a request may ask for
 # What is applied: the shifts at which Whisper tiny.en still hears the voice with a word error rate of at
-# most 3% (bench/pitch_intelligibility.py, docs/VOICES.md). A request beyond them gets the nearest one.
-INTELLIGIBLE_PITCH = (-4.0, 4.0)
+# most 3% (bench/pitch_intelligibility.py, bench/speech_speed.py, docs/VOICES.md): at speed 1, -4 misheard
+# 4.3% and -3 1.2% (six syntheses of ten sentences), +4 1.7%. A request beyond them gets the nearest one.
+INTELLIGIBLE_PITCH = (-3.0, 4.0)
 # A shift and a speed change compound: the engine applies less shift away from speed 1, downward above
-# all. Pooled WER of Whisper tiny.en (bench/speech_speed.py --pitch, three syntheses of ten sentences):
-# at 2x 4.7% unshifted, +1 2.6-9.8%, +2 7.6%, -1 8.1%, +4 16%, -4 34%; at 1.5x +2 2.1%, -2 2.4%,
-# +4 2.9-4.0%, -4 9.3%; at 0.5x +4 1.2%, -4 3.6%, -2 2.4%. Rows of (speed, lowest, highest shift
-# applied), linear in between, held past the ends, and never beyond INTELLIGIBLE_PITCH.
-PITCH_LIMITS_BY_SPEED = ((0.5, -2.0, 4.0), (0.8, -4.0, 4.0), (1.3, -4.0, 4.0), (1.5, -2.0, 2.0), (2.0, 0.0, 0.0))
+# all. Pooled WER of Whisper tiny.en (bench/speech_speed.py --uncapped --pitch, six syntheses of ten
+# sentences): at 2x 3.1% unshifted, +2 5.8%; at 1.5x +4 2.7%, +2 1.4%, -2 2.0%; at 1.3x +4 2.0%,
+# -2 2.5%, -3 3.7%; at 0.8x +4 2.1%, -3 1.5%, -4 3.3%; at 0.5x +4 1.4%, -2 2.9%. Rows of (speed, lowest,
+# highest shift applied), linear in between, held past the ends, and never beyond INTELLIGIBLE_PITCH.
+PITCH_LIMITS_BY_SPEED = (
+    (0.5, -2.0, 4.0),
+    (0.8, -3.0, 4.0),
+    (1.0, -3.0, 4.0),
+    (1.3, -2.0, 4.0),
+    (1.5, -2.0, 2.0),
+    (2.0, 0.0, 0.0),
+)
 # Piper's own length scale makes the speed change only between these speeds; a time stretch (WSOLA along
 # Piper's phonemes, tempo.py) does the rest. Piper's shortest phonemes take two frames at least, so its length
 # scale blurs words when pushed: at 2x Whisper tiny.en misheard 11.0% of the words with Piper going to 1.6x,

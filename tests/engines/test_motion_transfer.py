@@ -11,6 +11,7 @@ from skimage import data
 from media_jobs.engines.audio import decode_to_mono, median_pitch_hz
 from media_jobs.engines.base import EngineError, MotionTransferRequest
 from media_jobs.engines.face import analyze_face, find_face, landmarks_in_box
+from media_jobs.engines.talking_head import quality
 from media_jobs.engines.talking_head.transfer import transfer_motion
 from media_jobs.engines.talking_head.video_driver import NoFaceInVideo, motion_from_video
 from media_jobs.engines.video import InvalidVideo, extract_audio, probe_video, read_frames
@@ -152,11 +153,23 @@ def test_the_photos_mouth_opens_as_far_as_the_drivers_and_shuts_when_it_shuts(dr
     driver, replica = mouth_opening(driving_video), mouth_opening(transferred[0].path)
     shut, wide = JAW == 0, JAW > 0.95
     rest = mouth_opening_of(find_face(other_photo()).landmarks)
-    # 0.95-1.0x measured; the issue's target is 0.9x.
-    assert (replica[wide].mean() - replica[shut].mean()) / (driver[wide].mean() - driver[shut].mean()) > 0.9
+    # 1.16x measured (0.95-1.0x before a smile's corners came in as its jaw opened); the issue's target is 0.9x.
+    assert 0.9 < (replica[wide].mean() - replica[shut].mean()) / (driver[wide].mean() - driver[shut].mean()) < 1.35
     assert np.polyfit(driver, replica, 1)[0] > 0.85
-    # Shut when the driver's is: within 0.035 mouth widths of the photo's own lips (0.017 measured; 0.066 before).
+    # Shut when the driver's is: within 0.035 mouth widths of the photo's own lips (0.014 measured; 0.066 before).
     assert replica[shut].mean() - rest < 0.035
+
+
+def test_a_broad_smile_with_teeth_opens_as_far_as_the_driver_too(driving_video, tmp_path):
+    """The selfie's broad smile (P010): dlib read its opened mouth back at most 0.33 of its width, 0.83-0.85x of the
+    driver's range, until its corners came in as its jaw opened (render.OPEN_NARROWS): 1.08x measured."""
+    photo = quality.portrait("smiling")
+    out = tmp_path / "smile.mp4"
+    transfer_motion(MotionTransferRequest(photo=photo, driving_video=driving_video, out_path=out))
+    driver, replica = mouth_opening(driving_video), mouth_opening(out)
+    shut, wide = JAW == 0, JAW > 0.95
+    assert (replica[wide].mean() - replica[shut].mean()) / (driver[wide].mean() - driver[shut].mean()) > 0.95
+    assert replica[shut].mean() - mouth_opening_of(find_face(photo).landmarks) < 0.035
 
 
 def test_a_silent_driving_video_gives_a_silent_preview(tmp_path):

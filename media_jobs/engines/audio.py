@@ -26,11 +26,12 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_ffmpeg(args: list[str], *, timeout: float = FFMPEG_TIMEOUT_S) -> None:
-    """Run ffmpeg quietly; a timeout is retryable, any other failure is not."""
+def run_ffmpeg(args: list[str], *, timeout: float = FFMPEG_TIMEOUT_S, stdin: bytes | None = None) -> bytes:
+    """Run ffmpeg quietly, `stdin` fed to `pipe:0`; what it wrote to `pipe:1`. A timeout is retryable, any other
+    failure is not."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     try:
-        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
+        return subprocess.run(cmd, input=stdin, check=True, capture_output=True, timeout=timeout).stdout
     except subprocess.TimeoutExpired as exc:
         raise EngineError(f"ffmpeg timed out after {timeout:g}s.", retryable=True) from exc
     except subprocess.CalledProcessError as exc:
@@ -74,6 +75,21 @@ def decode_to_mono(path: Path | str, *, sample_rate: int | None = None) -> tuple
         rate_args = ["-ar", str(sample_rate)] if sample_rate else []
         run_ffmpeg(["-i", str(path), "-vn", "-ac", "1", *rate_args, "-c:a", "pcm_s16le", str(out)])
         return _read_wav(out)
+
+
+def float_pcm(sample_rate: int) -> list[str]:
+    """ffmpeg's format arguments for raw float32 mono samples on a pipe (`samples.astype("<f4").tobytes()`)."""
+    return ["-f", "f32le", "-ar", str(sample_rate), "-ac", "1"]
+
+
+def write_wav(path: Path | str, samples: np.ndarray, sample_rate: int) -> None:
+    """Float mono samples in [-1, 1] as a 16-bit PCM WAV (the scale decode_to_mono reads them back at)."""
+    pcm = np.clip(np.round(np.asarray(samples) * 32768.0), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm.tobytes())
 
 
 def duration_seconds(path: Path | str) -> float:
@@ -192,6 +208,14 @@ def pitch_filter(semitones: float, sample_rate: int, num_samples: int) -> str:
         # Resample to move the pitch, then undo the tempo change that resampling made.
         shift = [f"asetrate={sample_rate * factor:.3f}", f"aresample={sample_rate}", *_atempo(1 / factor)]
     return ",".join([f"apad=pad_len={sample_rate // 2}", *shift, f"atrim=end_sample={num_samples}"])
+
+
+def shift_pitch(samples: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
+    """Float mono samples `semitones` higher (lower if negative) at the same tempo and length (pitch_filter)."""
+    pcm = float_pcm(sample_rate)
+    chain = pitch_filter(semitones, sample_rate, len(samples))
+    shifted = run_ffmpeg([*pcm, "-i", "pipe:0", "-af", chain, *pcm, "pipe:1"], stdin=samples.astype("<f4").tobytes())
+    return np.frombuffer(shifted, dtype="<f4").astype(np.float32)
 
 
 def _atempo(tempo: float) -> list[str]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import uuid
-import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from media_jobs.engines.audio import decode_to_mono, pitch_filter, run_ffmpeg
+from media_jobs.engines.audio import decode_to_mono, float_pcm, run_ffmpeg, shift_pitch, write_wav
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
 from media_jobs.engines.loading import load_once
 from media_jobs.engines.speech.tempo import stretch, time_map
@@ -128,30 +127,6 @@ def _validate(text: str, voice: VoiceProfile, audio_format: str) -> None:
         )
 
 
-def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    """16-bit mono PCM."""
-    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm.tobytes())
-
-
-def _shifted(samples: np.ndarray, rate: int, semitones: float, stem: Path) -> np.ndarray:
-    """`samples` shifted by `semitones` at the same tempo and length (ffmpeg's rubberband, formants kept)."""
-    source, shifted = stem.with_suffix(".in.wav"), stem.with_suffix(".out.wav")
-    try:
-        _write_wav(source, samples, rate)
-        run_ffmpeg(
-            ["-i", str(source), "-af", pitch_filter(semitones, rate, len(samples)), "-c:a", "pcm_s16le", str(shifted)]
-        )
-        return decode_to_mono(shifted)[0]
-    finally:
-        source.unlink(missing_ok=True)
-        shifted.unlink(missing_ok=True)
-
-
 def _moved(timings: list[PhonemeTiming], inputs: np.ndarray, outputs: np.ndarray, rate: int) -> list[PhonemeTiming]:
     """Phoneme timings carried along a time map (breakpoints in samples)."""
 
@@ -201,11 +176,11 @@ class PiperSpeech:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = f"speech-{uuid.uuid4().hex[:12]}"
-        samples = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.float32) / 32767.0
+        samples = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.float32) / 32768.0
         timings = _timings(chunks, rate)
         pitch = applied_pitch(voice.pitch_semitones, speed=voice.speed)
         if pitch:
-            samples = _shifted(samples, rate, pitch, out_dir / f"{stem}.shift")
+            samples = shift_pitch(samples, rate, pitch)
         if tempo != 1.0:
             # The pitch is shifted first: shifting after the stretch was worse (docs/VOICES.md).
             points = time_map(timings, samples=len(samples), sample_rate=rate, tempo=tempo)
@@ -213,14 +188,10 @@ class PiperSpeech:
             timings = _moved(timings, *points, rate)
         path = out_dir / f"{stem}.{audio_format}"
         if audio_format == "mp3":
-            source = out_dir / f"{stem}.raw.wav"
-            _write_wav(source, samples, rate)
-            try:
-                run_ffmpeg(["-i", str(source), "-ac", "1", "-c:a", "libmp3lame", "-b:a", MP3_BITRATE, str(path)])
-            finally:
-                source.unlink(missing_ok=True)
+            mp3 = ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE, str(path)]
+            run_ffmpeg([*float_pcm(rate), "-i", "pipe:0", *mp3], stdin=samples.astype("<f4").tobytes())
         else:
-            _write_wav(path, samples, rate)
+            write_wav(path, samples, rate)
 
         samples, file_rate = decode_to_mono(path)
         duration = len(samples) / file_rate

@@ -211,6 +211,8 @@ def test_the_operators_admin_in_a_browser(browser, live_server, operations, scre
     assert secret not in browser.page_source and shown.text.endswith(secret[-4:]) and "•" in shown.text
     browser.find_element(By.ID, "webhook-secret-toggle").click()
     WebDriverWait(browser, 10).until(lambda driver: "reveal_secret=1" in driver.current_url)
+    # The URL changes as the navigation commits, before the page is parsed: wait for the element itself.
+    WebDriverWait(browser, 10).until(lambda driver: driver.find_elements(By.ID, "webhook-secret"))
     assert browser.find_element(By.ID, "webhook-secret").text == secret
     assert browser.find_element(By.ID, "webhook-secret-rotate").is_displayed()
     browser.execute_script("document.getElementById('webhook-secret-fieldset').scrollIntoView({block: 'center'})")

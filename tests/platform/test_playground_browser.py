@@ -98,8 +98,9 @@ def test_staff_log_in_and_the_playground_gives_them_a_key_of_their_own_workspace
     browser.find_element(By.NAME, "username").send_keys("operator@example.com")
     browser.find_element(By.NAME, "password").send_keys("a long passphrase")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # The URL changes as the redirect commits, before the page is parsed: wait for the element itself.
     WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith(reverse("playground")))
-    assert "operator@example.com" in text_of(browser, "staff")
+    wait_for_text(browser, "staff", "operator@example.com")
 
     browser.find_element(By.ID, "staff-key").click()
     wait_for_text(browser, "key-status", "Key accepted: your workspace has 1 persona")  # its demo person

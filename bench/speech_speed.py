@@ -21,8 +21,13 @@ then the mean and the spread over the syntheses. `--wer-only` skips the duration
 the `--pitch` asked even where the engine would cap it (to find where the caps belong).
 
 For comparisons, `--piper-speeds 1,1.4` moves the range where Piper's length scale makes the change
-(PIPER_SPEED_RANGE), and `--weights 1,1,1,1` sets how much of the tempo change pauses, vowels, consonants
-and word breaks take (RATE_WEIGHTS in media_jobs/engines/speech/tempo.py; all 1 is a uniform stretch).
+(PIPER_SPEED_RANGE), and `--weights 1,1,1,1` sets how much of a speed-up pauses, vowels, consonants and
+word breaks take (RATE_WEIGHTS in media_jobs/engines/speech/tempo.py; all 1 is a uniform stretch; slowing
+down has its own SLOWING_WEIGHTS).
+Piper's noise moves one synthesis by several points, so settings of the stretch are best compared on the
+same Piper audio: `--compare "3,1.2,0.8,1,6 6,1.2,0.8,1,12"` speaks each sentence once per synthesis and
+stretches that very audio with each setting (the four weights, then the most a pause is shortened:
+MAX_PAUSE_RATE), at the first of `--speeds`.
 """
 
 import argparse
@@ -39,6 +44,7 @@ from piper import SynthesisConfig  # noqa: E402
 
 from bench import pitch_intelligibility  # noqa: E402
 from bench.common import uncapped_pitch  # noqa: E402
+from media_jobs.engines.audio import write_wav  # noqa: E402
 from media_jobs.engines.base import VoiceProfile  # noqa: E402
 from media_jobs.engines.recognition import WhisperRecognizer, normalized_words  # noqa: E402
 from media_jobs.engines.speech import piper as piper_engine  # noqa: E402
@@ -70,6 +76,7 @@ def main() -> None:
     parser.add_argument("--piper-speeds", help="lowest,highest speed Piper's length scale makes (PIPER_SPEED_RANGE)")
     parser.add_argument("--uncapped", action="store_true", help="apply --pitch as asked (no intelligibility caps)")
     parser.add_argument("--weights", help="pause,vowel,consonant,word-break rate weights of the stretch (RATE_WEIGHTS)")
+    parser.add_argument("--compare", help="settings of the stretch, space-separated, on the same Piper audio")
     args = parser.parse_args()
     with contextlib.ExitStack() as patches:
         if args.piper_speeds:
@@ -81,7 +88,7 @@ def main() -> None:
             kinds = (tempo.PAUSE, tempo.VOWEL, tempo.CONSONANT, tempo.WORD_BREAK)
             weights = dict(zip(kinds, (float(value) for value in args.weights.split(",")), strict=True))
             patches.enter_context(mock.patch.object(tempo, "RATE_WEIGHTS", weights))
-        run(args)
+        compare(args) if args.compare else run(args)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -101,6 +108,66 @@ def run(args: argparse.Namespace) -> None:
         each = " ".join(f"{rate:.1%}" for rate in rates)
         applied = f"{applied_pitch(args.pitch, speed=speed):+g}"
         print(f"{speed:>6} {applied:>8} {statistics.mean(rates):>9.1%} {min(rates):>6.1%} {max(rates):>6.1%}  {each}")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Each setting of the stretch on the same Piper audio: the engine speaks once, its stretch's input is kept."""
+    engine, out = PiperSpeech(), Path(tempfile.mkdtemp(prefix="speech-compare-"))
+    recognizer, settings = WhisperRecognizer(), args.compare.split()
+    voice = VoiceProfile(speed=float(args.speeds.split(",")[0]), pitch_semitones=args.pitch)
+    words = sum(len(normalized_words(text)) for text in pitch_intelligibility.SENTENCES)
+    rates: dict[str, list[float]] = {setting: [] for setting in settings}
+    kinds = (tempo.PAUSE, tempo.VOWEL, tempo.CONSONANT, tempo.WORD_BREAK)
+    print(f"{voice.speed:g}x, {args.syntheses} syntheses of {words} words, each stretched by every setting")
+    for synthesis in range(args.syntheses):
+        errors = dict.fromkeys(settings, 0)
+        for text in pitch_intelligibility.SENTENCES:
+            kept = stretch_input(engine, text, voice, out)
+            for setting in settings:
+                *weights, most = (float(value) for value in setting.split(","))
+                with (
+                    mock.patch.object(tempo, "RATE_WEIGHTS", dict(zip(kinds, weights, strict=True))),
+                    mock.patch.object(tempo, "MAX_PAUSE_RATE", most),
+                ):
+                    points = tempo.time_map(
+                        kept["timings"], **{k: kept[k] for k in ("samples", "sample_rate", "tempo")}
+                    )
+                path = out / "compared.wav"
+                write_wav(
+                    path, tempo.stretch(kept["audio"], *points, sample_rate=kept["sample_rate"]), kept["sample_rate"]
+                )
+                heard = recognizer.transcribe(audio=path).text
+                errors[setting] += pitch_intelligibility.word_errors(normalized_words(text), normalized_words(heard))
+        for setting in settings:
+            rates[setting].append(errors[setting] / words)
+        print(f"synthesis {synthesis + 1}: " + "  ".join(f"{s} {rates[s][-1]:.1%}" for s in settings), flush=True)
+    for setting in settings:
+        print(f"{setting:>24}  WER mean {statistics.mean(rates[setting]):.2%}")
+    for setting in settings[1:]:
+        differences = [b - a for a, b in zip(rates[settings[0]], rates[setting], strict=True)]
+        spread = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else float("nan")
+        print(f"{setting:>24}  minus the first: {statistics.mean(differences):+.2%} (standard error {spread:.2%})")
+
+
+def stretch_input(engine: PiperSpeech, text: str, voice: VoiceProfile, out: Path) -> dict:
+    """What the engine's stretch would have been given for `text`: the audio, its phoneme timings, the tempo."""
+    kept: dict = {}
+
+    def keep_map(timings: list, **given: object) -> tuple[None, None]:
+        kept.update(given, timings=timings)
+        return None, None
+
+    def keep_audio(samples: object, *_: object, **__: object) -> object:
+        kept["audio"] = samples
+        return samples
+
+    with (
+        mock.patch.object(piper_engine, "time_map", keep_map),
+        mock.patch.object(piper_engine, "stretch", keep_audio),
+        mock.patch.object(piper_engine, "_moved", lambda timings, *_: timings),
+    ):
+        engine.synthesize(text=text, voice=voice, out_dir=out).path.unlink()
+    return kept
 
 
 def durations(engine: PiperSpeech, out: Path) -> None:

@@ -32,9 +32,9 @@ PITCH_RANGE = (-12.0, 12.0)  # what a request may ask for
 INTELLIGIBLE_PITCH = (-3.0, 4.0)
 # A shift and a speed change compound: the engine applies less shift away from speed 1, downward above
 # all. Pooled WER of Whisper tiny.en (bench/speech_speed.py --uncapped --pitch, six syntheses of ten
-# sentences): at 2x 3.7% unshifted (64 syntheses), +2 5.8%; at 1.5x +4 2.7%, +2 1.4%, -2 2.0%; at 1.3x +4 2.0%,
-# -2 2.5%, -3 3.7%; at 0.8x +4 2.1%, -3 1.5%, -4 3.3%; at 0.5x +4 1.4%, -2 2.9%. Rows of (speed, lowest,
-# highest shift applied), linear in between, held past the ends, and never beyond INTELLIGIBLE_PITCH.
+# sentences): at 2x 3.7% unshifted (64 syntheses), +2 5.8%; at 1.5x +4 2.7%, +2 1.3%, -2 2.0%; at 1.3x
+# +4 2.9%, -2 1.5%, -3 3.7%; at 0.8x +4 2.1%, -3 1.5%, -4 3.3%; at 0.5x +4 1.4%, -2 2.9%. Rows of (speed,
+# lowest, highest shift applied), linear in between, held past the ends, and never beyond INTELLIGIBLE_PITCH.
 PITCH_LIMITS_BY_SPEED = (
     (0.5, -2.0, 4.0),
     (0.8, -3.0, 4.0),

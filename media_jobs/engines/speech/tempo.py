@@ -2,12 +2,13 @@
 
 A uniform time stretch shortens a 40 ms plosive as much as a 150 ms vowel or a 300 ms pause, and at 2x the
 short consonants are what a listener (and Whisper) loses first. Piper says where every phoneme is, so the
-stretch here follows them: each phoneme gets a rate from its kind (`RATE_WEIGHTS`, `SLOWING_WEIGHTS`: pauses
-weigh most, vowels more than consonants), one scale is solved so that the whole lasts exactly `samples / tempo`, and
-the audio is stretched along that piecewise-linear map by WSOLA (overlap-add of whole waveform stretches,
-each placed where it continues the last one best, so no period is resynthesised). At 2x Whisper tiny.en
-misheard 3.8% of the words where ffmpeg's uniform atempo misheard 8.1% of the same Piper audio, and a
-uniform WSOLA 4.9% (docs/VOICES.md, "Intelligibility at each speed"); shorter pauses took it a half point lower.
+stretch here follows them: each phoneme gets a rate from its kind (`RATE_WEIGHTS`, `SLOWING_WEIGHTS`:
+pauses weigh most, vowels more than consonants), one scale is solved so that the whole lasts exactly
+`samples / tempo`, and the audio is stretched along that piecewise-linear map by WSOLA (overlap-add of whole
+waveform stretches, each placed where it continues the last one best, so no period is resynthesised). At 2x
+Whisper tiny.en misheard 3.8% of the words where ffmpeg's uniform atempo misheard 8.1% of the same Piper
+audio, and a uniform WSOLA 4.9% (docs/VOICES.md, "Intelligibility at each speed"); shorter pauses took it
+half a point lower.
 """
 
 from collections.abc import Sequence
@@ -18,9 +19,10 @@ from media_jobs.engines.base import PhonemeTiming
 
 PAUSE, VOWEL, CONSONANT, WORD_BREAK = "pause", "vowel", "consonant", "word break"
 # How much of a tempo change each kind of phoneme takes, relatively. Piper's word breaks (" ") carry the
-# transition between two words' sounds, not silence: they take a middle weight. Chosen on Whisper's word error rate at 2x, on the same Piper audio: pauses
-# at 6 (down to a twelfth) misheard 0.5 points fewer words than at 3 (down to a sixth) over 58 syntheses of ten
-# sentences. Slowing down keeps pauses at 3, the weight 0.5x and 0.8x were measured with (docs/VOICES.md).
+# transition between two words' sounds, not silence: they take a middle weight. Chosen on Whisper's word
+# error rate at 2x, on the same Piper audio: pauses at 6 (down to a twelfth) misheard 0.5 points fewer words
+# than at 3 (down to a sixth) over 58 syntheses of ten sentences. Slowing down keeps pauses at 3, the weight
+# 0.5x and 0.8x were measured with (docs/VOICES.md).
 RATE_WEIGHTS = {PAUSE: 6.0, VOWEL: 1.2, CONSONANT: 0.8, WORD_BREAK: 1.0}
 SLOWING_WEIGHTS = {**RATE_WEIGHTS, PAUSE: 3.0}
 MAX_PAUSE_RATE = 12.0  # a pause keeps a twelfth of itself at least: a sentence's end stays audible as one

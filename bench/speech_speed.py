@@ -115,6 +115,8 @@ def compare(args: argparse.Namespace) -> None:
     engine, out = PiperSpeech(), Path(tempfile.mkdtemp(prefix="speech-compare-"))
     recognizer, settings = WhisperRecognizer(), args.compare.split()
     voice = VoiceProfile(speed=float(args.speeds.split(",")[0]), pitch_semitones=args.pitch)
+    if voice.speed == 1:
+        raise SystemExit("--compare needs a speed other than 1: speed 1 is spoken without a stretch")
     words = sum(len(normalized_words(text)) for text in pitch_intelligibility.SENTENCES)
     rates: dict[str, list[float]] = {setting: [] for setting in settings}
     kinds = (tempo.PAUSE, tempo.VOWEL, tempo.CONSONANT, tempo.WORD_BREAK)

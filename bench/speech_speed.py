@@ -85,10 +85,14 @@ def main() -> None:
         if args.uncapped:
             patches.enter_context(uncapped_pitch())
         if args.weights:
-            kinds = (tempo.PAUSE, tempo.VOWEL, tempo.CONSONANT, tempo.WORD_BREAK)
-            weights = dict(zip(kinds, (float(value) for value in args.weights.split(",")), strict=True))
-            patches.enter_context(mock.patch.object(tempo, "RATE_WEIGHTS", weights))
+            patches.enter_context(mock.patch.object(tempo, "RATE_WEIGHTS", rate_weights(args.weights.split(","))))
         compare(args) if args.compare else run(args)
+
+
+def rate_weights(values: list[str]) -> dict[str, float]:
+    """RATE_WEIGHTS from the pause, vowel, consonant and word-break weights, in that order."""
+    kinds = (tempo.PAUSE, tempo.VOWEL, tempo.CONSONANT, tempo.WORD_BREAK)
+    return dict(zip(kinds, (float(value) for value in values), strict=True))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -119,17 +123,16 @@ def compare(args: argparse.Namespace) -> None:
         raise SystemExit("--compare needs a speed other than 1: speed 1 is spoken without a stretch")
     words = sum(len(normalized_words(text)) for text in pitch_intelligibility.SENTENCES)
     rates: dict[str, list[float]] = {setting: [] for setting in settings}
-    kinds = (tempo.PAUSE, tempo.VOWEL, tempo.CONSONANT, tempo.WORD_BREAK)
     print(f"{voice.speed:g}x, {args.syntheses} syntheses of {words} words, each stretched by every setting")
     for synthesis in range(args.syntheses):
         errors = dict.fromkeys(settings, 0)
         for text in pitch_intelligibility.SENTENCES:
             kept = stretch_input(engine, text, voice, out)
             for setting in settings:
-                *weights, most = (float(value) for value in setting.split(","))
+                *weights, most = setting.split(",")
                 with (
-                    mock.patch.object(tempo, "RATE_WEIGHTS", dict(zip(kinds, weights, strict=True))),
-                    mock.patch.object(tempo, "MAX_PAUSE_RATE", most),
+                    mock.patch.object(tempo, "RATE_WEIGHTS", rate_weights(weights)),
+                    mock.patch.object(tempo, "MAX_PAUSE_RATE", float(most)),
                 ):
                     points = tempo.time_map(
                         kept["timings"], **{k: kept[k] for k in ("samples", "sample_rate", "tempo")}
@@ -166,7 +169,7 @@ def stretch_input(engine: PiperSpeech, text: str, voice: VoiceProfile, out: Path
     with (
         mock.patch.object(piper_engine, "time_map", keep_map),
         mock.patch.object(piper_engine, "stretch", keep_audio),
-        mock.patch.object(piper_engine, "_moved", lambda timings, *_: timings),
+        mock.patch.object(piper_engine, "moved_timings", lambda timings, *_, **__: timings),
     ):
         engine.synthesize(text=text, voice=voice, out_dir=out).path.unlink()
     return kept

@@ -18,7 +18,7 @@ import numpy as np
 from media_jobs.engines.audio import decode_to_mono, float_pcm, run_ffmpeg, shift_pitch, write_wav
 from media_jobs.engines.base import EngineError, EngineUnavailable, PhonemeTiming, Speech, VoiceProfile
 from media_jobs.engines.loading import load_once
-from media_jobs.engines.speech.tempo import stretch, time_map
+from media_jobs.engines.speech.tempo import moved_timings, stretch, time_map
 
 if TYPE_CHECKING:
     from piper import AudioChunk, PiperVoice, SynthesisConfig
@@ -127,15 +127,6 @@ def _validate(text: str, voice: VoiceProfile, audio_format: str) -> None:
         )
 
 
-def _moved(timings: list[PhonemeTiming], inputs: np.ndarray, outputs: np.ndarray, rate: int) -> list[PhonemeTiming]:
-    """Phoneme timings carried along a time map (breakpoints in samples)."""
-
-    def moved(seconds: float) -> float:
-        return float(np.interp(seconds * rate, inputs, outputs)) / rate
-
-    return [PhonemeTiming(p.phoneme, moved(p.start), moved(p.end)) for p in timings]
-
-
 def _speak(piper_voice: PiperVoice, text: str, config: SynthesisConfig) -> list[AudioChunk]:
     """Piper's audio for `text`, one chunk per sentence, with its phoneme alignments."""
     try:
@@ -185,7 +176,7 @@ class PiperSpeech:
             # The pitch is shifted first: shifting after the stretch was worse (docs/VOICES.md).
             points = time_map(timings, samples=len(samples), sample_rate=rate, tempo=tempo)
             samples = stretch(samples, *points, sample_rate=rate)
-            timings = _moved(timings, *points, rate)
+            timings = moved_timings(timings, *points, sample_rate=rate)
         path = out_dir / f"{stem}.{audio_format}"
         if audio_format == "mp3":
             mp3 = ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE, str(path)]

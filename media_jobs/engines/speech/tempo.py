@@ -86,6 +86,17 @@ def time_map(
     return np.asarray(edges), output * (target / output[-1])
 
 
+def moved_timings(
+    phonemes: Sequence[PhonemeTiming], input_points: np.ndarray, output_points: np.ndarray, *, sample_rate: int
+) -> list[PhonemeTiming]:
+    """The phonemes' timings carried along the map input_points -> output_points (breakpoints in samples)."""
+
+    def moved(seconds: float) -> float:
+        return float(np.interp(seconds * sample_rate, input_points, output_points)) / sample_rate
+
+    return [PhonemeTiming(p.phoneme, moved(p.start), moved(p.end)) for p in phonemes]
+
+
 def stretch(audio: np.ndarray, input_points: np.ndarray, output_points: np.ndarray, *, sample_rate: int) -> np.ndarray:
     """`audio` (float mono) played along the map input_points -> output_points, by WSOLA; as many samples as
     the map's last output point."""
